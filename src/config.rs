@@ -1,0 +1,58 @@
+//! How an executor is set up: the safe counterpart of `gpu_executor_options_t`.
+
+/// Which graphics API to run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendChoice {
+    /// Any backend compiled in; `WGPU_BACKEND` narrows it when set.
+    Any,
+    Vulkan,
+    Metal,
+    Dx12,
+    Gl,
+}
+
+/// Which adapter to prefer when several match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PowerChoice {
+    /// `WGPU_POWER_PREF` when set, else wgpu's default.
+    Default,
+    LowPower,
+    HighPerformance,
+}
+
+/// How batches are run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// No caches: every task gets a freshly compiled pipeline, fresh buffers and bind group.
+    /// The "before" of the design, kept so both can be measured in one binary.
+    Baseline,
+    /// Size-bucketed pipeline cache, pooled slabs, exact-size cache (the design).
+    Bucketed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    pub backend: BackendChoice,
+    pub power: PowerChoice,
+    pub strategy: Strategy,
+    /// Keep persistent buffers per exact length for single-task batches.
+    pub exact_size_cache: bool,
+    /// Most lengths the exact-size cache holds; the least recently used goes first.
+    pub exact_size_cache_capacity: usize,
+    /// Upper bound on elements per slab (one binding); 0 = what the device allows.
+    /// Lowering it makes small arrays exercise the chunking path.
+    pub max_chunk_elements: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            backend: BackendChoice::Any,
+            power: PowerChoice::Default,
+            strategy: Strategy::Bucketed,
+            exact_size_cache: true,
+            exact_size_cache_capacity: 16,
+            max_chunk_elements: 0,
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! Adapter choice, device creation, and turning wgpu's errors into ours.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::config::{BackendChoice, Config, PowerChoice};
+use crate::error::{Error, ErrorKind, Result};
+
+/// An open device plus what we learned about it.
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    /// Errors wgpu raised outside any error scope (filled by our handler, never panics).
+    uncaptured: Arc<Mutex<Vec<String>>>,
+    lost: Arc<AtomicBool>,
+}
+
+fn backends_for(choice: BackendChoice) -> wgpu::Backends {
+    match choice {
+        BackendChoice::Any => wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all()),
+        BackendChoice::Vulkan => wgpu::Backends::VULKAN,
+        BackendChoice::Metal => wgpu::Backends::METAL,
+        BackendChoice::Dx12 => wgpu::Backends::DX12,
+        BackendChoice::Gl => wgpu::Backends::GL,
+    }
+}
+
+fn power_for(choice: PowerChoice) -> wgpu::PowerPreference {
+    match choice {
+        PowerChoice::Default => wgpu::PowerPreference::from_env().unwrap_or_default(),
+        PowerChoice::LowPower => wgpu::PowerPreference::LowPower,
+        PowerChoice::HighPerformance => wgpu::PowerPreference::HighPerformance,
+    }
+}
+
+fn instance_for(backends: wgpu::Backends) -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = backends;
+    desc.flags = wgpu::InstanceFlags::empty().with_env();
+    wgpu::Instance::new(desc)
+}
+
+/// Honours `WGPU_ADAPTER_NAME` (case-insensitive substring) without wgpu's panicking helper.
+fn pick_adapter(instance: &wgpu::Instance, config: &Config) -> Result<wgpu::Adapter> {
+    let backends = backends_for(config.backend);
+    if let Ok(wanted) = std::env::var("WGPU_ADAPTER_NAME") {
+        let wanted = wanted.to_lowercase();
+        let adapters = pollster::block_on(instance.enumerate_adapters(backends));
+        let names: Vec<String> = adapters.iter().map(|a| a.get_info().name).collect();
+        return adapters
+            .into_iter()
+            .find(|a| a.get_info().name.to_lowercase().contains(&wanted))
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::NoAdapter,
+                    format!("WGPU_ADAPTER_NAME={wanted:?} matches none of {names:?}"),
+                )
+            });
+    }
+    let request = |instance: &wgpu::Instance| {
+        pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: power_for(config.power),
+            force_fallback_adapter: false,
+            compatible_surface: None,
+            apply_limit_buckets: false,
+        }))
+    };
+    request(instance).map_err(|e| {
+        Error::new(
+            ErrorKind::NoAdapter,
+            format!("no adapter for backends {backends:?}: {e}"),
+        )
+    })
+}
+
+impl Gpu {
+    pub fn open(config: &Config) -> Result<Self> {
+        // With no preference, GL is tried only when no primary backend has an adapter:
+        // probing EGL on a headless machine is slow and noisy.
+        let adapter = match config.backend {
+            BackendChoice::Any if wgpu::Backends::from_env().is_none() => {
+                pick_adapter(&instance_for(wgpu::Backends::PRIMARY), config)
+                    .or_else(|_| pick_adapter(&instance_for(wgpu::Backends::all()), config))?
+            }
+            choice => pick_adapter(&instance_for(backends_for(choice)), config)?,
+        };
+        let info = adapter.get_info();
+        // The adapter's real limits: wgpu's defaults would cap bindings at 128 MiB.
+        let limits = adapter.limits();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("gpu_executor"),
+            required_features: wgpu::Features::empty(),
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        }))
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::DeviceRequestFailed,
+                format!("adapter {:?} refused a device: {e}", info.name),
+            )
+        })?;
+
+        let uncaptured = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&uncaptured);
+        device.on_uncaptured_error(Arc::new(move |error: wgpu::Error| {
+            if let Ok(mut errors) = sink.lock() {
+                errors.push(error.to_string());
+            }
+        }));
+        let lost = Arc::new(AtomicBool::new(false));
+        let lost_flag = Arc::clone(&lost);
+        device.set_device_lost_callback(move |_reason, _message| {
+            lost_flag.store(true, Ordering::SeqCst);
+        });
+
+        Ok(Self {
+            device,
+            queue,
+            info,
+            limits,
+            uncaptured,
+            lost,
+        })
+    }
+
+    pub fn check_not_lost(&self) -> Result<()> {
+        if self.lost.load(Ordering::SeqCst) {
+            return Err(Error::new(
+                ErrorKind::DeviceLost,
+                "the GPU device was lost; destroy this executor and create a new one",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Starts capturing every wgpu error raised on this thread until `finish` is called.
+    pub fn capture_errors(&self) -> ErrorCapture {
+        ErrorCapture {
+            scopes: [
+                self.device.push_error_scope(wgpu::ErrorFilter::Validation),
+                self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory),
+                self.device.push_error_scope(wgpu::ErrorFilter::Internal),
+            ],
+        }
+    }
+
+    /// Errors raised outside our scopes since the last call (e.g. from another thread).
+    fn take_uncaptured(&self) -> Option<String> {
+        let mut errors = self.uncaptured.lock().ok()?;
+        if errors.is_empty() {
+            None
+        } else {
+            Some(std::mem::take(&mut *errors).join("; "))
+        }
+    }
+}
+
+/// Error scopes pushed for one batch; popped in reverse order by `finish`.
+pub struct ErrorCapture {
+    scopes: [wgpu::ErrorScopeGuard; 3],
+}
+
+impl ErrorCapture {
+    /// The first error wgpu reported while the scopes were open, if any.
+    pub fn finish(self, gpu: &Gpu) -> Result<()> {
+        let mut first: Option<Error> = None;
+        // Scopes are a stack: the last pushed is popped first.
+        for scope in self.scopes.into_iter().rev() {
+            if let Some(error) = pollster::block_on(scope.pop()) {
+                let kind = match error {
+                    wgpu::Error::OutOfMemory { .. } => ErrorKind::OutOfMemory,
+                    _ => ErrorKind::Gpu,
+                };
+                first.get_or_insert(Error::new(kind, error.to_string()));
+            }
+        }
+        if first.is_none() {
+            if let Some(message) = gpu.take_uncaptured() {
+                first = Some(Error::new(ErrorKind::Gpu, message));
+            }
+        }
+        gpu.check_not_lost()?;
+        first.map_or(Ok(()), Err)
+    }
+}

@@ -1,0 +1,52 @@
+//! Errors of the safe core. The C boundary maps each kind to one status code.
+
+use std::fmt;
+
+/// What went wrong, coarse enough to become a C status code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A task or option is malformed (mismatched lengths, bad enum value, ...).
+    InvalidArgument,
+    /// The op code is not one the executor knows.
+    UnknownOp,
+    /// An element count whose byte size does not fit in memory.
+    SizeOverflow,
+    /// An output overlaps an input or another output.
+    Aliasing,
+    /// No adapter matched the requested backend / name.
+    NoAdapter,
+    /// The adapter refused to create a device.
+    DeviceRequestFailed,
+    /// wgpu reported a validation or internal error.
+    Gpu,
+    /// The GPU or host ran out of memory.
+    OutOfMemory,
+    /// The device was lost; the executor must be destroyed.
+    DeviceLost,
+}
+
+/// An error with the detail a user needs to fix the call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}: {}", self.kind, self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,329 @@
+//! The exported functions. Each one: panic boundary, NULL checks, convert, call the core,
+//! map the error. Outputs are written only on success.
+
+use std::ffi::{c_char, CStr};
+use std::sync::Mutex;
+
+use super::convert::{self, Rejected};
+use super::last_error;
+use super::status::{describe_ptr, gpu_executor_status_t, gpu_executor_status_t as S};
+use super::types::*;
+use super::version::VERSION_CSTR;
+use crate::{Error, Executor};
+
+fn fail(status: S, message: impl AsRef<str>) -> S {
+    last_error::set(message.as_ref());
+    status
+}
+
+fn fail_with(error: Error) -> S {
+    fail(S::from(error.kind), error.message)
+}
+
+fn rejected(Rejected(status, message): Rejected) -> S {
+    fail(status, message)
+}
+
+/// Locks the handle, turning a poisoned mutex into `GPU_EXECUTOR_POISONED`.
+fn with_executor<R>(
+    exec: *const gpu_executor_t,
+    f: impl FnOnce(&mut Executor) -> Result<R, S>,
+) -> Result<R, S> {
+    // SAFETY: the caller passes a handle from gpu_executor_create that is not yet destroyed.
+    let Some(handle) = (unsafe { exec.as_ref() }) else {
+        return Err(fail(
+            S::GPU_EXECUTOR_NULL_POINTER,
+            "executor handle is NULL",
+        ));
+    };
+    let mut guard = handle.inner.lock().map_err(|_| {
+        fail(
+            S::GPU_EXECUTOR_POISONED,
+            "an earlier panic left this executor unusable; destroy it",
+        )
+    })?;
+    f(&mut guard)
+}
+
+fn status_of(result: Result<(), S>) -> S {
+    result.err().unwrap_or(S::GPU_EXECUTOR_OK)
+}
+
+/// Returns the default options: any backend, default power preference,
+/// `GPU_STRATEGY_BUCKETED`, exact-size cache on with 16 entries, chunking at device limits.
+/// `struct_size` is set. Pure function; thread-safe.
+#[no_mangle]
+pub extern "C" fn gpu_executor_options_default() -> gpu_executor_options_t {
+    ffi_boundary!(convert::default_options(), { convert::default_options() })
+}
+
+/// Creates an executor: picks an adapter (honouring `WGPU_BACKEND`, `WGPU_ADAPTER_NAME`,
+/// `WGPU_POWER_PREF`), opens a device with the adapter's full limits and installs an error
+/// handler that never aborts.
+///
+/// - `options`: may be NULL for defaults; otherwise read during the call only, and its
+///   `struct_size` must equal `sizeof(gpu_executor_options_t)`.
+/// - `out`: receives the new handle on success (untouched on failure). The caller owns the
+///   handle and frees it with `gpu_executor_destroy`.
+///
+/// Errors: `NULL_POINTER` (out), `BAD_STRUCT_SIZE`, `INVALID_OPTION`, `NO_ADAPTER`,
+/// `DEVICE_REQUEST_FAILED`. Thread-safe.
+///
+/// # Safety
+/// Every pointer must be NULL or valid as described above; `exec` must come from
+/// `gpu_executor_create` and not be destroyed yet.
+#[no_mangle]
+pub unsafe extern "C" fn gpu_executor_create(
+    options: *const gpu_executor_options_t,
+    out: *mut *mut gpu_executor_t,
+) -> gpu_executor_status_t {
+    ffi_boundary!({
+        last_error::clear();
+        if out.is_null() {
+            return fail(
+                S::GPU_EXECUTOR_NULL_POINTER,
+                "out (gpu_executor_t **) is NULL",
+            );
+        }
+        let options = if options.is_null() {
+            convert::default_options()
+        } else {
+            // Read struct_size alone first: an older caller's struct may be shorter.
+            let size = std::ptr::read_unaligned(options.cast::<u32>());
+            let expected = std::mem::size_of::<gpu_executor_options_t>() as u32;
+            if size != expected {
+                return fail(
+                    S::GPU_EXECUTOR_BAD_STRUCT_SIZE,
+                    format!("options struct_size is {size}, expected {expected}; start from gpu_executor_options_default()"),
+                );
+            }
+            *options
+        };
+        let config = match convert::config_from(&options) {
+            Ok(config) => config,
+            Err(r) => return rejected(r),
+        };
+        match Executor::new(config) {
+            Ok(executor) => {
+                let handle = Box::new(gpu_executor_t {
+                    inner: Mutex::new(executor),
+                });
+                *out = Box::into_raw(handle);
+                S::GPU_EXECUTOR_OK
+            }
+            Err(error) => fail_with(error),
+        }
+    })
+}
+
+/// Destroys an executor and every GPU resource it holds. NULL is a no-op.
+///
+/// The handle must not be used afterwards, and no other thread may be using it during the
+/// call.
+///
+/// # Safety
+/// Every pointer must be NULL or valid as described above; `exec` must come from
+/// `gpu_executor_create` and not be destroyed yet.
+#[no_mangle]
+pub unsafe extern "C" fn gpu_executor_destroy(exec: *mut gpu_executor_t) {
+    ffi_boundary!((), {
+        if !exec.is_null() {
+            drop(Box::from_raw(exec));
+        }
+    })
+}
+
+/// Runs a batch of tasks and blocks until every output holds its result.
+///
+/// - `tasks`: `count` tasks, read during the call only; may be NULL when `count` is 0.
+///   Every task is validated before any GPU work; each task's input arrays are read during
+///   the call and its output written only if the whole batch succeeds (on any error no
+///   output is touched).
+///
+/// Errors: `NULL_POINTER` (exec, tasks with count > 0, a task pointer with length > 0),
+/// `UNKNOWN_OP`, `INVALID_ARGUMENT`, `SIZE_OVERFLOW`, `MISALIGNED_POINTER`, `ALIASING`
+/// (an output overlapping an input or another output), `GPU_ERROR`, `OUT_OF_MEMORY`,
+/// `DEVICE_LOST`, `POISONED`; the last-error message names the task and the reason.
+/// Thread-safe: concurrent calls on one handle run one after another.
+///
+/// # Safety
+/// Every pointer must be NULL or valid as described above; `exec` must come from
+/// `gpu_executor_create` and not be destroyed yet.
+#[no_mangle]
+pub unsafe extern "C" fn gpu_executor_submit_batch(
+    exec: *mut gpu_executor_t,
+    tasks: *const gpu_task_t,
+    count: usize,
+) -> gpu_executor_status_t {
+    ffi_boundary!({
+        last_error::clear();
+        status_of(with_executor(exec, |executor| {
+            let tasks: &[gpu_task_t] = if count == 0 {
+                &[]
+            } else if tasks.is_null() {
+                return Err(fail(
+                    S::GPU_EXECUTOR_NULL_POINTER,
+                    format!("tasks is NULL but count is {count}"),
+                ));
+            } else {
+                std::slice::from_raw_parts(tasks, count)
+            };
+            let mut tasks = convert::tasks_from(tasks).map_err(rejected)?;
+            executor.submit(&mut tasks).map_err(fail_with)
+        }))
+    })
+}
+
+/// Copies the executor's counters into `*out`.
+///
+/// `out->struct_size` must be set to `sizeof(gpu_executor_stats_t)` by the caller; `*out`
+/// is written only on success. Errors: `NULL_POINTER`, `BAD_STRUCT_SIZE`, `POISONED`.
+/// Thread-safe.
+///
+/// # Safety
+/// Every pointer must be NULL or valid as described above; `exec` must come from
+/// `gpu_executor_create` and not be destroyed yet.
+#[no_mangle]
+pub unsafe extern "C" fn gpu_executor_stats(
+    exec: *mut gpu_executor_t,
+    out: *mut gpu_executor_stats_t,
+) -> gpu_executor_status_t {
+    ffi_boundary!({
+        last_error::clear();
+        status_of(with_executor(exec, |executor| {
+            let out = check_out_struct(out, "stats")?;
+            *out = convert::stats_to_c(executor, &executor.stats());
+            Ok(())
+        }))
+    })
+}
+
+/// Checks a caller's out-struct pointer and its leading `struct_size` field.
+unsafe fn check_out_struct<'a, T>(out: *mut T, what: &str) -> Result<&'a mut T, S> {
+    if out.is_null() {
+        return Err(fail(
+            S::GPU_EXECUTOR_NULL_POINTER,
+            format!("{what} out pointer is NULL"),
+        ));
+    }
+    let size = std::ptr::read_unaligned(out.cast::<u32>());
+    let expected = std::mem::size_of::<T>() as u32;
+    if size != expected {
+        return Err(fail(
+            S::GPU_EXECUTOR_BAD_STRUCT_SIZE,
+            format!("{what} struct_size is {size}, expected {expected}"),
+        ));
+    }
+    Ok(&mut *out)
+}
+
+/// Reports the sizes (in elements) of the buckets whose pipelines are cached, ascending.
+///
+/// Writes up to `capacity` sizes to `sizes` (which may be NULL when `capacity` is 0) and
+/// the total number of cached buckets to `*count`. Call once with capacity 0 to size the
+/// array. Errors: `NULL_POINTER` (exec, count, or sizes with capacity > 0), `POISONED`.
+/// Thread-safe.
+///
+/// # Safety
+/// Every pointer must be NULL or valid as described above; `exec` must come from
+/// `gpu_executor_create` and not be destroyed yet.
+#[no_mangle]
+pub unsafe extern "C" fn gpu_executor_bucket_sizes(
+    exec: *mut gpu_executor_t,
+    sizes: *mut u64,
+    capacity: usize,
+    count: *mut usize,
+) -> gpu_executor_status_t {
+    ffi_boundary!({
+        last_error::clear();
+        status_of(with_executor(exec, |executor| {
+            if count.is_null() || (sizes.is_null() && capacity > 0) {
+                return Err(fail(
+                    S::GPU_EXECUTOR_NULL_POINTER,
+                    "count, or sizes with capacity > 0, is NULL",
+                ));
+            }
+            let buckets = executor.bucket_sizes();
+            if capacity > 0 {
+                let dst = std::slice::from_raw_parts_mut(sizes, capacity);
+                for (d, s) in dst.iter_mut().zip(&buckets) {
+                    *d = *s;
+                }
+            }
+            *count = buckets.len();
+            Ok(())
+        }))
+    })
+}
+
+/// Describes the adapter the executor runs on. `out->struct_size` must be set to
+/// `sizeof(gpu_adapter_info_t)`; `*out` is written only on success.
+/// Errors: `NULL_POINTER`, `BAD_STRUCT_SIZE`, `POISONED`. Thread-safe.
+///
+/// # Safety
+/// Every pointer must be NULL or valid as described above; `exec` must come from
+/// `gpu_executor_create` and not be destroyed yet.
+#[no_mangle]
+pub unsafe extern "C" fn gpu_executor_adapter_info(
+    exec: *mut gpu_executor_t,
+    out: *mut gpu_adapter_info_t,
+) -> gpu_executor_status_t {
+    ffi_boundary!({
+        last_error::clear();
+        status_of(with_executor(exec, |executor| {
+            let out = check_out_struct(out, "adapter info")?;
+            *out = convert::adapter_info_to_c(executor.adapter_info());
+            Ok(())
+        }))
+    })
+}
+
+/// Prints the three diagnostic lines to standard output:
+/// `[gpu] Bucket cache: N buckets cached: [...]`, `[gpu] va_cache: N exact-size entries`,
+/// `[gpu] Buffer pool hit rate: P%`. Errors: `NULL_POINTER`, `POISONED`. Thread-safe.
+///
+/// # Safety
+/// Every pointer must be NULL or valid as described above; `exec` must come from
+/// `gpu_executor_create` and not be destroyed yet.
+#[no_mangle]
+pub unsafe extern "C" fn gpu_executor_print_stats(
+    exec: *mut gpu_executor_t,
+) -> gpu_executor_status_t {
+    ffi_boundary!({
+        last_error::clear();
+        status_of(with_executor(exec, |executor| {
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            for line in executor.stats_lines() {
+                // A closed stdout is the caller's business, not an error of ours.
+                let _ = writeln!(stdout, "{line}");
+            }
+            let _ = stdout.flush();
+            Ok(())
+        }))
+    })
+}
+
+/// A static, NUL-terminated description of `status` ("unknown status code" for values this
+/// version does not know). Never NULL; do not free. Thread-safe.
+#[no_mangle]
+pub extern "C" fn gpu_executor_status_str(status: i32) -> *const c_char {
+    ffi_boundary!(describe_ptr(-1), { describe_ptr(status) })
+}
+
+/// The detail of the last failed call on this thread ("" if the last call succeeded).
+/// Never NULL. The string is owned by the library and valid until the next call into the
+/// library on this thread; copy it to keep it.
+#[no_mangle]
+pub extern "C" fn gpu_executor_last_error_message() -> *const c_char {
+    ffi_boundary!(c"".as_ptr(), { last_error::as_ptr() })
+}
+
+/// The library version, e.g. "0.1.0" (equal to the `GPU_EXECUTOR_VERSION_*` macros of a
+/// matching header). Static; never NULL; do not free. Thread-safe.
+#[no_mangle]
+pub extern "C" fn gpu_executor_version() -> *const c_char {
+    ffi_boundary!(c"".as_ptr(), {
+        CStr::from_bytes_with_nul(VERSION_CSTR.as_bytes()).map_or(c"".as_ptr(), CStr::as_ptr)
+    })
+}

@@ -1,0 +1,19 @@
+//! The C boundary and nothing else: the only code that touches C pointers.
+//!
+//! Every exported function runs inside [`ffi_boundary!`](panic_boundary), turns pointers
+//! into slices once, calls the safe core, and maps its error to a status code plus a
+//! thread-local message.
+
+#[macro_use]
+mod panic_boundary;
+mod api;
+mod convert;
+mod last_error;
+mod status;
+mod types;
+mod version;
+
+pub use api::*;
+pub use status::gpu_executor_status_t;
+pub use types::*;
+pub use version::*;

@@ -1,0 +1,89 @@
+//! Status codes: explicit values, only ever appended to.
+
+use std::ffi::c_char;
+
+use crate::error::ErrorKind;
+
+/// Result of every fallible call. `GPU_EXECUTOR_OK` is zero; every other value names one
+/// kind of failure, and `gpu_executor_last_error_message()` gives the detail.
+#[allow(non_camel_case_types)]
+#[repr(i32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum gpu_executor_status_t {
+    GPU_EXECUTOR_OK = 0,
+    /// A required pointer argument (handle, array, task input/output) was NULL.
+    GPU_EXECUTOR_NULL_POINTER = 1,
+    /// A malformed argument: lengths disagree, nonzero reserved fields, unused inputs set.
+    GPU_EXECUTOR_INVALID_ARGUMENT = 2,
+    /// A task's op code is not a known `gpu_op_t`.
+    GPU_EXECUTOR_UNKNOWN_OP = 3,
+    /// An options or out-struct's `struct_size` does not match this library's.
+    GPU_EXECUTOR_BAD_STRUCT_SIZE = 4,
+    /// An element count whose size in bytes overflows the address space.
+    GPU_EXECUTOR_SIZE_OVERFLOW = 5,
+    /// A task's output overlaps an input or another task's output.
+    GPU_EXECUTOR_ALIASING = 6,
+    /// No adapter matched the requested backend, power preference or `WGPU_ADAPTER_NAME`.
+    GPU_EXECUTOR_NO_ADAPTER = 7,
+    /// The adapter refused to create a device.
+    GPU_EXECUTOR_DEVICE_REQUEST_FAILED = 8,
+    /// wgpu reported a validation or internal error; the message holds its text.
+    GPU_EXECUTOR_GPU_ERROR = 9,
+    /// GPU or host memory ran out.
+    GPU_EXECUTOR_OUT_OF_MEMORY = 10,
+    /// The device was lost; destroy the executor and create a new one.
+    GPU_EXECUTOR_DEVICE_LOST = 11,
+    /// A bug inside the library panicked; the panic was caught at the boundary.
+    GPU_EXECUTOR_PANIC = 12,
+    /// A task pointer is not aligned to its element type.
+    GPU_EXECUTOR_MISALIGNED_POINTER = 13,
+    /// An options field holds a value outside its enum.
+    GPU_EXECUTOR_INVALID_OPTION = 14,
+    /// An earlier panic left this executor unusable; destroy it.
+    GPU_EXECUTOR_POISONED = 15,
+}
+
+use gpu_executor_status_t as S;
+
+impl From<ErrorKind> for gpu_executor_status_t {
+    fn from(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::InvalidArgument => S::GPU_EXECUTOR_INVALID_ARGUMENT,
+            ErrorKind::UnknownOp => S::GPU_EXECUTOR_UNKNOWN_OP,
+            ErrorKind::SizeOverflow => S::GPU_EXECUTOR_SIZE_OVERFLOW,
+            ErrorKind::Aliasing => S::GPU_EXECUTOR_ALIASING,
+            ErrorKind::NoAdapter => S::GPU_EXECUTOR_NO_ADAPTER,
+            ErrorKind::DeviceRequestFailed => S::GPU_EXECUTOR_DEVICE_REQUEST_FAILED,
+            ErrorKind::Gpu => S::GPU_EXECUTOR_GPU_ERROR,
+            ErrorKind::OutOfMemory => S::GPU_EXECUTOR_OUT_OF_MEMORY,
+            ErrorKind::DeviceLost => S::GPU_EXECUTOR_DEVICE_LOST,
+        }
+    }
+}
+
+/// NUL-terminated static description of a status code.
+pub fn describe(code: i32) -> &'static [u8] {
+    match code {
+        0 => b"ok\0",
+        1 => b"null pointer\0",
+        2 => b"invalid argument\0",
+        3 => b"unknown op code\0",
+        4 => b"struct_size mismatch\0",
+        5 => b"size overflow\0",
+        6 => b"output aliases another buffer\0",
+        7 => b"no matching GPU adapter\0",
+        8 => b"device request failed\0",
+        9 => b"GPU error\0",
+        10 => b"out of memory\0",
+        11 => b"device lost\0",
+        12 => b"internal panic\0",
+        13 => b"misaligned pointer\0",
+        14 => b"invalid option value\0",
+        15 => b"executor poisoned by an earlier panic\0",
+        _ => b"unknown status code\0",
+    }
+}
+
+pub fn describe_ptr(code: i32) -> *const c_char {
+    describe(code).as_ptr().cast()
+}

@@ -1,0 +1,168 @@
+//! `#[repr(C)]` types of the public API. Enum-like fields are plain `uint32_t` so that any
+//! value a C caller writes is defined behaviour; the library validates them.
+
+#![allow(non_camel_case_types)]
+
+use std::ffi::{c_char, c_void};
+
+/// Opaque executor handle. Create with `gpu_executor_create`, free with
+/// `gpu_executor_destroy`. Safe to share between threads: calls on one handle are
+/// serialised by an internal mutex.
+pub struct gpu_executor_t {
+    pub(crate) inner: std::sync::Mutex<crate::Executor>,
+}
+
+/// Values of `gpu_task_t.op`. Zero is deliberately invalid so a zeroed task is rejected.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum gpu_op_t {
+    /// `output[i] = inputs[0][i] + inputs[1][i]` over `float`; `length` elements each.
+    GPU_OP_VECTOR_ADD = 1,
+}
+
+/// Values of `gpu_executor_options_t.backend` and `gpu_adapter_info_t.backend`.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum gpu_backend_t {
+    /// Any compiled-in backend (`WGPU_BACKEND` narrows it when set); GL only as a fallback.
+    GPU_BACKEND_ANY = 0,
+    GPU_BACKEND_VULKAN = 1,
+    GPU_BACKEND_METAL = 2,
+    GPU_BACKEND_DX12 = 3,
+    GPU_BACKEND_GL = 4,
+    /// Only in `gpu_adapter_info_t`: a backend this header does not name.
+    GPU_BACKEND_OTHER = 255,
+}
+
+/// Values of `gpu_executor_options_t.power_preference`.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum gpu_power_preference_t {
+    /// `WGPU_POWER_PREF` when set, else wgpu's default.
+    GPU_POWER_DEFAULT = 0,
+    GPU_POWER_LOW = 1,
+    GPU_POWER_HIGH_PERFORMANCE = 2,
+}
+
+/// Values of `gpu_executor_options_t.strategy`.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum gpu_strategy_t {
+    /// No caches: pipeline, layout, buffers and bind group created per task (for comparison).
+    GPU_STRATEGY_BASELINE = 0,
+    /// Size-bucketed pipeline cache, buffer pool and exact-size cache (the default).
+    GPU_STRATEGY_BUCKETED = 1,
+}
+
+/// Values of `gpu_adapter_info_t.device_type`.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum gpu_device_type_t {
+    GPU_DEVICE_OTHER = 0,
+    GPU_DEVICE_INTEGRATED = 1,
+    GPU_DEVICE_DISCRETE = 2,
+    GPU_DEVICE_VIRTUAL = 3,
+    /// A software rasterizer such as Mesa's lavapipe.
+    GPU_DEVICE_CPU = 4,
+}
+
+/// Executor options. Always start from `gpu_executor_options_default()`, which sets
+/// `struct_size`; fields are only ever appended, and `struct_size` tells the library which
+/// version of the struct the caller was compiled against.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct gpu_executor_options_t {
+    /// `sizeof(gpu_executor_options_t)`.
+    pub struct_size: u32,
+    /// A `gpu_backend_t` value.
+    pub backend: u32,
+    /// A `gpu_power_preference_t` value.
+    pub power_preference: u32,
+    /// A `gpu_strategy_t` value; default `GPU_STRATEGY_BUCKETED`.
+    pub strategy: u32,
+    /// Nonzero: single-task batches keep persistent buffers per exact length (default 1).
+    pub exact_size_cache: u32,
+    /// Most lengths the exact-size cache keeps; the least recently used is evicted (default 16).
+    pub exact_size_cache_capacity: u32,
+    /// Most elements per slab (per GPU binding); longer tasks are split. 0 (default) = what
+    /// the device allows; otherwise at least 64, rounded down to a power of two.
+    pub max_chunk_elements: u64,
+}
+
+/// One task of a batch. Unused inputs must be NULL and `flags`/`params` zero, so that
+/// later ops can give them meaning without breaking the ABI.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct gpu_task_t {
+    /// A `gpu_op_t` value.
+    pub op: u32,
+    /// Reserved, must be 0.
+    pub flags: u32,
+    /// Input arrays; `GPU_OP_VECTOR_ADD` reads `inputs[0]` and `inputs[1]` (`float`, `length`
+    /// elements each, 4-byte aligned). Read during the call only; may alias each other.
+    pub inputs: [*const c_void; 4],
+    /// Output array (`float`, `length` elements). Written only when the batch succeeds.
+    /// Must not overlap any input or any other task's output.
+    pub output: *mut c_void,
+    /// Element count. 0 is a valid no-op (pointers may then be NULL).
+    pub length: usize,
+    /// Op-specific parameters; must be 0 for `GPU_OP_VECTOR_ADD`.
+    pub params: [u64; 4],
+}
+
+/// Counters since the executor was created. Set `struct_size = sizeof(gpu_executor_stats_t)`
+/// before calling `gpu_executor_stats`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct gpu_executor_stats_t {
+    pub struct_size: u32,
+    /// A `gpu_strategy_t` value: the strategy this executor runs.
+    pub strategy: u32,
+    /// Successful batches, their tasks and elements.
+    pub batches: u64,
+    pub tasks: u64,
+    pub elements: u64,
+    /// Compute pipelines compiled (bucket-cache misses, or one per task under BASELINE).
+    pub pipelines_created: u64,
+    pub bucket_cache_hits: u64,
+    pub bucket_cache_misses: u64,
+    /// Buckets whose pipeline is cached now; sizes via `gpu_executor_bucket_sizes`.
+    pub cached_buckets: u64,
+    /// Exact-size cache (`va_cache`): lengths held now, lookups that hit / missed, evictions.
+    pub exact_cache_entries: u64,
+    pub exact_cache_hits: u64,
+    pub exact_cache_misses: u64,
+    pub exact_cache_evictions: u64,
+    /// Buffer pool: slab requests served from idle slabs / needing new buffers.
+    pub pool_hits: u64,
+    pub pool_misses: u64,
+    /// GPU buffers and bind groups created.
+    pub buffers_created: u64,
+    pub bind_groups_created: u64,
+    /// Caller data moved: 8 bytes up and 4 back per `float` element of `a + b`.
+    pub bytes_uploaded: u64,
+    pub bytes_read_back: u64,
+    /// Queue submissions and compute dispatches.
+    pub submits: u64,
+    pub dispatches: u64,
+    /// `pool_hits / (pool_hits + pool_misses)`, 0 when there were none.
+    pub pool_hit_rate: f64,
+}
+
+/// Which adapter an executor runs on. Set `struct_size` before calling
+/// `gpu_executor_adapter_info`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct gpu_adapter_info_t {
+    pub struct_size: u32,
+    /// A `gpu_backend_t` value.
+    pub backend: u32,
+    /// A `gpu_device_type_t` value.
+    pub device_type: u32,
+    pub vendor_id: u32,
+    pub device_id: u32,
+    /// NUL-terminated, truncated to fit.
+    pub name: [c_char; 256],
+    pub driver: [c_char; 256],
+    pub driver_info: [c_char; 256],
+}

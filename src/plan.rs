@@ -1,0 +1,156 @@
+//! Batch planning: which task elements go into which slab (seed item 4).
+//!
+//! Plan A groups a batch's tasks by size bucket, so each bucket's cached pipeline is bound
+//! once. Plan B orders each bucket's tasks by exact size, so same-size tasks sit together
+//! and share one slab (one set of buffers and one bind group). A task longer than the chunk
+//! limit (what one binding may hold) is split into pieces over several slabs.
+
+use crate::bucket::size_bucket;
+
+/// A contiguous run of one task's elements placed in a slab.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Piece {
+    pub task: usize,
+    /// First element of the run within the task.
+    pub task_offset: usize,
+    pub len: usize,
+    /// First element of the run within the slab.
+    pub slab_offset: u64,
+}
+
+/// One slab's worth of work: one dispatch with one pipeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlabPlan {
+    /// The bucket whose pipeline runs this slab.
+    pub bucket: u64,
+    /// Elements the dispatch covers (pieces padded to multiples of four).
+    pub used: u64,
+    /// Size class of the slab to take (elements per array).
+    pub capacity: u64,
+    pub pieces: Vec<Piece>,
+}
+
+/// Pieces start at multiples of four elements so the kernel can use `vec4` loads.
+fn padded(len: usize) -> u64 {
+    (len as u64).div_ceil(4) * 4
+}
+
+struct Packer {
+    chunk: u64,
+    slabs: Vec<SlabPlan>,
+    current: Option<SlabPlan>,
+    /// Size class of a closed slab: its bucket-rounded use, or exact use.
+    capacity_of: fn(u64, u64) -> u64,
+}
+
+impl Packer {
+    fn close(&mut self) {
+        if let Some(mut slab) = self.current.take() {
+            slab.capacity = (self.capacity_of)(slab.used, self.chunk);
+            self.slabs.push(slab);
+        }
+    }
+
+    /// Places `task` (of `len` elements, run by `bucket`'s pipeline) in chunk-sized pieces.
+    fn add_task(&mut self, task: usize, len: usize, bucket: u64) {
+        if self.current.as_ref().is_some_and(|s| s.bucket != bucket) {
+            self.close();
+        }
+        let chunk = self.chunk as usize;
+        let mut task_offset = 0;
+        while task_offset < len {
+            let piece_len = (len - task_offset).min(chunk);
+            let need = padded(piece_len);
+            if self
+                .current
+                .as_ref()
+                .is_some_and(|s| s.used + need > self.chunk)
+            {
+                self.close();
+            }
+            let slab = self.current.get_or_insert_with(|| SlabPlan {
+                bucket,
+                used: 0,
+                capacity: 0,
+                pieces: Vec::new(),
+            });
+            slab.pieces.push(Piece {
+                task,
+                task_offset,
+                len: piece_len,
+                slab_offset: slab.used,
+            });
+            slab.used += need;
+            task_offset += piece_len;
+        }
+    }
+}
+
+/// Plans a batch for the bucketed strategy: tasks grouped by bucket, then exact size,
+/// packed into pooled slabs of `size_bucket(used)` elements (capped at `chunk`).
+/// `chunk` must be a multiple of four.
+pub fn plan_bucketed(lengths: &[usize], chunk: u64) -> Vec<SlabPlan> {
+    let mut order: Vec<usize> = (0..lengths.len()).filter(|&i| lengths[i] > 0).collect();
+    order.sort_by_key(|&i| (size_bucket(lengths[i] as u64), lengths[i], i));
+    let mut packer = Packer {
+        chunk,
+        slabs: Vec::new(),
+        current: None,
+        capacity_of: |used, chunk| size_bucket(used).min(chunk),
+    };
+    for i in order {
+        packer.add_task(i, lengths[i], size_bucket(lengths[i] as u64));
+    }
+    packer.close();
+    packer.slabs
+}
+
+/// Plans one task on its own, in slabs of exactly the size it needs (used by the
+/// exact-size cache and by the uncached baseline).
+pub fn plan_single(task: usize, len: usize, chunk: u64) -> Vec<SlabPlan> {
+    let mut packer = Packer {
+        chunk,
+        slabs: Vec::new(),
+        current: None,
+        capacity_of: |used, _| used,
+    };
+    if len > 0 {
+        packer.add_task(task, len, size_bucket(len as u64));
+    }
+    packer.close();
+    packer.slabs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_by_bucket_then_size() {
+        let plan = plan_bucketed(&[100, 20_000, 100, 0, 7], 1 << 20);
+        assert_eq!(plan.len(), 2);
+        assert_eq!(plan[0].bucket, 16_384);
+        let order: Vec<usize> = plan[0].pieces.iter().map(|p| p.task).collect();
+        assert_eq!(order, vec![4, 0, 2]);
+        assert_eq!(plan[0].pieces[1].slab_offset, 8);
+        assert_eq!(plan[0].used, 8 + 100 + 100);
+        assert_eq!(plan[0].capacity, 16_384);
+        assert_eq!(plan[1].bucket, 32_768);
+        assert_eq!(plan[1].capacity, 32_768);
+    }
+
+    #[test]
+    fn long_tasks_are_chunked() {
+        let plan = plan_single(0, 10_000, 4096);
+        let lens: Vec<usize> = plan.iter().map(|s| s.pieces[0].len).collect();
+        assert_eq!(lens, vec![4096, 4096, 1808]);
+        assert_eq!(plan[2].pieces[0].task_offset, 8192);
+        assert_eq!(plan[2].capacity, 1808);
+    }
+
+    #[test]
+    fn empty_tasks_plan_nothing() {
+        assert!(plan_bucketed(&[0, 0], 4096).is_empty());
+        assert!(plan_single(0, 0, 4096).is_empty());
+    }
+}

@@ -1,0 +1,286 @@
+//! A slab: the GPU buffers one dispatch works on, with their bind group.
+//!
+//! Tasks are packed back to back into a slab's input arrays (each padded to a multiple of
+//! four elements). The host writes inputs into a persistently mapped upload buffer; the
+//! batch's command buffer copies them to device-local storage, dispatches, and copies the
+//! output to a readback buffer.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::stats::Stats;
+
+const F32: u64 = std::mem::size_of::<f32>() as u64;
+/// Bytes of the params block (`len4: u32`, padded to a uniform's 16-byte minimum).
+const PARAMS_BYTES: u64 = 16;
+
+/// GPU buffers for up to `capacity` elements per array, plus their bind group.
+pub struct Slab {
+    pub capacity: u64,
+    a: wgpu::Buffer,
+    b: wgpu::Buffer,
+    out: wgpu::Buffer,
+    params: wgpu::Buffer,
+    /// MAP_WRITE staging: `[a: capacity][b: capacity][params]`. Mapped while idle.
+    upload: wgpu::Buffer,
+    /// MAP_READ staging for the output.
+    readback: wgpu::Buffer,
+    pub bind_group: wgpu::BindGroup,
+    /// Set once the upload buffer's remap (requested after a submit) has completed.
+    upload_map: Option<MapRequest>,
+}
+
+/// Tracks one `map_async` until the device is polled.
+#[derive(Clone)]
+pub struct MapRequest(Arc<AtomicU8>);
+
+const MAP_PENDING: u8 = 0;
+const MAP_OK: u8 = 1;
+const MAP_FAILED: u8 = 2;
+
+impl MapRequest {
+    fn start(slice: wgpu::BufferSlice<'_>, mode: wgpu::MapMode) -> Self {
+        let state = Arc::new(AtomicU8::new(MAP_PENDING));
+        let done = Arc::clone(&state);
+        slice.map_async(mode, move |result| {
+            let value = if result.is_ok() { MAP_OK } else { MAP_FAILED };
+            done.store(value, Ordering::Release);
+        });
+        Self(state)
+    }
+
+    fn ready(&self) -> Result<()> {
+        match self.0.load(Ordering::Acquire) {
+            MAP_OK => Ok(()),
+            MAP_PENDING => Err(Error::new(
+                ErrorKind::Gpu,
+                "buffer mapping did not complete after the submission finished",
+            )),
+            _ => Err(Error::new(ErrorKind::Gpu, "buffer mapping failed")),
+        }
+    }
+}
+
+fn buffer(
+    device: &wgpu::Device,
+    label: &str,
+    size: u64,
+    usage: wgpu::BufferUsages,
+    mapped: bool,
+) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size,
+        usage,
+        mapped_at_creation: mapped,
+    })
+}
+
+/// Byte offset of input `index` (0 = a, 1 = b) in the upload buffer.
+fn upload_offset(capacity: u64, input: usize) -> u64 {
+    input as u64 * capacity * F32
+}
+
+impl Slab {
+    /// Creates the six buffers and the bind group; the upload buffer starts mapped.
+    pub fn new(
+        device: &wgpu::Device,
+        layout: &wgpu::BindGroupLayout,
+        capacity: u64,
+        stats: &mut Stats,
+    ) -> Self {
+        use wgpu::BufferUsages as U;
+        let bytes = capacity * F32;
+        let a = buffer(device, "slab a", bytes, U::STORAGE | U::COPY_DST, false);
+        let b = buffer(device, "slab b", bytes, U::STORAGE | U::COPY_DST, false);
+        let out = buffer(device, "slab out", bytes, U::STORAGE | U::COPY_SRC, false);
+        let params = buffer(
+            device,
+            "slab params",
+            PARAMS_BYTES,
+            U::UNIFORM | U::COPY_DST,
+            false,
+        );
+        let upload = buffer(
+            device,
+            "slab upload",
+            2 * bytes + PARAMS_BYTES,
+            U::MAP_WRITE | U::COPY_SRC,
+            true,
+        );
+        let readback = buffer(
+            device,
+            "slab readback",
+            bytes,
+            U::MAP_READ | U::COPY_DST,
+            false,
+        );
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("slab bind group"),
+            layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: params.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: a.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: b.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 3,
+                    resource: out.as_entire_binding(),
+                },
+            ],
+        });
+        stats.buffers_created += 6;
+        stats.bind_groups_created += 1;
+        Self {
+            capacity,
+            a,
+            b,
+            out,
+            params,
+            upload,
+            readback,
+            bind_group,
+            upload_map: None,
+        }
+    }
+
+    /// Host side: copies inputs into the mapped upload buffer and writes the params block.
+    /// `writes` yields (input index, element offset in the slab, data).
+    pub fn write_inputs<'d>(
+        &mut self,
+        used: u64,
+        writes: impl Iterator<Item = (usize, u64, &'d [f32])>,
+    ) -> Result<()> {
+        if let Some(request) = self.upload_map.take() {
+            request.ready()?;
+        }
+        let mut view =
+            self.upload.slice(..).get_mapped_range_mut().map_err(|e| {
+                Error::new(ErrorKind::Gpu, format!("upload buffer not mapped: {e}"))
+            })?;
+        for (input, offset, data) in writes {
+            let start = (upload_offset(self.capacity, input) + offset * F32) as usize;
+            let bytes: &[u8] = bytemuck::cast_slice(data);
+            view.slice(start..start + bytes.len())
+                .copy_from_slice(bytes);
+        }
+        let len4 = u32::try_from(used / 4).map_err(|_| {
+            Error::new(
+                ErrorKind::SizeOverflow,
+                "slab exceeds the kernel's index range",
+            )
+        })?;
+        let mut params = [0u32; 4];
+        params[0] = len4;
+        let params_at = upload_offset(self.capacity, 2) as usize;
+        view.slice(params_at..params_at + PARAMS_BYTES as usize)
+            .copy_from_slice(bytemuck::cast_slice(&params));
+        drop(view);
+        self.upload.unmap();
+        Ok(())
+    }
+
+    /// GPU side: upload copies, one dispatch over `used` elements, readback copy.
+    pub fn encode(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        pipeline: &wgpu::ComputePipeline,
+        workgroup_size: u32,
+        used: u64,
+    ) {
+        let bytes = used * F32;
+        encoder.copy_buffer_to_buffer(&self.upload, 0, &self.a, 0, bytes);
+        encoder.copy_buffer_to_buffer(
+            &self.upload,
+            upload_offset(self.capacity, 1),
+            &self.b,
+            0,
+            bytes,
+        );
+        encoder.copy_buffer_to_buffer(
+            &self.upload,
+            upload_offset(self.capacity, 2),
+            &self.params,
+            0,
+            PARAMS_BYTES,
+        );
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("slab dispatch"),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, &self.bind_group, &[]);
+            let (x, y) = dispatch_grid(used.div_ceil(4), workgroup_size);
+            pass.dispatch_workgroups(x, y, 1);
+        }
+        encoder.copy_buffer_to_buffer(&self.out, 0, &self.readback, 0, bytes);
+    }
+
+    /// After submit: ask for the output (read) and the upload buffer (write) to be mapped.
+    pub fn request_maps(&mut self, used: u64) -> MapRequest {
+        self.upload_map = Some(MapRequest::start(
+            self.upload.slice(..),
+            wgpu::MapMode::Write,
+        ));
+        MapRequest::start(self.readback.slice(..used * F32), wgpu::MapMode::Read)
+    }
+
+    /// After the submission completed: calls `sink` with the mapped output, then unmaps.
+    pub fn read_output(
+        &self,
+        used: u64,
+        request: &MapRequest,
+        sink: impl FnOnce(&[u8]),
+    ) -> Result<()> {
+        request.ready()?;
+        let view = self
+            .readback
+            .slice(..used * F32)
+            .get_mapped_range()
+            .map_err(|e| Error::new(ErrorKind::Gpu, format!("readback not mapped: {e}")))?;
+        sink(&view);
+        drop(view);
+        self.readback.unmap();
+        Ok(())
+    }
+
+    /// True when the slab can go back to a pool: its upload buffer is mapped again.
+    pub fn is_reusable(&self) -> bool {
+        self.upload_map
+            .as_ref()
+            .is_none_or(|request| request.ready().is_ok())
+    }
+}
+
+/// Workgroup counts for `invocations`, spilling into y beyond 65,535 groups in x.
+pub fn dispatch_grid(invocations: u64, workgroup_size: u32) -> (u32, u32) {
+    const MAX_X: u64 = 65_535;
+    let groups = invocations.div_ceil(u64::from(workgroup_size)).max(1);
+    if groups <= MAX_X {
+        (groups as u32, 1)
+    } else {
+        (MAX_X as u32, groups.div_ceil(MAX_X) as u32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dispatch_grid;
+
+    #[test]
+    fn grid_spills_into_y() {
+        assert_eq!(dispatch_grid(1, 64), (1, 1));
+        assert_eq!(dispatch_grid(64 * 65_535, 64), (65_535, 1));
+        assert_eq!(dispatch_grid(64 * 65_535 + 1, 64), (65_535, 2));
+    }
+}

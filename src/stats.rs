@@ -1,0 +1,37 @@
+//! Counters the executor keeps; the C API copies them out as `gpu_executor_stats_t`.
+
+/// Monotonic counters since the executor was created, plus current cache sizes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stats {
+    pub batches: u64,
+    pub tasks: u64,
+    pub elements: u64,
+    pub pipelines_created: u64,
+    pub bucket_cache_hits: u64,
+    pub bucket_cache_misses: u64,
+    pub cached_buckets: u64,
+    pub exact_cache_entries: u64,
+    pub exact_cache_hits: u64,
+    pub exact_cache_misses: u64,
+    pub exact_cache_evictions: u64,
+    pub pool_hits: u64,
+    pub pool_misses: u64,
+    pub buffers_created: u64,
+    pub bind_groups_created: u64,
+    pub bytes_uploaded: u64,
+    pub bytes_read_back: u64,
+    pub submits: u64,
+    pub dispatches: u64,
+}
+
+impl Stats {
+    /// Share of slab requests the buffer pool served without allocating, in [0, 1].
+    pub fn pool_hit_rate(&self) -> f64 {
+        let total = self.pool_hits + self.pool_misses;
+        if total == 0 {
+            0.0
+        } else {
+            self.pool_hits as f64 / total as f64
+        }
+    }
+}

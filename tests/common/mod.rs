@@ -1,0 +1,59 @@
+//! Shared helpers for the integration tests: a seeded RNG and a CPU reference.
+#![allow(dead_code)]
+
+/// xorshift64*: deterministic random data without a dependency.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.max(1))
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in [-100, 100).
+    pub fn f32(&mut self) -> f32 {
+        ((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32) * 200.0 - 100.0
+    }
+
+    pub fn vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.f32()).collect()
+    }
+}
+
+/// Inputs and expected output of one `a + b` task.
+pub struct Case {
+    pub a: Vec<f32>,
+    pub b: Vec<f32>,
+    pub expected: Vec<f32>,
+}
+
+impl Case {
+    pub fn random(rng: &mut Rng, n: usize) -> Self {
+        let a = rng.vec(n);
+        let b = rng.vec(n);
+        let expected = a.iter().zip(&b).map(|(x, y)| x + y).collect();
+        Self { a, b, expected }
+    }
+}
+
+/// Output buffers pre-filled with NaN, so an unwritten element can never pass.
+pub fn poisoned(n: usize) -> Vec<f32> {
+    vec![f32::NAN; n]
+}
+
+/// Lavapipe (software Vulkan) is the CI device; tests stay on whatever adapter wgpu picks.
+pub fn assert_matches(got: &[f32], want: &[f32], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            g.to_bits() == w.to_bits(),
+            "{what}: element {i}: got {g}, want {w}"
+        );
+    }
+}
