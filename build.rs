@@ -9,6 +9,12 @@ fn main() {
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-env-changed=GPU_EXECUTOR_REGEN_HEADER");
 
+    // The shared library's SONAME carries the major version (0.x: libgpu_executor.so.0).
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        let major = std::env::var("CARGO_PKG_VERSION_MAJOR").unwrap_or_else(|_| "0".into());
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libgpu_executor.so.{major}");
+    }
+
     let crate_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
     let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
