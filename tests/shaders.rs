@@ -1,0 +1,52 @@
+//! Every shader in shaders/ compiles on the test device, with every per-bucket constant.
+
+use gpu_executor::kernel::{workgroup_size_for_bucket, SHADERS};
+
+#[test]
+fn every_shader_file_is_listed() {
+    let mut on_disk: Vec<String> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/shaders"))
+            .expect("shaders/ exists")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".wgsl"))
+            .collect();
+    on_disk.sort();
+    let mut listed: Vec<String> = SHADERS.iter().map(|(n, _)| n.to_string()).collect();
+    listed.sort();
+    assert_eq!(on_disk, listed);
+}
+
+#[test]
+fn every_shader_validates_and_builds_for_every_bucket_size() {
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
+    let adapter =
+        pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
+            .expect("an adapter");
+    let (device, _queue) =
+        pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor::default()))
+            .expect("device");
+    for (name, source) in SHADERS {
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(name),
+            source: wgpu::ShaderSource::Wgsl((*source).into()),
+        });
+        for bucket in [16_384u64, 1 << 20, 1 << 24] {
+            let size = f64::from(workgroup_size_for_bucket(bucket));
+            let _pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(name),
+                layout: None,
+                module: &module,
+                entry_point: None,
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants: &[("WORKGROUP_SIZE", size)],
+                    zero_initialize_workgroup_memory: false,
+                },
+                cache: None,
+            });
+        }
+        let error = pollster::block_on(scope.pop());
+        assert!(error.is_none(), "{name}: {error:?}");
+    }
+}
