@@ -40,6 +40,9 @@ fn task(a: &[f32], b: &[f32], out: &mut [f32]) -> gpu_task_t {
     }
 }
 
+/// A change that makes a valid task invalid.
+type Tweak = Box<dyn FnOnce(&mut gpu_task_t)>;
+
 /// Submits one task built by `tweak` from a valid one; returns the status and whether
 /// the output buffer was left untouched.
 fn submit_tweaked(exec: *mut gpu_executor_t, tweak: impl FnOnce(&mut gpu_task_t)) -> (S, bool) {
@@ -114,7 +117,7 @@ fn a_batch_through_the_c_api_matches_the_cpu() {
 #[test]
 fn every_bad_task_gets_its_own_status_and_leaves_outputs_untouched() {
     let exec = create(&gpu_executor_options_default());
-    let cases: Vec<(&str, S, Box<dyn FnOnce(&mut gpu_task_t)>)> = vec![
+    let cases: Vec<(&str, S, Tweak)> = vec![
         (
             "null input",
             S::GPU_EXECUTOR_NULL_POINTER,
