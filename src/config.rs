@@ -42,6 +42,8 @@ pub struct Config {
     /// Upper bound on elements per slab (one binding); 0 = what the device allows.
     /// Lowering it makes small arrays exercise the chunking path.
     pub max_chunk_elements: u64,
+    /// Threads for host copies of large batches; 0 = up to 8, by available parallelism.
+    pub copy_threads: usize,
 }
 
 impl Default for Config {
@@ -53,6 +55,7 @@ impl Default for Config {
             exact_size_cache: true,
             exact_size_cache_capacity: 16,
             max_chunk_elements: 0,
+            copy_threads: 0,
         }
     }
 }

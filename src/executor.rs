@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::bucket::BucketCache;
 use crate::config::{Config, Strategy};
+use crate::copy::{self, Segment};
 use crate::device::Gpu;
 use crate::error::{Error, ErrorKind, Result};
 use crate::exact_cache::ExactSizeCache;
@@ -22,6 +23,8 @@ use crate::task::Task;
 
 /// Largest chunk we plan, whatever the device allows: keeps `vec4` indices in `u32`.
 const MAX_CHUNK_ELEMENTS: u64 = 1 << 30;
+/// Copy threads used when the options leave it to us (0), at most.
+const DEFAULT_MAX_COPY_THREADS: usize = 8;
 /// Smallest chunk limit accepted from the options.
 pub const MIN_CHUNK_ELEMENTS: u64 = 64;
 
@@ -46,6 +49,8 @@ pub struct Executor {
     gpu: Gpu,
     config: Config,
     chunk: u64,
+    /// Threads a large slab's host copies are split over.
+    copy_threads: usize,
     kernels: KernelFactory,
     buckets: BucketCache,
     pool: SlabPool,
@@ -101,10 +106,16 @@ impl Executor {
         let chunk = chunk_limit(&gpu.limits, config.max_chunk_elements)?;
         let kernels = KernelFactory::new(&gpu.device);
         let exact = ExactSizeCache::new(config.exact_size_cache_capacity);
+        let copy_threads = match config.copy_threads {
+            0 => std::thread::available_parallelism()
+                .map_or(1, |n| n.get().min(DEFAULT_MAX_COPY_THREADS)),
+            n => n,
+        };
         Ok(Self {
             gpu,
             config,
             chunk,
+            copy_threads,
             kernels,
             buckets: BucketCache::default(),
             pool: SlabPool::default(),
@@ -177,7 +188,7 @@ impl Executor {
             }
         };
 
-        if let Err(error) = copy_outputs(&staged, tasks) {
+        if let Err(error) = copy_outputs(&staged, tasks, self.copy_threads) {
             self.forget_gpu_state(&error);
             return Err(error);
         }
@@ -221,14 +232,9 @@ impl Executor {
             return Ok(staged);
         }
 
+        let threads = self.copy_threads;
         for s in &mut staged {
-            let writes = s.plan.pieces.iter().flat_map(|p| {
-                let task = &tasks[p.task];
-                let range = p.task_offset..p.task_offset + p.len;
-                (0..task.op.arity())
-                    .map(move |k| (k, p.slab_offset, &task.inputs[k][range.clone()]))
-            });
-            s.slab.write_inputs(s.plan.used, writes)?;
+            copy::upload(&mut s.slab, &s.plan, tasks, threads)?;
         }
 
         let mut encoder = self
@@ -381,24 +387,56 @@ impl Executor {
 
 /// Copies every slab's results into the tasks' outputs, after checking all readbacks
 /// mapped, so that either every output is written or none is.
-fn copy_outputs(staged: &[Staged], tasks: &mut [Task]) -> Result<()> {
+fn copy_outputs(staged: &[Staged], tasks: &mut [Task], threads: usize) -> Result<()> {
+    let mut requests = Vec::with_capacity(staged.len());
     for s in staged {
-        if s.readback.is_none() {
-            return Err(Error::new(ErrorKind::Gpu, "readback was never requested"));
-        }
+        let request = s
+            .readback
+            .as_ref()
+            .ok_or_else(|| Error::new(ErrorKind::Gpu, "readback was never requested"))?;
+        request.ready()?;
+        requests.push(request);
     }
-    for s in staged {
-        let Some(request) = &s.readback else {
-            continue;
-        };
-        s.slab.read_output(s.plan.used, request, |bytes| {
-            for p in &s.plan.pieces {
-                let out = &mut tasks[p.task].output[p.task_offset..p.task_offset + p.len];
-                let start = p.slab_offset as usize * 4;
-                bytemuck::cast_slice_mut::<f32, u8>(out)
-                    .copy_from_slice(&bytes[start..start + p.len * 4]);
-            }
-        })?;
+    for ((s, request), segments) in staged
+        .iter()
+        .zip(requests)
+        .zip(output_segments(staged, tasks))
+    {
+        copy::download(&s.slab, s.plan.used, request, segments, threads)?;
     }
     Ok(())
+}
+
+/// Splits the tasks' outputs into the disjoint runs each slab fills, per slab, sorted by
+/// slab offset.
+fn output_segments<'o>(staged: &[Staged], tasks: &'o mut [Task]) -> Vec<Vec<Segment<'o>>> {
+    // (task, task offset, len, slab, slab offset), in output order.
+    let mut pieces: Vec<(usize, usize, usize, usize, u64)> = staged
+        .iter()
+        .enumerate()
+        .flat_map(|(slab, s)| {
+            s.plan
+                .pieces
+                .iter()
+                .map(move |p| (p.task, p.task_offset, p.len, slab, p.slab_offset))
+        })
+        .collect();
+    pieces.sort_unstable();
+    let mut per_slab: Vec<Vec<Segment<'o>>> = staged.iter().map(|_| Vec::new()).collect();
+    let mut pieces = pieces.into_iter().peekable();
+    for (index, task) in tasks.iter_mut().enumerate() {
+        let mut rest: &'o mut [f32] = &mut *task.output;
+        let mut consumed = 0;
+        while let Some((_, offset, len, slab, slab_offset)) = pieces.next_if(|p| p.0 == index) {
+            let (_, tail) = std::mem::take(&mut rest).split_at_mut(offset - consumed);
+            let (segment, tail) = tail.split_at_mut(len);
+            per_slab[slab].push((slab_offset, segment));
+            rest = tail;
+            consumed = offset + len;
+        }
+    }
+    for segments in &mut per_slab {
+        segments.sort_unstable_by_key(|(offset, _)| *offset);
+    }
+    per_slab
 }

@@ -6,6 +6,7 @@
 
 pub mod bucket;
 pub mod config;
+pub mod copy;
 pub mod device;
 pub mod error;
 pub mod exact_cache;

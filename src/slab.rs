@@ -5,6 +5,7 @@
 //! batch's command buffer copies them to device-local storage, dispatches, and copies the
 //! output to a readback buffer.
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
@@ -50,7 +51,7 @@ impl MapRequest {
         Self(state)
     }
 
-    fn ready(&self) -> Result<()> {
+    pub fn ready(&self) -> Result<()> {
         match self.0.load(Ordering::Acquire) {
             MAP_OK => Ok(()),
             MAP_PENDING => Err(Error::new(
@@ -153,37 +154,40 @@ impl Slab {
         }
     }
 
-    /// Host side: copies inputs into the mapped upload buffer and writes the params block.
-    /// `writes` yields (input index, element offset in the slab, data).
-    pub fn write_inputs<'d>(
-        &mut self,
-        used: u64,
-        writes: impl Iterator<Item = (usize, u64, &'d [f32])>,
-    ) -> Result<()> {
-        if let Some(request) = self.upload_map.take() {
-            request.ready()?;
+    /// Checks the upload buffer's remap (requested after the last submit) completed.
+    pub fn ensure_upload_mapped(&mut self) -> Result<()> {
+        match self.upload_map.take() {
+            Some(request) => request.ready(),
+            None => Ok(()),
         }
-        let mut view =
-            self.upload.slice(..).get_mapped_range_mut().map_err(|e| {
-                Error::new(ErrorKind::Gpu, format!("upload buffer not mapped: {e}"))
-            })?;
-        for (input, offset, data) in writes {
-            let start = (upload_offset(self.capacity, input) + offset * F32) as usize;
-            let bytes: &[u8] = bytemuck::cast_slice(data);
-            view.slice(start..start + bytes.len())
-                .copy_from_slice(bytes);
-        }
+    }
+
+    /// Write view over elements `range` of input `input` (0 = a, 1 = b) in the mapped
+    /// upload buffer. Views over disjoint ranges may be written from different threads.
+    pub fn input_view(&self, input: usize, range: Range<u64>) -> Result<wgpu::BufferViewMut> {
+        let base = upload_offset(self.capacity, input);
+        self.upload
+            .slice(base + range.start * F32..base + range.end * F32)
+            .get_mapped_range_mut()
+            .map_err(|e| Error::new(ErrorKind::Gpu, format!("upload buffer not mapped: {e}")))
+    }
+
+    /// Writes the params block and unmaps the upload buffer: the inputs are complete.
+    pub fn finish_upload(&self, used: u64) -> Result<()> {
         let len4 = u32::try_from(used / 4).map_err(|_| {
             Error::new(
                 ErrorKind::SizeOverflow,
                 "slab exceeds the kernel's index range",
             )
         })?;
-        let mut params = [0u32; 4];
-        params[0] = len4;
-        let params_at = upload_offset(self.capacity, 2) as usize;
-        view.slice(params_at..params_at + PARAMS_BYTES as usize)
-            .copy_from_slice(bytemuck::cast_slice(&params));
+        let params = [len4, 0, 0, 0];
+        let at = upload_offset(self.capacity, 2);
+        let mut view = self
+            .upload
+            .slice(at..at + PARAMS_BYTES)
+            .get_mapped_range_mut()
+            .map_err(|e| Error::new(ErrorKind::Gpu, format!("upload buffer not mapped: {e}")))?;
+        view.copy_from_slice(bytemuck::cast_slice(&params));
         drop(view);
         self.upload.unmap();
         Ok(())
@@ -235,23 +239,18 @@ impl Slab {
         MapRequest::start(self.readback.slice(..used * F32), wgpu::MapMode::Read)
     }
 
-    /// After the submission completed: calls `sink` with the mapped output, then unmaps.
-    pub fn read_output(
-        &self,
-        used: u64,
-        request: &MapRequest,
-        sink: impl FnOnce(&[u8]),
-    ) -> Result<()> {
+    /// After the submission completed: a read view of the first `used` output elements.
+    /// Call `finish_readback` once every view is dropped.
+    pub fn output_view(&self, used: u64, request: &MapRequest) -> Result<wgpu::BufferView> {
         request.ready()?;
-        let view = self
-            .readback
+        self.readback
             .slice(..used * F32)
             .get_mapped_range()
-            .map_err(|e| Error::new(ErrorKind::Gpu, format!("readback not mapped: {e}")))?;
-        sink(&view);
-        drop(view);
+            .map_err(|e| Error::new(ErrorKind::Gpu, format!("readback not mapped: {e}")))
+    }
+
+    pub fn finish_readback(&self) {
         self.readback.unmap();
-        Ok(())
     }
 
     /// True when the slab can go back to a pool: its upload buffer is mapped again.

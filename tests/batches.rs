@@ -145,3 +145,30 @@ fn mismatched_lengths_are_rejected_before_any_work() {
     assert!(out.iter().all(|x| x.is_nan()), "output untouched");
     assert_eq!(exec.stats().submits, 0);
 }
+
+#[test]
+fn host_copies_split_over_threads_stay_correct() {
+    let mut rng = Rng::new(21);
+    for (copy_threads, chunk) in [(7, 1 << 20), (3, 0), (1, 0)] {
+        let mut exec = Executor::new(Config {
+            copy_threads,
+            max_chunk_elements: chunk,
+            ..Config::default()
+        })
+        .expect("adapter");
+        // Pieces of odd lengths straddle the per-thread ranges; several slabs when chunked.
+        let sizes = [3_000_001usize, 5, 1_000_003, 77, 16_385];
+        let cases: Vec<Case> = sizes.iter().map(|&n| Case::random(&mut rng, n)).collect();
+        check(
+            &run_batch(&mut exec, &cases),
+            &cases,
+            &format!("{copy_threads} copy threads"),
+        );
+        let single = vec![Case::random(&mut rng, 2_500_003)];
+        check(
+            &run_batch(&mut exec, &single),
+            &single,
+            &format!("{copy_threads} threads, single"),
+        );
+    }
+}

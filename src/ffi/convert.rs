@@ -26,6 +26,7 @@ pub fn default_options() -> gpu_executor_options_t {
         exact_size_cache: 1,
         exact_size_cache_capacity: 16,
         max_chunk_elements: 0,
+        copy_threads: 0,
     }
 }
 
@@ -80,6 +81,7 @@ pub fn config_from(options: &gpu_executor_options_t) -> Converted<Config> {
         exact_size_cache: options.exact_size_cache != 0,
         exact_size_cache_capacity: options.exact_size_cache_capacity as usize,
         max_chunk_elements: options.max_chunk_elements,
+        copy_threads: options.copy_threads as usize,
     })
 }
 

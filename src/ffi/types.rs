@@ -87,6 +87,9 @@ pub struct gpu_executor_options_t {
     /// Most elements per slab (per GPU binding); longer tasks are split. 0 (default) = what
     /// the device allows; otherwise at least 64, rounded down to a power of two.
     pub max_chunk_elements: u64,
+    /// Threads that copy a large batch's data to and from staging memory; 0 (default) =
+    /// up to 8, by the machine's available parallelism; 1 = the calling thread only.
+    pub copy_threads: u32,
 }
 
 /// One task of a batch. Unused inputs must be NULL and `flags`/`params` zero, so that
