@@ -246,6 +246,12 @@ typedef struct gpu_executor_stats_t {
   uint64_t dispatches;
   // `pool_hits / (pool_hits + pool_misses)`, 0 when there were none.
   double pool_hit_rate;
+  // Nanoseconds spent, summed over batches, copying inputs into staging memory,
+  // encoding and submitting, waiting for the GPU, and copying results out.
+  uint64_t upload_ns;
+  uint64_t submit_ns;
+  uint64_t wait_ns;
+  uint64_t download_ns;
 } gpu_executor_stats_t;
 
 // Which adapter an executor runs on. Set `struct_size` before calling

@@ -7,6 +7,7 @@
 //! completed.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::bucket::BucketCache;
 use crate::config::{Config, Strategy};
@@ -56,6 +57,10 @@ pub struct Executor {
     pool: SlabPool,
     exact: ExactSizeCache,
     stats: Stats,
+}
+
+fn elapsed_ns(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Largest power of two not above `n` (n > 0).
@@ -188,7 +193,10 @@ impl Executor {
             }
         };
 
-        if let Err(error) = copy_outputs(&staged, tasks, self.copy_threads) {
+        let clock = Instant::now();
+        let copied = copy_outputs(&staged, tasks, self.copy_threads);
+        self.stats.download_ns += elapsed_ns(clock);
+        if let Err(error) = copied {
             self.forget_gpu_state(&error);
             return Err(error);
         }
@@ -233,9 +241,12 @@ impl Executor {
         }
 
         let threads = self.copy_threads;
+        let clock = Instant::now();
         for s in &mut staged {
             copy::upload(&mut s.slab, &s.plan, tasks, threads)?;
         }
+        self.stats.upload_ns += elapsed_ns(clock);
+        let clock = Instant::now();
 
         let mut encoder = self
             .gpu
@@ -257,13 +268,18 @@ impl Executor {
         for s in &mut staged {
             s.readback = Some(s.slab.request_maps(s.plan.used));
         }
-        self.gpu
+        self.stats.submit_ns += elapsed_ns(clock);
+        let clock = Instant::now();
+        let waited = self
+            .gpu
             .device
             .poll(wgpu::PollType::Wait {
                 submission_index: Some(submission),
                 timeout: None,
             })
-            .map_err(|e| Error::new(ErrorKind::Gpu, format!("waiting for the batch: {e}")))?;
+            .map_err(|e| Error::new(ErrorKind::Gpu, format!("waiting for the batch: {e}")));
+        self.stats.wait_ns += elapsed_ns(clock);
+        waited?;
         Ok(staged)
     }
 

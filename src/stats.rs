@@ -22,6 +22,12 @@ pub struct Stats {
     pub bytes_read_back: u64,
     pub submits: u64,
     pub dispatches: u64,
+    /// Wall time spent, summed over batches, in the phases of a batch: copying inputs into
+    /// staging, encoding and submitting, waiting for the GPU, copying results out.
+    pub upload_ns: u64,
+    pub submit_ns: u64,
+    pub wait_ns: u64,
+    pub download_ns: u64,
 }
 
 impl Stats {

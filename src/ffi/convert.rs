@@ -281,6 +281,10 @@ pub fn stats_to_c(executor: &Executor, stats: &Stats) -> gpu_executor_stats_t {
         submits: stats.submits,
         dispatches: stats.dispatches,
         pool_hit_rate: stats.pool_hit_rate(),
+        upload_ns: stats.upload_ns,
+        submit_ns: stats.submit_ns,
+        wait_ns: stats.wait_ns,
+        download_ns: stats.download_ns,
     }
 }
 

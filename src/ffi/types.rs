@@ -150,6 +150,12 @@ pub struct gpu_executor_stats_t {
     pub dispatches: u64,
     /// `pool_hits / (pool_hits + pool_misses)`, 0 when there were none.
     pub pool_hit_rate: f64,
+    /// Nanoseconds spent, summed over batches, copying inputs into staging memory,
+    /// encoding and submitting, waiting for the GPU, and copying results out.
+    pub upload_ns: u64,
+    pub submit_ns: u64,
+    pub wait_ns: u64,
+    pub download_ns: u64,
 }
 
 /// Which adapter an executor runs on. Set `struct_size` before calling

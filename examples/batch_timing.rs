@@ -1,0 +1,91 @@
+//! Where a batch's time goes: per-phase wall time for the four reference workloads
+//! (1000 × 4096, 100 × 100K, 10 × 1M, 1 × 16M), steady state, bucketed strategy, for
+//! several copy-thread settings. `cargo run --release --example batch_timing [iterations]`.
+
+use std::time::Instant;
+
+use gpu_executor::{Config, Executor, Task};
+
+fn random(n: usize, seed: u64) -> Vec<f32> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 40) as f32 / (1u64 << 24) as f32
+        })
+        .collect()
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let iterations: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    let workloads = [
+        (1000usize, 4096usize),
+        (100, 100_000),
+        (10, 1_000_000),
+        (1, 16_000_000),
+    ];
+    let max_threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("workload        threads  us/task(median)  upload_us  submit_us  wait_us  download_us  (per batch, medians)");
+    for &(count, n) in &workloads {
+        let a: Vec<Vec<f32>> = (0..count).map(|i| random(n, 2 * i as u64 + 1)).collect();
+        let b: Vec<Vec<f32>> = (0..count).map(|i| random(n, 2 * i as u64 + 2)).collect();
+        let mut out: Vec<Vec<f32>> = (0..count).map(|_| vec![f32::NAN; n]).collect();
+        for threads in [1usize, 4, 8, max_threads.min(16)] {
+            let mut exec = Executor::new(Config {
+                copy_threads: threads,
+                ..Config::default()
+            })?;
+            let mut times = Vec::new();
+            let mut phases: [Vec<f64>; 4] = Default::default();
+            for it in 0..iterations + 2 {
+                let before = exec.stats();
+                let clock = Instant::now();
+                {
+                    let mut tasks: Vec<Task> = a
+                        .iter()
+                        .zip(&b)
+                        .zip(out.iter_mut())
+                        .map(|((a, b), o)| Task::vector_add(a, b, o))
+                        .collect();
+                    exec.submit(&mut tasks)?;
+                }
+                let seconds = clock.elapsed().as_secs_f64();
+                let after = exec.stats();
+                if it >= 2 {
+                    times.push(seconds * 1e6 / count as f64);
+                    let d = |x: u64, y: u64| (x - y) as f64 / 1e3;
+                    phases[0].push(d(after.upload_ns, before.upload_ns));
+                    phases[1].push(d(after.submit_ns, before.submit_ns));
+                    phases[2].push(d(after.wait_ns, before.wait_ns));
+                    phases[3].push(d(after.download_ns, before.download_ns));
+                }
+            }
+            for (i, o) in out.iter().enumerate() {
+                for j in (0..n).step_by(997) {
+                    if o[j] != a[i][j] + b[i][j] {
+                        return Err(format!("wrong result at task {i} element {j}").into());
+                    }
+                }
+            }
+            println!(
+                "{count:>5} x {n:<9} {threads:>3} {:>14.2} {:>10.0} {:>10.0} {:>8.0} {:>12.0}",
+                median(&mut times),
+                median(&mut phases[0]),
+                median(&mut phases[1]),
+                median(&mut phases[2]),
+                median(&mut phases[3]),
+            );
+        }
+    }
+    Ok(())
+}
