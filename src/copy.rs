@@ -9,7 +9,7 @@ use std::ops::Range;
 use crate::error::Result;
 use crate::plan::SlabPlan;
 use crate::slab::{MapRequest, Slab};
-use crate::task::Task;
+use crate::task::TaskInputs;
 
 /// Below this many bytes per part, another thread does not pay for itself.
 const MIN_BYTES_PER_THREAD: u64 = 2 << 20;
@@ -53,9 +53,15 @@ fn run_parts<T: Send>(items: Vec<T>, work: impl Fn(T) -> Result<()> + Sync) -> R
 }
 
 /// Copies every piece's inputs into the slab's mapped upload buffer, then unmaps it.
-pub fn upload(slab: &mut Slab, plan: &SlabPlan, tasks: &[Task], max_threads: usize) -> Result<()> {
+pub fn upload(
+    slab: &mut Slab,
+    plan: &SlabPlan,
+    inputs: &[TaskInputs],
+    max_threads: usize,
+) -> Result<()> {
     slab.ensure_upload_mapped()?;
-    let arity = plan.pieces.first().map_or(0, |p| tasks[p.task].op.arity());
+    // A slab holds tasks of one op, so the first piece tells how many inputs there are.
+    let arity = plan.pieces.first().map_or(0, |p| inputs[p.task].arity);
     let parts = parts_for(plan.used * 4 * arity as u64, max_threads);
     let mut jobs = Vec::new();
     for range in split_ranges(plan.used, parts) {
@@ -74,8 +80,8 @@ pub fn upload(slab: &mut Slab, plan: &SlabPlan, tasks: &[Task], max_threads: usi
             let src = p.task_offset + (start - p.slab_offset) as usize;
             let len = (end - start) as usize;
             let dst = (start - range.start) as usize * 4;
-            for (k, view) in views.iter_mut().enumerate() {
-                let data: &[u8] = bytemuck::cast_slice(&tasks[p.task].inputs[k][src..src + len]);
+            for (view, array) in views.iter_mut().zip(inputs[p.task].used()) {
+                let data: &[u8] = bytemuck::cast_slice(&array[src..src + len]);
                 view.slice(dst..dst + data.len()).copy_from_slice(data);
             }
         }

@@ -1,31 +1,38 @@
 //! The safe core: a batch goes in, results come out.
 //!
 //! `submit` validates every task, plans the batch (group by bucket, then exact size), takes
-//! slabs from the pool or the exact-size cache, copies inputs into mapped staging, encodes
-//! every slab into one command buffer, submits once, waits once, and copies results out only
-//! when the GPU reported no error. Slabs return to their cache after the submission
-//! completed.
+//! slabs from the pool or the exact-size cache, and hands them to [`pipeline`]: a batch of
+//! up to 1M elements is one wave (copy in, one submit, one wait, copy out only when the GPU
+//! reported no error); a larger one runs in overlapping waves. Slabs return to their cache
+//! after their submission completed.
+//!
+//! [`pipeline`]: crate::pipeline
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use crate::bucket::BucketCache;
 use crate::config::{Config, Strategy};
-use crate::copy::{self, Segment};
+use crate::copy::Segment;
 use crate::device::Gpu;
 use crate::error::{Error, ErrorKind, Result};
 use crate::exact_cache::ExactSizeCache;
-use crate::kernel::{Kernel, KernelFactory};
-use crate::plan::{plan_bucketed, plan_single, SlabPlan};
+use crate::kernel::KernelFactory;
+use crate::pipeline::{self, RunCounters, Staged};
+use crate::plan::{plan_bucketed, plan_single};
 use crate::pool::SlabPool;
-use crate::slab::{MapRequest, Slab};
+use crate::slab::Slab;
 use crate::stats::Stats;
-use crate::task::Task;
+use crate::task::{Task, TaskInputs};
 
 /// Largest chunk we plan, whatever the device allows: keeps `vec4` indices in `u32`.
 const MAX_CHUNK_ELEMENTS: u64 = 1 << 30;
 /// Copy threads used when the options leave it to us (0), at most.
 const DEFAULT_MAX_COPY_THREADS: usize = 8;
+/// Batches of fewer elements run as one wave: one submit, one wait.
+const PIPELINE_MIN_ELEMENTS: u64 = 1 << 20;
+/// Bounds on a wave's slab size in pipelined batches (about an eighth of the batch).
+const WAVE_MIN_ELEMENTS: u64 = 1 << 18;
+const WAVE_MAX_ELEMENTS: u64 = 1 << 22;
 /// Smallest chunk limit accepted from the options.
 pub const MIN_CHUNK_ELEMENTS: u64 = 64;
 
@@ -36,14 +43,6 @@ enum SlabSource {
     Exact(usize),
     /// Created for this batch only (the baseline strategy).
     Fresh,
-}
-
-/// One planned slab with its resources, from acquisition to readback.
-struct Staged {
-    plan: SlabPlan,
-    slab: Slab,
-    kernel: Arc<Kernel>,
-    readback: Option<MapRequest>,
 }
 
 pub struct Executor {
@@ -57,10 +56,6 @@ pub struct Executor {
     pool: SlabPool,
     exact: ExactSizeCache,
     stats: Stats,
-}
-
-fn elapsed_ns(since: Instant) -> u64 {
-    u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Largest power of two not above `n` (n > 0).
@@ -174,44 +169,82 @@ impl Executor {
         ]
     }
 
-    /// Runs every task; blocks until all outputs hold their results. On error no output
-    /// has been written.
+    /// Runs every task; blocks until all outputs hold their results. On a rejected task or
+    /// a GPU error raised while encoding, no output has been written; a failure of the
+    /// device during a pipelined batch (over 1M elements) may leave earlier waves' outputs
+    /// written.
     pub fn submit(&mut self, tasks: &mut [Task]) -> Result<()> {
         self.gpu.check_not_lost()?;
         validate(tasks)?;
         let lengths: Vec<usize> = tasks.iter().map(Task::len).collect();
+        let inputs: Vec<TaskInputs> = tasks.iter().map(Task::inputs).collect();
         let source = self.choose_source(&lengths);
+        let total: u64 = lengths.iter().map(|&n| n as u64).sum();
+        let cap = self.slab_cap(total);
 
         let capture = self.gpu.capture_errors();
-        let staged = self.stage_and_run(tasks, &lengths, &source);
-        let gpu_result = capture.finish(&self.gpu);
-        let mut staged = match (staged, gpu_result) {
-            (Ok(staged), Ok(())) => staged,
-            (Err(error), _) | (_, Err(error)) => {
-                self.forget_gpu_state(&error);
-                return Err(error);
-            }
+        let mut staged = match source {
+            SlabSource::Pool => self.acquire_pooled(&lengths, cap),
+            SlabSource::Exact(len) => self.acquire_exact(len, cap),
+            SlabSource::Fresh => self.acquire_fresh(&lengths),
         };
-
-        let clock = Instant::now();
-        let copied = copy_outputs(&staged, tasks, self.copy_threads);
-        self.stats.download_ns += elapsed_ns(clock);
-        if let Err(error) = copied {
+        let waves = wave_lengths(&staged, cap, total);
+        let mut counters = RunCounters::default();
+        let threads = self.copy_threads;
+        let result = if waves.len() <= 1 {
+            // One wave: nothing is written until the GPU reported no error.
+            let ran = if staged.is_empty() {
+                Ok(())
+            } else {
+                pipeline::launch(&self.gpu, &mut staged, &inputs, threads, &mut counters)
+                    .and_then(|submission| pipeline::wait(&self.gpu, submission, &mut counters))
+            };
+            ran.and(capture.finish(&self.gpu)).and_then(|()| {
+                let segments = output_segments(&staged, tasks);
+                pipeline::land(&staged, segments.into_iter(), threads, &mut counters)
+            })
+        } else {
+            // Slab creation failures (out of memory) surface before any output is written.
+            capture.finish(&self.gpu).and_then(|()| {
+                let capture = self.gpu.capture_errors();
+                let segments = output_segments(&staged, tasks);
+                let ran = pipeline::run_pipelined(
+                    &self.gpu,
+                    &mut staged,
+                    &waves,
+                    &inputs,
+                    segments,
+                    threads,
+                    &mut counters,
+                );
+                ran.and(capture.finish(&self.gpu))
+            })
+        };
+        counters.add_to(&mut self.stats);
+        if let Err(error) = result {
             self.forget_gpu_state(&error);
             return Err(error);
-        }
-        for s in &mut staged {
-            s.readback = None;
         }
         self.release(staged, source);
 
         self.stats.batches += 1;
         self.stats.tasks += tasks.len() as u64;
-        let elements: u64 = lengths.iter().map(|&n| n as u64).sum();
-        self.stats.elements += elements;
-        self.stats.bytes_uploaded += elements * 8;
-        self.stats.bytes_read_back += elements * 4;
+        self.stats.elements += total;
+        self.stats.bytes_uploaded += total * 8;
+        self.stats.bytes_read_back += total * 4;
         Ok(())
+    }
+
+    /// Most elements per slab for a batch of `total` elements: the chunk limit, or for
+    /// large bucketed batches about an eighth of the batch, so waves can overlap.
+    fn slab_cap(&self, total: u64) -> u64 {
+        if self.config.strategy == Strategy::Baseline || total < PIPELINE_MIN_ELEMENTS {
+            return self.chunk;
+        }
+        (total / 8)
+            .clamp(WAVE_MIN_ELEMENTS, WAVE_MAX_ELEMENTS)
+            .next_power_of_two()
+            .min(self.chunk)
     }
 
     fn choose_source(&self, lengths: &[usize]) -> SlabSource {
@@ -224,69 +257,10 @@ impl Executor {
         }
     }
 
-    /// Plans, acquires slabs and kernels, writes inputs, submits once and waits.
-    fn stage_and_run(
-        &mut self,
-        tasks: &[Task],
-        lengths: &[usize],
-        source: &SlabSource,
-    ) -> Result<Vec<Staged>> {
-        let mut staged = match *source {
-            SlabSource::Pool => self.acquire_pooled(lengths),
-            SlabSource::Exact(len) => self.acquire_exact(len),
-            SlabSource::Fresh => self.acquire_fresh(lengths),
-        };
-        if staged.is_empty() {
-            return Ok(staged);
-        }
-
-        let threads = self.copy_threads;
-        let clock = Instant::now();
-        for s in &mut staged {
-            copy::upload(&mut s.slab, &s.plan, tasks, threads)?;
-        }
-        self.stats.upload_ns += elapsed_ns(clock);
-        let clock = Instant::now();
-
-        let mut encoder = self
-            .gpu
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("gpu_executor batch"),
-            });
-        for s in &staged {
-            s.slab.encode(
-                &mut encoder,
-                &s.kernel.pipeline,
-                s.kernel.workgroup_size,
-                s.plan.used,
-            );
-        }
-        self.stats.dispatches += staged.len() as u64;
-        let submission = self.gpu.queue.submit([encoder.finish()]);
-        self.stats.submits += 1;
-        for s in &mut staged {
-            s.readback = Some(s.slab.request_maps(s.plan.used));
-        }
-        self.stats.submit_ns += elapsed_ns(clock);
-        let clock = Instant::now();
-        let waited = self
-            .gpu
-            .device
-            .poll(wgpu::PollType::Wait {
-                submission_index: Some(submission),
-                timeout: None,
-            })
-            .map_err(|e| Error::new(ErrorKind::Gpu, format!("waiting for the batch: {e}")));
-        self.stats.wait_ns += elapsed_ns(clock);
-        waited?;
-        Ok(staged)
-    }
-
     /// Bucketed: tasks grouped by bucket, slabs from the pool, one lookup per bucket.
-    fn acquire_pooled(&mut self, lengths: &[usize]) -> Vec<Staged> {
+    fn acquire_pooled(&mut self, lengths: &[usize], cap: u64) -> Vec<Staged> {
         let mut staged: Vec<Staged> = Vec::new();
-        for plan in plan_bucketed(lengths, self.chunk) {
+        for plan in plan_bucketed(lengths, cap) {
             let kernel = match staged.last() {
                 Some(prev) if prev.plan.bucket == plan.bucket => Arc::clone(&prev.kernel),
                 _ => self
@@ -302,19 +276,14 @@ impl Executor {
                     &mut self.stats,
                 ),
             };
-            staged.push(Staged {
-                plan,
-                slab,
-                kernel,
-                readback: None,
-            });
+            staged.push(Staged::new(plan, slab, kernel));
         }
         staged
     }
 
     /// Single task with the exact-size cache: slabs sized for exactly this length.
-    fn acquire_exact(&mut self, len: usize) -> Vec<Staged> {
-        let plans = plan_single(0, len, self.chunk);
+    fn acquire_exact(&mut self, len: usize, cap: u64) -> Vec<Staged> {
+        let plans = plan_single(0, len, cap);
         let Some(first) = plans.first() else {
             return Vec::new();
         };
@@ -337,12 +306,7 @@ impl Executor {
         plans
             .into_iter()
             .zip(slabs)
-            .map(|(plan, slab)| Staged {
-                plan,
-                slab,
-                kernel: Arc::clone(&kernel),
-                readback: None,
-            })
+            .map(|(plan, slab)| Staged::new(plan, slab, Arc::clone(&kernel)))
             .collect()
     }
 
@@ -362,12 +326,7 @@ impl Executor {
                     plan.capacity,
                     &mut self.stats,
                 );
-                staged.push(Staged {
-                    plan,
-                    slab,
-                    kernel: Arc::clone(&kernel),
-                    readback: None,
-                });
+                staged.push(Staged::new(plan, slab, Arc::clone(&kernel)));
             }
         }
         staged
@@ -401,26 +360,29 @@ impl Executor {
     }
 }
 
-/// Copies every slab's results into the tasks' outputs, after checking all readbacks
-/// mapped, so that either every output is written or none is.
-fn copy_outputs(staged: &[Staged], tasks: &mut [Task], threads: usize) -> Result<()> {
-    let mut requests = Vec::with_capacity(staged.len());
+/// How many consecutive slabs form each wave: all of them for a small batch, else runs
+/// of at least `cap` elements.
+fn wave_lengths(staged: &[Staged], cap: u64, total: u64) -> Vec<usize> {
+    if staged.is_empty() {
+        return Vec::new();
+    }
+    if total < PIPELINE_MIN_ELEMENTS || cap >= total {
+        return vec![staged.len()];
+    }
+    let mut waves = Vec::new();
+    let (mut slabs, mut elements) = (0, 0);
     for s in staged {
-        let request = s
-            .readback
-            .as_ref()
-            .ok_or_else(|| Error::new(ErrorKind::Gpu, "readback was never requested"))?;
-        request.ready()?;
-        requests.push(request);
+        slabs += 1;
+        elements += s.plan.used;
+        if elements >= cap {
+            waves.push(slabs);
+            (slabs, elements) = (0, 0);
+        }
     }
-    for ((s, request), segments) in staged
-        .iter()
-        .zip(requests)
-        .zip(output_segments(staged, tasks))
-    {
-        copy::download(&s.slab, s.plan.used, request, segments, threads)?;
+    if slabs > 0 {
+        waves.push(slabs);
     }
-    Ok(())
+    waves
 }
 
 /// Splits the tasks' outputs into the disjoint runs each slab fills, per slab, sorted by

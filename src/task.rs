@@ -34,6 +34,14 @@ impl<'a> Task<'a> {
         }
     }
 
+    /// The arrays the op reads, detached from the output so both can be borrowed at once.
+    pub fn inputs(&self) -> TaskInputs<'a> {
+        TaskInputs {
+            arrays: self.inputs,
+            arity: self.op.arity(),
+        }
+    }
+
     /// Number of output elements.
     pub fn len(&self) -> usize {
         self.output.len()
@@ -41,5 +49,19 @@ impl<'a> Task<'a> {
 
     pub fn is_empty(&self) -> bool {
         self.output.is_empty()
+    }
+}
+
+/// A task's input arrays, copied out of the task (they are shared borrows).
+#[derive(Clone, Copy, Debug)]
+pub struct TaskInputs<'a> {
+    pub arrays: [&'a [f32]; 2],
+    pub arity: usize,
+}
+
+impl<'a> TaskInputs<'a> {
+    /// The arrays the op actually reads.
+    pub fn used(&self) -> &[&'a [f32]] {
+        &self.arrays[..self.arity]
     }
 }
