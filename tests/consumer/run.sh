@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Installs gpu_executor from a CMake build tree into a fresh temporary prefix and checks it
+# the way a downstream user would:
+#   - the installed file layout (library with SONAME symlinks, static library, headers,
+#     CMake package, pkg-config file);
+#   - only gpu_executor_* symbols are exported, exactly the functions the header declares;
+#   - a CMake project (tests/consumer/cmake) finds the package with find_package, from a
+#     copy of the prefix moved elsewhere (relocatable), links the shared and the static
+#     library, and runs both programs;
+#   - `cc app.c $(pkg-config --cflags --libs gpu_executor)` builds and runs, and so does a
+#     static link using Libs.private.
+# Usage: tests/consumer/run.sh [BUILD_DIR]   (default: build/, configured and built if needed)
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+build="$(realpath -m "${1:-$repo/build}")"
+version="$(sed -n 's/^version[[:space:]]*=[[:space:]]*"\([0-9.]*\)".*/\1/p' "$repo/Cargo.toml" | head -n1)"
+major="${version%%.*}"
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok: $*"; }
+bad() { failed=$((failed + 1)); echo "FAILED: $*" >&2; }
+check() { # check DESCRIPTION COMMAND...
+  local what="$1"
+  shift
+  if "$@"; then ok "$what"; else bad "$what"; fi
+}
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/gpu_executor_install.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+prefix="$work/prefix"
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
+
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release
+fi
+cmake --build "$build" -j "$(nproc)"
+
+echo "== cmake --install $build --prefix $prefix"
+cmake --install "$build" --prefix "$prefix" >"$work/install.log"
+sed 's/^/   /' "$work/install.log"
+
+# --- layout ---------------------------------------------------------------------------
+lib="$prefix/lib"
+check "lib/libgpu_executor.so.$version is a regular file" \
+  test -f "$lib/libgpu_executor.so.$version" -a ! -L "$lib/libgpu_executor.so.$version"
+check "lib/libgpu_executor.so.$major -> libgpu_executor.so.$version" \
+  test "$(readlink "$lib/libgpu_executor.so.$major")" = "libgpu_executor.so.$version"
+check "lib/libgpu_executor.so -> libgpu_executor.so.$major" \
+  test "$(readlink "$lib/libgpu_executor.so")" = "libgpu_executor.so.$major"
+check "SONAME is libgpu_executor.so.$major" \
+  bash -c "readelf -d '$lib/libgpu_executor.so.$version' | grep -q 'SONAME.*\[libgpu_executor.so.$major\]'"
+check "lib/libgpu_executor.a" test -s "$lib/libgpu_executor.a"
+check "include/gpu_executor.h is the checked-in header" \
+  cmp -s "$prefix/include/gpu_executor.h" "$repo/include/gpu_executor.h"
+if [ -f "$repo/include/gpu_executor.hpp" ]; then
+  check "include/gpu_executor.hpp is the checked-in header" \
+    cmp -s "$prefix/include/gpu_executor.hpp" "$repo/include/gpu_executor.hpp"
+fi
+for f in gpu_executorConfig.cmake gpu_executorConfigVersion.cmake gpu_executorTargets.cmake; do
+  check "lib/cmake/gpu_executor/$f" test -f "$lib/cmake/gpu_executor/$f"
+done
+check "lib/pkgconfig/gpu_executor.pc" test -f "$lib/pkgconfig/gpu_executor.pc"
+
+# --- exported symbols -----------------------------------------------------------------
+nm -D --defined-only "$lib/libgpu_executor.so.$version" | awk '{print $NF}' | sort >"$work/exported"
+grep -v '^gpu_executor_' "$work/exported" >"$work/foreign" || true
+if [ -s "$work/foreign" ]; then
+  bad "symbols other than gpu_executor_* are exported: $(tr '\n' ' ' <"$work/foreign")"
+else
+  ok "only gpu_executor_* symbols are exported ($(wc -l <"$work/exported") of them)"
+fi
+# Function names declared in the header: `name(` at the start of a declaration.
+grep -oE '\bgpu_executor_[a-z_]+\(' "$repo/include/gpu_executor.h" | tr -d '(' | sort -u >"$work/declared"
+check "exported symbols == functions declared in gpu_executor.h" cmp -s "$work/exported" "$work/declared"
+if ! cmp -s "$work/exported" "$work/declared"; then diff "$work/declared" "$work/exported" >&2 || true; fi
+
+# --- CMake consumer, from a relocated copy of the prefix --------------------------------
+moved="$work/moved-prefix"
+cp -a "$prefix" "$moved"
+echo "== CMake consumer (find_package from $moved)"
+if cmake -S "$repo/tests/consumer/cmake" -B "$work/cmake-consumer" \
+     -DCMAKE_PREFIX_PATH="$moved" -DCMAKE_BUILD_TYPE=Release >"$work/consumer.log" 2>&1 &&
+   cmake --build "$work/cmake-consumer" >>"$work/consumer.log" 2>&1; then
+  ok "CMake consumer configures and builds"
+  grep -- '-- gpu_executor' "$work/consumer.log" || true
+  check "consumer_shared runs" "$work/cmake-consumer/consumer_shared"
+  check "consumer_shared loads the library from the moved prefix" \
+    bash -c "ldd '$work/cmake-consumer/consumer_shared' | grep -q '$moved/lib/libgpu_executor.so.$major'"
+  check "consumer_static runs" "$work/cmake-consumer/consumer_static"
+  check "consumer_static does not need libgpu_executor.so" \
+    bash -c "! readelf -d '$work/cmake-consumer/consumer_static' | grep -q libgpu_executor"
+else
+  cat "$work/consumer.log" >&2
+  bad "CMake consumer configures and builds"
+fi
+
+# --- pkg-config consumer ----------------------------------------------------------------
+echo "== pkg-config consumer"
+export PKG_CONFIG_PATH="$lib/pkgconfig"
+check "pkg-config --modversion gpu_executor = $version" \
+  test "$(pkg-config --modversion gpu_executor)" = "$version"
+echo "   cflags: $(pkg-config --cflags gpu_executor)"
+echo "   libs:   $(pkg-config --libs gpu_executor)"
+echo "   static: $(pkg-config --static --libs gpu_executor)"
+check "pkg-config --static --libs has the Libs.private flags" \
+  bash -c "pkg-config --static --libs gpu_executor | grep -q -- '-lpthread'"
+cflags=(-std=c11 -Wall -Wextra -Wpedantic -Werror)
+libdir="$(pkg-config --variable=libdir gpu_executor)"
+# shellcheck disable=SC2046 # word splitting of pkg-config output is intended
+if cc "${cflags[@]}" "$repo/tests/consumer/app.c" -o "$work/pc_app" \
+     $(pkg-config --cflags --libs gpu_executor) -Wl,-rpath,"$libdir"; then
+  ok "cc app.c \$(pkg-config --cflags --libs gpu_executor)"
+  check "pkg-config consumer runs" "$work/pc_app"
+else
+  bad "cc app.c \$(pkg-config --cflags --libs gpu_executor)"
+fi
+# shellcheck disable=SC2046
+if cc "${cflags[@]}" "$repo/tests/consumer/app.c" -o "$work/pc_app_static" \
+     $(pkg-config --cflags gpu_executor) -L"$libdir" -Wl,-Bstatic -lgpu_executor -Wl,-Bdynamic \
+     -Wl,--as-needed $(pkg-config --static --libs gpu_executor); then
+  ok "static link with \$(pkg-config --static --libs gpu_executor)"
+  check "static pkg-config consumer runs" "$work/pc_app_static"
+  check "static pkg-config consumer does not need libgpu_executor.so" \
+    bash -c "! readelf -d '$work/pc_app_static' | grep -q libgpu_executor"
+else
+  bad "static link with \$(pkg-config --static --libs gpu_executor)"
+fi
+
+echo "install-consumer: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
