@@ -1,0 +1,325 @@
+"""The Python API over the C ABI: Executor, GpuExecutorError and module-level helpers."""
+
+from __future__ import annotations
+
+import ctypes
+import enum
+import sys
+import threading
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Type, TypeVar, Union
+
+import numpy as np
+
+from . import _ffi
+from ._ffi import Backend, DeviceType, Op, PowerPreference, Status, Strategy
+
+E = TypeVar("E", bound=enum.IntEnum)
+
+ArrayTask = Tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+class GpuExecutorError(RuntimeError):
+    """A call into the library failed.
+
+    ``status`` is a :class:`Status` (an ``int`` with a ``.name``; a plain ``int`` for codes
+    these bindings do not know) and ``message`` the library's
+    ``gpu_executor_last_error_message()`` for the failed call.
+    """
+
+    def __init__(self, status: int, message: str = "") -> None:
+        super().__init__(status, message)
+        try:
+            self.status: Union[Status, int] = Status(status)
+        except ValueError:
+            self.status = int(status)
+        self.message = message
+
+    @property
+    def code(self) -> int:
+        """The status as a plain ``int``."""
+        return int(self.status)
+
+    @property
+    def status_name(self) -> str:
+        """The status name without prefix, e.g. ``"ALIASING"``."""
+        if isinstance(self.status, Status):
+            return self.status.name
+        return f"UNKNOWN_STATUS_{int(self.status)}"
+
+    def __str__(self) -> str:
+        text = f"{self.status_name} ({self.code})"
+        return f"{text}: {self.message}" if self.message else text
+
+
+def _check(lib: _ffi.Library, status: int) -> None:
+    if status != Status.OK:
+        # Read at once: the message belongs to the last call on this thread.
+        raise GpuExecutorError(status, lib.last_error_message())
+
+
+def version() -> str:
+    """The loaded library's version, e.g. ``"0.1.0"``."""
+    return _ffi.library().version()
+
+
+def status_string(status: int) -> str:
+    """The library's description of a status code."""
+    return _ffi.library().status_str(status)
+
+
+def library_path() -> str:
+    """What the library was loaded from (a path, or the name the system loader resolved)."""
+    return _ffi.library().path
+
+
+def _enum_or_int(cls: Type[E], value: int) -> Union[E, int]:
+    try:
+        return cls(value)
+    except ValueError:
+        return value
+
+
+_ALIASES = {
+    PowerPreference: {"low_power": "LOW", "high": "HIGH_PERFORMANCE"},
+    Backend: {"vk": "VULKAN", "dx12": "DX12", "opengl": "GL", "gles": "GL"},
+}
+
+
+def _option(cls: Type[E], value: Union[str, int], name: str) -> int:
+    if isinstance(value, str):
+        key = value.strip().lower().replace("-", "_")
+        key = _ALIASES.get(cls, {}).get(key, key).upper()
+        if key in cls.__members__ and not (cls is Backend and key == "OTHER"):
+            return int(cls[key])
+        choices = ", ".join(
+            repr(m.lower()) for m in cls.__members__ if not (cls is Backend and m == "OTHER")
+        )
+        raise ValueError(f"{name}={value!r} is not one of {choices}")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be a string or a {cls.__name__}, got {type(value).__name__}")
+    if not 0 <= value < 2**32:
+        raise ValueError(f"{name}={value} is out of range")
+    # Unknown integer values reach the library, which answers INVALID_OPTION.
+    return int(value)
+
+
+def _unsigned(value: Any, name: str, bits: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    value = int(value)
+    if not 0 <= value < 2**bits:
+        raise ValueError(f"{name}={value} must be in [0, 2**{bits})")
+    return value
+
+
+def _check_array(task: int, role: str, array: Any, output: bool) -> None:
+    if not isinstance(array, np.ndarray):
+        raise TypeError(
+            f"task {task}: {role} must be a numpy.ndarray of float32, got {type(array).__name__}"
+        )
+    if array.dtype != np.float32:
+        raise TypeError(
+            f"task {task}: {role} has dtype {array.dtype.str!r} ({array.dtype}); expected "
+            "native float32 (convert with numpy.ascontiguousarray(x, dtype=numpy.float32))"
+        )
+    if not array.flags.c_contiguous:
+        raise ValueError(
+            f"task {task}: {role} is not C-contiguous (shape {array.shape}, strides "
+            f"{array.strides}); pass numpy.ascontiguousarray(x)"
+        )
+    if not array.flags.aligned:
+        raise ValueError(f"task {task}: {role} is not aligned to 4 bytes")
+    if output and not array.flags.writeable:
+        raise ValueError(f"task {task}: {role} is read-only")
+
+
+def _fill_task(index: int, item: Any, task: _ffi.gpu_task_t) -> None:
+    if isinstance(item, (str, bytes)) or not isinstance(item, Sequence) or len(item) != 3:
+        raise TypeError(
+            f"task {index}: expected a tuple (a, b, out) of numpy float32 arrays, got "
+            f"{type(item).__name__}"
+        )
+    a, b, out = item
+    _check_array(index, "a", a, output=False)
+    _check_array(index, "b", b, output=False)
+    _check_array(index, "out", out, output=True)
+    if not a.shape == b.shape == out.shape:
+        raise ValueError(
+            f"task {index}: shapes differ: a {a.shape}, b {b.shape}, out {out.shape}"
+        )
+    task.op = Op.VECTOR_ADD
+    task.inputs[0] = a.ctypes.data
+    task.inputs[1] = b.ctypes.data
+    task.output = out.ctypes.data
+    task.length = out.size
+
+
+class Executor:
+    """One GPU executor: a device, its caches and counters.
+
+    ``strategy``: ``"bucketed"`` (size-bucketed pipeline cache, buffer pool, exact-size
+    cache) or ``"baseline"`` (nothing cached, for comparison). ``backend``: ``"any"``,
+    ``"vulkan"``, ``"metal"``, ``"dx12"`` or ``"gl"``. ``power_preference``: ``"default"``,
+    ``"low"`` or ``"high_performance"``. ``exact_size_cache``: single-task batches keep
+    buffers per exact length; ``exact_size_cache_capacity``: how many lengths (``None``: the
+    library default). ``max_chunk_elements``: most elements per GPU binding, longer tasks
+    are split (0: what the device allows; otherwise at least 64). ``copy_threads``: threads
+    copying a large batch to and from staging memory (0: up to 8, by the machine's
+    parallelism; 1: the calling thread only).
+
+    Use as a context manager, or call :meth:`close`. Safe to share between threads.
+    """
+
+    def __init__(
+        self,
+        strategy: Union[str, int] = "bucketed",
+        backend: Union[str, int] = "any",
+        exact_size_cache: bool = True,
+        max_chunk_elements: int = 0,
+        *,
+        power_preference: Union[str, int] = "default",
+        exact_size_cache_capacity: Optional[int] = None,
+        copy_threads: int = 0,
+    ) -> None:
+        self._handle: Optional[_ffi.ExecutorHandle] = None
+        self._lock = threading.Lock()
+        lib = _ffi.library()
+        self._lib = lib
+        options = lib.gpu_executor_options_default()
+        options.strategy = _option(Strategy, strategy, "strategy")
+        options.backend = _option(Backend, backend, "backend")
+        options.power_preference = _option(PowerPreference, power_preference, "power_preference")
+        options.exact_size_cache = 1 if exact_size_cache else 0
+        if exact_size_cache_capacity is not None:
+            options.exact_size_cache_capacity = _unsigned(
+                exact_size_cache_capacity, "exact_size_cache_capacity", 32
+            )
+        options.max_chunk_elements = _unsigned(max_chunk_elements, "max_chunk_elements", 64)
+        options.copy_threads = _unsigned(copy_threads, "copy_threads", 32)
+        handle = _ffi.ExecutorHandle()
+        _check(lib, lib.gpu_executor_create(ctypes.byref(options), ctypes.byref(handle)))
+        self._handle = handle
+        self._strategy = _enum_or_int(Strategy, options.strategy)
+
+    # --- lifetime ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Destroys the executor and its GPU resources. Idempotent."""
+        with self._lock:
+            handle, self._handle = self._handle, None
+            if handle is not None:
+                self._lib.gpu_executor_destroy(handle)
+
+    @property
+    def closed(self) -> bool:
+        return self._handle is None
+
+    def __enter__(self) -> "Executor":
+        self._live()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # During interpreter shutdown attributes may already be gone.
+        try:
+            self.close()
+        except Exception:  # pragma: no cover
+            pass
+
+    def __repr__(self) -> str:
+        if self._handle is None:
+            return "<gpu_executor.Executor closed>"
+        strategy = getattr(self._strategy, "name", self._strategy)
+        return f"<gpu_executor.Executor strategy={str(strategy).lower()}>"
+
+    def _live(self) -> _ffi.ExecutorHandle:
+        handle = self._handle
+        if handle is None:
+            raise ValueError("operation on a closed gpu_executor.Executor")
+        return handle
+
+    def _call(self, name: str, *args: Any) -> None:
+        # The lock keeps close() from destroying the handle under a running call; the
+        # library serialises calls on one handle anyway. ctypes releases the GIL meanwhile.
+        with self._lock:
+            handle = self._live()
+            _check(self._lib, getattr(self._lib, name)(handle, *args))
+
+    # --- work -------------------------------------------------------------------------------
+
+    def submit(self, tasks: Iterable[ArrayTask]) -> None:
+        """Runs ``out[...] = a + b`` for every ``(a, b, out)`` in ``tasks`` as one batch.
+
+        Every array must be a C-contiguous, aligned ``numpy.float32`` array; ``a``, ``b`` and
+        ``out`` of one task must have the same shape (any, including empty). Arrays are used
+        in place, never copied; ``out`` is written only if the whole batch succeeds and must
+        not overlap any input or any other output (``GpuExecutorError`` with status
+        ``ALIASING``). Raises ``TypeError`` / ``ValueError`` for unfit arguments before
+        anything runs.
+        """
+        items = list(tasks)
+        count = len(items)
+        array = (_ffi.gpu_task_t * count)() if count else None
+        for index, item in enumerate(items):
+            _fill_task(index, item, array[index])  # type: ignore[index]
+        # `items` keeps every array alive until the call returns.
+        self._call("gpu_executor_submit_batch", array, count)
+
+    def add(self, a: Any, b: Any) -> np.ndarray:
+        """Returns ``a + b`` computed on the GPU, as a new ``float32`` array.
+
+        Inputs are converted to C-contiguous ``float32`` (copying only when needed); their
+        shapes must be equal (no broadcasting).
+        """
+        a = np.require(a, dtype=np.float32, requirements=["C", "A"])
+        b = np.require(b, dtype=np.float32, requirements=["C", "A"])
+        if a.shape != b.shape:
+            raise ValueError(f"shapes differ: a {a.shape}, b {b.shape} (no broadcasting)")
+        out = np.empty(a.shape, dtype=np.float32)
+        self.submit([(a, b, out)])
+        return out
+
+    # --- introspection ----------------------------------------------------------------------
+
+    def stats(self) -> Dict[str, Any]:
+        """Every field of ``gpu_executor_stats_t`` by name (``strategy`` as a :class:`Strategy`)."""
+        stats = _ffi.gpu_executor_stats_t()
+        stats.struct_size = ctypes.sizeof(stats)
+        self._call("gpu_executor_stats", ctypes.byref(stats))
+        result = {name: getattr(stats, name) for name, _ in _ffi.gpu_executor_stats_t._fields_}
+        result["strategy"] = _enum_or_int(Strategy, result["strategy"])
+        return result
+
+    def bucket_sizes(self) -> List[int]:
+        """Sizes (in elements) of the buckets whose pipelines are cached, ascending."""
+        count = ctypes.c_size_t(0)
+        self._call("gpu_executor_bucket_sizes", None, 0, ctypes.byref(count))
+        while count.value:
+            capacity = count.value
+            sizes = (ctypes.c_uint64 * capacity)()
+            self._call("gpu_executor_bucket_sizes", sizes, capacity, ctypes.byref(count))
+            if count.value <= capacity:
+                return list(sizes[: count.value])
+        return []
+
+    def adapter_info(self) -> Dict[str, Any]:
+        """The adapter: backend, device_type, vendor_id, device_id, name, driver, driver_info."""
+        info = _ffi.gpu_adapter_info_t()
+        info.struct_size = ctypes.sizeof(info)
+        self._call("gpu_executor_adapter_info", ctypes.byref(info))
+        result: Dict[str, Any] = {}
+        for name, kind in _ffi.gpu_adapter_info_t._fields_:
+            if name == "struct_size":
+                continue
+            value = getattr(info, name)
+            result[name] = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        result["backend"] = _enum_or_int(Backend, result["backend"])
+        result["device_type"] = _enum_or_int(DeviceType, result["device_type"])
+        return result
+
+    def print_stats(self) -> None:
+        """Prints the library's three ``[gpu] ...`` lines to the process's standard output."""
+        sys.stdout.flush()
+        self._call("gpu_executor_print_stats")

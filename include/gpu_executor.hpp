@@ -1,0 +1,464 @@
+/*
+ * gpu_executor.hpp: header-only C++17 RAII wrapper over the C API in gpu_executor.h.
+ *
+ *   gpu_executor::Executor exec{gpu_executor::Options{}.strategy(GPU_STRATEGY_BUCKETED)};
+ *   std::vector<float> a(n), b(n), out(n);
+ *   exec.submit(a, b, out);                     // one task: out = a + b
+ *
+ *   gpu_executor::Batch batch;                  // many tasks, one submission
+ *   batch.add(a1, b1, out1).add(a2, b2, out2);
+ *   exec.submit(batch);
+ *
+ * Every failure throws gpu_executor::Error, which carries the status code and the
+ * library's last-error message. Tasks hold raw pointers: the arrays they name must stay
+ * alive (and outputs untouched by others) until the submit call returns.
+ *
+ * Requires C++17; with C++20 (when <span> is available) the std::span overloads are
+ * added as well.
+ */
+
+#ifndef GPU_EXECUTOR_HPP
+#define GPU_EXECUTOR_HPP
+
+#include "gpu_executor.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <initializer_list>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#if defined(__has_include)
+#if __has_include(<version>)
+#include <version>
+#endif
+#endif
+
+#if defined(__cpp_lib_span)
+#include <span>
+#endif
+
+namespace gpu_executor {
+
+/// The C status enum; `GPU_EXECUTOR_OK` is zero.
+using Status = gpu_executor_status_t;
+
+/// The enumerator's name, e.g. "GPU_EXECUTOR_ALIASING" ("GPU_EXECUTOR_UNKNOWN_STATUS" for
+/// values this header does not know).
+inline const char *status_name(Status status) noexcept {
+    switch (status) {
+    case GPU_EXECUTOR_OK: return "GPU_EXECUTOR_OK";
+    case GPU_EXECUTOR_NULL_POINTER: return "GPU_EXECUTOR_NULL_POINTER";
+    case GPU_EXECUTOR_INVALID_ARGUMENT: return "GPU_EXECUTOR_INVALID_ARGUMENT";
+    case GPU_EXECUTOR_UNKNOWN_OP: return "GPU_EXECUTOR_UNKNOWN_OP";
+    case GPU_EXECUTOR_BAD_STRUCT_SIZE: return "GPU_EXECUTOR_BAD_STRUCT_SIZE";
+    case GPU_EXECUTOR_SIZE_OVERFLOW: return "GPU_EXECUTOR_SIZE_OVERFLOW";
+    case GPU_EXECUTOR_ALIASING: return "GPU_EXECUTOR_ALIASING";
+    case GPU_EXECUTOR_NO_ADAPTER: return "GPU_EXECUTOR_NO_ADAPTER";
+    case GPU_EXECUTOR_DEVICE_REQUEST_FAILED: return "GPU_EXECUTOR_DEVICE_REQUEST_FAILED";
+    case GPU_EXECUTOR_GPU_ERROR: return "GPU_EXECUTOR_GPU_ERROR";
+    case GPU_EXECUTOR_OUT_OF_MEMORY: return "GPU_EXECUTOR_OUT_OF_MEMORY";
+    case GPU_EXECUTOR_DEVICE_LOST: return "GPU_EXECUTOR_DEVICE_LOST";
+    case GPU_EXECUTOR_PANIC: return "GPU_EXECUTOR_PANIC";
+    case GPU_EXECUTOR_MISALIGNED_POINTER: return "GPU_EXECUTOR_MISALIGNED_POINTER";
+    case GPU_EXECUTOR_INVALID_OPTION: return "GPU_EXECUTOR_INVALID_OPTION";
+    case GPU_EXECUTOR_POISONED: return "GPU_EXECUTOR_POISONED";
+    }
+    return "GPU_EXECUTOR_UNKNOWN_STATUS";
+}
+
+/// The library's description of a status (gpu_executor_status_str).
+inline std::string status_string(Status status) {
+    return gpu_executor_status_str(static_cast<int32_t>(status));
+}
+
+/// The version of the loaded library, e.g. "0.1.0".
+inline std::string version() { return gpu_executor_version(); }
+
+/// The version of this header, from the GPU_EXECUTOR_VERSION_* macros.
+inline std::string header_version() {
+    return std::to_string(GPU_EXECUTOR_VERSION_MAJOR) + "." +
+           std::to_string(GPU_EXECUTOR_VERSION_MINOR) + "." +
+           std::to_string(GPU_EXECUTOR_VERSION_PATCH);
+}
+
+/// A failed call: the status code and the detail message.
+class Error : public std::runtime_error {
+public:
+    Error(Status status, std::string message)
+        : std::runtime_error(describe(status, message)),
+          status_(status),
+          message_(std::move(message)) {}
+
+    /// The status the call returned (never GPU_EXECUTOR_OK).
+    Status status() const noexcept { return status_; }
+    /// The status as a plain integer.
+    int32_t code() const noexcept { return static_cast<int32_t>(status_); }
+    /// The enumerator's name, e.g. "GPU_EXECUTOR_ALIASING".
+    const char *name() const noexcept { return status_name(status_); }
+    /// The detail: gpu_executor_last_error_message() at the time of the failure, or the
+    /// wrapper's own explanation for errors it detects itself.
+    const std::string &message() const noexcept { return message_; }
+
+private:
+    static std::string describe(Status status, const std::string &message) {
+        std::string text = "gpu_executor: ";
+        text += status_name(status);
+        text += " (";
+        text += gpu_executor_status_str(static_cast<int32_t>(status));
+        text += ")";
+        if (!message.empty()) {
+            text += ": ";
+            text += message;
+        }
+        return text;
+    }
+
+    Status status_;
+    std::string message_;
+};
+
+namespace detail {
+
+/// Throws Error with the thread's last-error message unless `status` is OK.
+inline void check(Status status) {
+    if (status != GPU_EXECUTOR_OK) {
+        throw Error(status, gpu_executor_last_error_message());
+    }
+}
+
+inline void check_lengths(std::size_t a, std::size_t b, std::size_t out) {
+    if (a != out || b != out) {
+        throw Error(GPU_EXECUTOR_INVALID_ARGUMENT,
+                    "vector_add: input lengths " + std::to_string(a) + " and " +
+                        std::to_string(b) + " do not match the output length " +
+                        std::to_string(out));
+    }
+}
+
+inline gpu_task_t make_vector_add(const float *a, const float *b, float *out,
+                                  std::size_t length) noexcept {
+    gpu_task_t task{};
+    task.op = GPU_OP_VECTOR_ADD;
+    task.inputs[0] = a;
+    task.inputs[1] = b;
+    task.output = out;
+    task.length = length;
+    return task;
+}
+
+} // namespace detail
+
+/// Executor options, starting from gpu_executor_options_default(). Setters chain.
+class Options {
+public:
+    Options() noexcept : raw_(gpu_executor_options_default()) {}
+    explicit Options(const gpu_executor_options_t &raw) noexcept : raw_(raw) {}
+
+    Options &backend(gpu_backend_t value) noexcept {
+        raw_.backend = value;
+        return *this;
+    }
+    Options &power_preference(gpu_power_preference_t value) noexcept {
+        raw_.power_preference = value;
+        return *this;
+    }
+    Options &strategy(gpu_strategy_t value) noexcept {
+        raw_.strategy = value;
+        return *this;
+    }
+    Options &exact_size_cache(bool enabled) noexcept {
+        raw_.exact_size_cache = enabled ? 1u : 0u;
+        return *this;
+    }
+    Options &exact_size_cache_capacity(uint32_t capacity) noexcept {
+        raw_.exact_size_cache_capacity = capacity;
+        return *this;
+    }
+    /// 0 = what the device allows; otherwise at least 64 (rounded down to a power of two).
+    Options &max_chunk_elements(uint64_t elements) noexcept {
+        raw_.max_chunk_elements = elements;
+        return *this;
+    }
+
+    /// Threads copying a large batch to and from staging memory: 0 = up to 8, by the
+    /// machine's parallelism; 1 = the calling thread only.
+    Options &copy_threads(uint32_t threads) noexcept {
+        raw_.copy_threads = threads;
+        return *this;
+    }
+
+    const gpu_executor_options_t &raw() const noexcept { return raw_; }
+    gpu_executor_options_t &raw() noexcept { return raw_; }
+
+private:
+    gpu_executor_options_t raw_;
+};
+
+/// One task. Holds pointers only: the arrays must outlive the submit call.
+class Task {
+public:
+    /// A task from raw C fields, submitted as is (the library validates it).
+    explicit Task(const gpu_task_t &raw) noexcept : raw_(raw) {}
+
+    /// `out[i] = a[i] + b[i]` for `length` elements.
+    static Task vector_add(const float *a, const float *b, float *out,
+                           std::size_t length) noexcept {
+        return Task(detail::make_vector_add(a, b, out, length));
+    }
+
+    /// `out = a + b`; throws Error(GPU_EXECUTOR_INVALID_ARGUMENT) when the sizes differ.
+    static Task vector_add(const std::vector<float> &a, const std::vector<float> &b,
+                           std::vector<float> &out) {
+        detail::check_lengths(a.size(), b.size(), out.size());
+        return vector_add(a.data(), b.data(), out.data(), out.size());
+    }
+    // A Task outlives the full-expression: temporaries would dangle.
+    static Task vector_add(const std::vector<float> &&, const std::vector<float> &,
+                           std::vector<float> &) = delete;
+    static Task vector_add(const std::vector<float> &, const std::vector<float> &&,
+                           std::vector<float> &) = delete;
+    static Task vector_add(const std::vector<float> &&, const std::vector<float> &&,
+                           std::vector<float> &) = delete;
+
+#if defined(__cpp_lib_span)
+    /// `out = a + b`; throws Error(GPU_EXECUTOR_INVALID_ARGUMENT) when the sizes differ.
+    static Task vector_add(std::span<const float> a, std::span<const float> b,
+                           std::span<float> out) {
+        detail::check_lengths(a.size(), b.size(), out.size());
+        return vector_add(a.data(), b.data(), out.data(), out.size());
+    }
+#endif
+
+    const gpu_task_t &raw() const noexcept { return raw_; }
+    std::size_t length() const noexcept { return raw_.length; }
+
+private:
+    gpu_task_t raw_;
+};
+
+/// Tasks collected for one submission. Holds pointers only, like Task.
+class Batch {
+public:
+    Batch() = default;
+    Batch(std::initializer_list<Task> tasks) {
+        tasks_.reserve(tasks.size());
+        for (const Task &task : tasks) {
+            tasks_.push_back(task.raw());
+        }
+    }
+
+    Batch &add(const Task &task) {
+        tasks_.push_back(task.raw());
+        return *this;
+    }
+    Batch &add(const float *a, const float *b, float *out, std::size_t length) {
+        tasks_.push_back(detail::make_vector_add(a, b, out, length));
+        return *this;
+    }
+    Batch &add(const std::vector<float> &a, const std::vector<float> &b,
+               std::vector<float> &out) {
+        return add(Task::vector_add(a, b, out));
+    }
+    Batch &add(const std::vector<float> &&, const std::vector<float> &,
+               std::vector<float> &) = delete;
+    Batch &add(const std::vector<float> &, const std::vector<float> &&,
+               std::vector<float> &) = delete;
+    Batch &add(const std::vector<float> &&, const std::vector<float> &&,
+               std::vector<float> &) = delete;
+#if defined(__cpp_lib_span)
+    Batch &add(std::span<const float> a, std::span<const float> b, std::span<float> out) {
+        return add(Task::vector_add(a, b, out));
+    }
+#endif
+
+    void reserve(std::size_t count) { tasks_.reserve(count); }
+    void clear() noexcept { tasks_.clear(); }
+    std::size_t size() const noexcept { return tasks_.size(); }
+    bool empty() const noexcept { return tasks_.empty(); }
+    const gpu_task_t *data() const noexcept { return tasks_.data(); }
+
+private:
+    std::vector<gpu_task_t> tasks_;
+};
+
+/// Which adapter an executor runs on, with the C strings copied out.
+struct AdapterInfo {
+    gpu_backend_t backend;
+    gpu_device_type_t device_type;
+    uint32_t vendor_id;
+    uint32_t device_id;
+    std::string name;
+    std::string driver;
+    std::string driver_info;
+};
+
+/// Owns one gpu_executor_t. Move-only; the destructor calls gpu_executor_destroy.
+/// A moved-from Executor is empty: calls on it throw Error(GPU_EXECUTOR_NULL_POINTER).
+class Executor {
+public:
+    /// Default options (gpu_executor_options_default()).
+    Executor() : Executor(Options{}) {}
+
+    explicit Executor(const Options &options) {
+        gpu_executor_t *handle = nullptr;
+        detail::check(gpu_executor_create(&options.raw(), &handle));
+        handle_ = handle;
+    }
+
+    /// Takes ownership of a handle from gpu_executor_create (may be NULL: empty).
+    explicit Executor(gpu_executor_t *handle) noexcept : handle_(handle) {}
+
+    ~Executor() { reset(); }
+
+    Executor(const Executor &) = delete;
+    Executor &operator=(const Executor &) = delete;
+
+    Executor(Executor &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+
+    Executor &operator=(Executor &&other) noexcept {
+        if (this != &other) {
+            reset(std::exchange(other.handle_, nullptr));
+        }
+        return *this;
+    }
+
+    /// Whether this object owns a handle.
+    explicit operator bool() const noexcept { return handle_ != nullptr; }
+
+    /// The C handle, still owned by this object.
+    gpu_executor_t *get() const noexcept { return handle_; }
+
+    /// Gives up ownership: the caller must gpu_executor_destroy the result.
+    gpu_executor_t *release() noexcept { return std::exchange(handle_, nullptr); }
+
+    /// Destroys the owned handle (if any) and takes `handle` instead.
+    void reset(gpu_executor_t *handle = nullptr) noexcept {
+        gpu_executor_t *old = std::exchange(handle_, handle);
+        if (old != nullptr) {
+            gpu_executor_destroy(old);
+        }
+    }
+
+    /// Runs raw C tasks; blocks until every output holds its result.
+    void submit(const gpu_task_t *tasks, std::size_t count) {
+        detail::check(gpu_executor_submit_batch(handle_, tasks, count));
+    }
+
+    void submit(const Batch &batch) { submit(batch.data(), batch.size()); }
+
+    void submit(const std::vector<Task> &tasks) { submit_tasks(tasks.data(), tasks.size()); }
+
+    void submit(std::initializer_list<Task> tasks) {
+        submit_tasks(tasks.begin(), tasks.size());
+    }
+
+    void submit(const Task &task) { submit(&task.raw(), 1); }
+
+    /// One task: `out[i] = a[i] + b[i]` for `length` elements.
+    void submit(const float *a, const float *b, float *out, std::size_t length) {
+        const gpu_task_t task = detail::make_vector_add(a, b, out, length);
+        submit(&task, 1);
+    }
+
+    /// One task: `out = a + b`; sizes must match (else Error(GPU_EXECUTOR_INVALID_ARGUMENT)).
+    void submit(const std::vector<float> &a, const std::vector<float> &b,
+                std::vector<float> &out) {
+        detail::check_lengths(a.size(), b.size(), out.size());
+        submit(a.data(), b.data(), out.data(), out.size());
+    }
+
+#if defined(__cpp_lib_span)
+    void submit(std::span<const float> a, std::span<const float> b, std::span<float> out) {
+        detail::check_lengths(a.size(), b.size(), out.size());
+        submit(a.data(), b.data(), out.data(), out.size());
+    }
+#endif
+
+    /// `a + b` into a new vector.
+    std::vector<float> add(const std::vector<float> &a, const std::vector<float> &b) {
+        std::vector<float> out(a.size());
+        submit(a, b, out);
+        return out;
+    }
+
+    /// The executor's counters (struct_size set for the call).
+    gpu_executor_stats_t stats() const {
+        gpu_executor_stats_t stats{};
+        stats.struct_size = static_cast<uint32_t>(sizeof(stats));
+        detail::check(gpu_executor_stats(handle_, &stats));
+        return stats;
+    }
+
+    /// Sizes (in elements) of the buckets whose pipelines are cached, ascending.
+    std::vector<uint64_t> bucket_sizes() const {
+        std::vector<uint64_t> sizes;
+        std::size_t count = 0;
+        detail::check(gpu_executor_bucket_sizes(handle_, nullptr, 0, &count));
+        // Another thread may add buckets between the calls: retry until it fits.
+        while (count > 0) {
+            sizes.resize(count);
+            std::size_t total = 0;
+            detail::check(gpu_executor_bucket_sizes(handle_, sizes.data(), sizes.size(), &total));
+            if (total <= sizes.size()) {
+                sizes.resize(total);
+                return sizes;
+            }
+            count = total;
+        }
+        return sizes;
+    }
+
+    /// The adapter the executor runs on.
+    AdapterInfo adapter_info() const {
+        gpu_adapter_info_t raw{};
+        raw.struct_size = static_cast<uint32_t>(sizeof(raw));
+        detail::check(gpu_executor_adapter_info(handle_, &raw));
+        return AdapterInfo{static_cast<gpu_backend_t>(raw.backend),
+                           static_cast<gpu_device_type_t>(raw.device_type),
+                           raw.vendor_id,
+                           raw.device_id,
+                           copy_c_string(raw.name, sizeof(raw.name)),
+                           copy_c_string(raw.driver, sizeof(raw.driver)),
+                           copy_c_string(raw.driver_info, sizeof(raw.driver_info))};
+    }
+
+    /// Prints the three "[gpu] ..." diagnostic lines to standard output (flushing C stdio,
+    /// and so std::cout while it is synchronised with stdio, first to keep the order).
+    void print_stats() const {
+        std::fflush(stdout);
+        detail::check(gpu_executor_print_stats(handle_));
+    }
+
+private:
+    static std::string copy_c_string(const char *chars, std::size_t capacity) {
+        std::size_t length = 0;
+        while (length < capacity && chars[length] != '\0') {
+            ++length;
+        }
+        return std::string(chars, length);
+    }
+
+    void submit_tasks(const Task *tasks, std::size_t count) {
+        std::vector<gpu_task_t> raw;
+        raw.reserve(count);
+        for (std::size_t i = 0; i < count; ++i) {
+            raw.push_back(tasks[i].raw());
+        }
+        submit(raw.data(), raw.size());
+    }
+
+    gpu_executor_t *handle_ = nullptr;
+};
+
+static_assert(!std::is_copy_constructible<Executor>::value, "Executor is move-only");
+static_assert(std::is_nothrow_move_constructible<Executor>::value, "Executor moves");
+static_assert(std::is_nothrow_move_assignable<Executor>::value, "Executor moves");
+
+} // namespace gpu_executor
+
+#endif /* GPU_EXECUTOR_HPP */
