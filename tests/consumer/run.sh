@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs gpu_executor from a CMake build tree into a fresh temporary prefix and checks it
 # the way a downstream user would:
+#   - README.md's minimal C example is tests/consumer/app.c, verbatim;
 #   - the installed file layout (library with SONAME symlinks, static library, headers,
 #     CMake package, pkg-config file);
 #   - only gpu_executor_* symbols are exported, exactly the functions the header declares;
@@ -62,6 +63,12 @@ for f in gpu_executorConfig.cmake gpu_executorConfigVersion.cmake gpu_executorTa
   check "lib/cmake/gpu_executor/$f" test -f "$lib/cmake/gpu_executor/$f"
 done
 check "lib/pkgconfig/gpu_executor.pc" test -f "$lib/pkgconfig/gpu_executor.pc"
+
+# The README's minimal example is this very program.
+sed -n '/^<!-- begin tests\/consumer\/app.c -->$/,/^<!-- end tests\/consumer\/app.c -->$/p' \
+  "$repo/README.md" | sed '1,2d;$d' | sed '$d' >"$work/readme_app.c"
+check "README.md's minimal C example equals tests/consumer/app.c" \
+  cmp -s "$work/readme_app.c" "$repo/tests/consumer/app.c"
 
 # --- exported symbols -----------------------------------------------------------------
 nm -D --defined-only "$lib/libgpu_executor.so.$version" | awk '{print $NF}' | sort >"$work/exported"
