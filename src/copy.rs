@@ -1,23 +1,60 @@
-//! Host copies between the caller's arrays and mapped staging memory, split over threads.
+//! Host copies between the caller's arrays and mapped staging memory, spread over a
+//! persistent pool of copy threads.
 //!
-//! One thread's memcpy (about 8-10 GB/s) bounds large batches, so a slab's element range
-//! is cut into contiguous parts, each copied by its own scoped thread through its own
-//! mapped view. Small slabs are copied inline: a thread costs more than it saves.
+//! One thread's memcpy (about 8-10 GB/s) bounds large batches. Each slab's element range is
+//! cut into units of about 1 MiB of output, every unit copied through its own mapped view,
+//! and the units of all slabs of a wave run in parallel on the executor's rayon pool, which
+//! lives as long as the executor so no batch pays for starting threads.
 
 use std::ops::Range;
 
+use rayon::prelude::*;
+
 use crate::error::Result;
 use crate::plan::SlabPlan;
-use crate::slab::{MapRequest, Slab};
+use crate::slab::Slab;
 use crate::task::TaskInputs;
 
-/// Below this many bytes per part, another thread does not pay for itself.
-const MIN_BYTES_PER_THREAD: u64 = 2 << 20;
+/// Output bytes per copy unit: big enough to amortise a view, small enough to balance.
+const UNIT_BYTES: u64 = 1 << 20;
 
-/// How many parts to copy `bytes` in, given the thread budget.
-fn parts_for(bytes: u64, max_threads: usize) -> usize {
-    let by_size = (bytes / MIN_BYTES_PER_THREAD).max(1);
-    (max_threads.max(1) as u64).min(by_size) as usize
+/// Where copies run: the calling thread, or a pool of worker threads.
+pub struct CopyPool(Option<rayon::ThreadPool>);
+
+impl CopyPool {
+    /// A pool of `threads` workers; with one thread (or if threads cannot start) copies
+    /// run on the calling thread.
+    pub fn new(threads: usize) -> Self {
+        if threads <= 1 {
+            return Self(None);
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("gpu_executor copy {i}"))
+            .build()
+            .ok();
+        Self(pool)
+    }
+
+    pub fn threads(&self) -> usize {
+        self.0
+            .as_ref()
+            .map_or(1, rayon::ThreadPool::current_num_threads)
+    }
+
+    /// Runs `work` on every unit, in parallel when there is a pool and several units.
+    fn run<U: Send>(
+        &self,
+        units: Vec<U>,
+        work: impl Fn(U) -> Result<()> + Sync + Send,
+    ) -> Result<()> {
+        match &self.0 {
+            Some(pool) if units.len() > 1 => {
+                pool.install(|| units.into_par_iter().try_for_each(work))
+            }
+            _ => units.into_iter().try_for_each(work),
+        }
+    }
 }
 
 /// Splits `[0, used)` into `parts` contiguous ranges whose bounds are multiples of four
@@ -31,47 +68,34 @@ fn split_ranges(used: u64, parts: usize) -> Vec<Range<u64>> {
         .collect()
 }
 
-/// Runs one closure per item, on scoped threads when there is more than one.
-fn run_parts<T: Send>(items: Vec<T>, work: impl Fn(T) -> Result<()> + Sync) -> Result<()> {
-    if items.len() <= 1 {
-        return items.into_iter().try_for_each(&work);
-    }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .into_iter()
-            .map(|item| scope.spawn(|| work(item)))
-            .collect();
-        let mut result = Ok(());
-        for handle in handles {
-            match handle.join() {
-                Ok(r) => result = result.and(r),
-                Err(payload) => std::panic::resume_unwind(payload),
-            }
-        }
-        result
-    })
+/// A slab's copy units.
+fn unit_ranges(used: u64) -> Vec<Range<u64>> {
+    split_ranges(used, (used * 4).div_ceil(UNIT_BYTES) as usize)
 }
 
-/// Copies every piece's inputs into the slab's mapped upload buffer, then unmaps it.
-pub fn upload(
-    slab: &mut Slab,
-    plan: &SlabPlan,
-    inputs: &[TaskInputs],
-    max_threads: usize,
-) -> Result<()> {
-    slab.ensure_upload_mapped()?;
-    // A slab holds tasks of one op, so the first piece tells how many inputs there are.
-    let arity = plan.pieces.first().map_or(0, |p| inputs[p.task].arity);
-    let parts = parts_for(plan.used * 4 * arity as u64, max_threads);
-    let mut jobs = Vec::new();
-    for range in split_ranges(plan.used, parts) {
-        let views = (0..arity)
+/// Copies every piece's inputs into the slabs' mapped upload buffers. The caller has
+/// checked the buffers are mapped and unmaps them afterwards.
+pub fn upload(pool: &CopyPool, slabs: &[(&Slab, &SlabPlan)], inputs: &[TaskInputs]) -> Result<()> {
+    let units: Vec<(usize, Range<u64>)> = slabs
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (_, plan))| unit_ranges(plan.used).into_iter().map(move |r| (i, r)))
+        .collect();
+    pool.run(units, |(i, range)| {
+        let (slab, plan) = slabs[i];
+        // A slab holds tasks of one op, so the first piece tells how many inputs there are.
+        let arity = plan.pieces.first().map_or(0, |p| inputs[p.task].arity);
+        let mut views = (0..arity)
             .map(|k| slab.input_view(k, range.clone()))
             .collect::<Result<Vec<_>>>()?;
-        jobs.push((range, views));
-    }
-    run_parts(jobs, |(range, mut views)| {
-        for p in &plan.pieces {
+        // Pieces are in slab order: skip to the first one that reaches this unit.
+        let first = plan
+            .pieces
+            .partition_point(|p| p.slab_offset + p.len as u64 <= range.start);
+        for p in &plan.pieces[first..] {
+            if p.slab_offset >= range.end {
+                break;
+            }
             let start = p.slab_offset.max(range.start);
             let end = (p.slab_offset + p.len as u64).min(range.end);
             if start >= end {
@@ -86,40 +110,37 @@ pub fn upload(
             }
         }
         Ok(())
-    })?;
-    slab.finish_upload(plan.used)
+    })
 }
 
 /// Where one run of output elements goes: slab element offset and caller memory.
 pub type Segment<'o> = (u64, &'o mut [f32]);
 
-/// Copies the slab's mapped output into `segments` (sorted by offset, disjoint), then
-/// unmaps the readback buffer.
+/// Copies each slab's mapped output into its `segments` (per slab: sorted by offset,
+/// disjoint). The caller has checked the readbacks are mapped and unmaps them afterwards.
 pub fn download(
-    slab: &Slab,
-    used: u64,
-    request: &MapRequest,
-    segments: Vec<Segment<'_>>,
-    max_threads: usize,
+    pool: &CopyPool,
+    slabs: &[(&Slab, u64)],
+    segments: Vec<Vec<Segment<'_>>>,
 ) -> Result<()> {
-    let view = slab.output_view(used, request)?;
-    let bytes: &[u8] = &view;
-    let ranges = split_ranges(used, parts_for(used * 4, max_threads));
-    let jobs = assign_segments(segments, &ranges);
-    let result = run_parts(jobs, |job| {
+    let mut units = Vec::new();
+    for (i, ((_, used), segments)) in slabs.iter().zip(segments).enumerate() {
+        let ranges = unit_ranges(*used);
+        let jobs = assign_segments(segments, &ranges);
+        units.extend(ranges.into_iter().zip(jobs).map(|(r, job)| (i, r, job)));
+    }
+    pool.run(units, |(i, range, job)| {
+        let view = slabs[i].0.output_view(range.clone())?;
         for (offset, dst) in job {
-            let start = offset as usize * 4;
+            let start = (offset - range.start) as usize * 4;
             let len = dst.len() * 4;
-            bytemuck::cast_slice_mut::<f32, u8>(dst).copy_from_slice(&bytes[start..start + len]);
+            bytemuck::cast_slice_mut::<f32, u8>(dst).copy_from_slice(&view[start..start + len]);
         }
         Ok(())
-    });
-    drop(view);
-    slab.finish_readback();
-    result
+    })
 }
 
-/// Cuts segments at range bounds so each range's thread gets only its own elements.
+/// Cuts segments at range bounds so each range's unit gets only its own elements.
 fn assign_segments<'o>(segments: Vec<Segment<'o>>, ranges: &[Range<u64>]) -> Vec<Vec<Segment<'o>>> {
     let mut jobs: Vec<Vec<Segment<'o>>> = ranges.iter().map(|_| Vec::new()).collect();
     let mut k = 0;
@@ -159,11 +180,10 @@ mod tests {
     }
 
     #[test]
-    fn thread_count_follows_size() {
-        assert_eq!(parts_for(1 << 20, 8), 1);
-        assert_eq!(parts_for(64 << 20, 8), 8);
-        assert_eq!(parts_for(6 << 20, 8), 3);
-        assert_eq!(parts_for(64 << 20, 0), 1);
+    fn units_are_about_a_mebibyte() {
+        assert_eq!(unit_ranges(100), vec![0..100]);
+        assert_eq!(unit_ranges(1 << 20).len(), 4);
+        assert_eq!(unit_ranges((1 << 20) + 4).len(), 5);
     }
 
     #[test]

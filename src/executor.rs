@@ -12,12 +12,12 @@ use std::sync::Arc;
 
 use crate::bucket::BucketCache;
 use crate::config::{Config, Strategy};
-use crate::copy::Segment;
+use crate::copy::{CopyPool, Segment};
 use crate::device::Gpu;
 use crate::error::{Error, ErrorKind, Result};
 use crate::exact_cache::ExactSizeCache;
 use crate::kernel::KernelFactory;
-use crate::pipeline::{self, RunCounters, Staged};
+use crate::pipeline::{self, Staged};
 use crate::plan::{plan_bucketed, plan_single};
 use crate::pool::SlabPool;
 use crate::slab::Slab;
@@ -30,7 +30,8 @@ const MAX_CHUNK_ELEMENTS: u64 = 1 << 30;
 const DEFAULT_MAX_COPY_THREADS: usize = 8;
 /// Batches of fewer elements run as one wave: one submit, one wait.
 const PIPELINE_MIN_ELEMENTS: u64 = 1 << 20;
-/// Bounds on a wave's slab size in pipelined batches (about an eighth of the batch).
+/// Bounds on a wave's slab size in large batches (about a quarter of the batch).
+const WAVES: u64 = 4;
 const WAVE_MIN_ELEMENTS: u64 = 1 << 18;
 const WAVE_MAX_ELEMENTS: u64 = 1 << 22;
 /// Smallest chunk limit accepted from the options.
@@ -49,8 +50,8 @@ pub struct Executor {
     gpu: Gpu,
     config: Config,
     chunk: u64,
-    /// Threads a large slab's host copies are split over.
-    copy_threads: usize,
+    /// Threads that copy data between caller memory and staging.
+    copy_pool: CopyPool,
     kernels: KernelFactory,
     buckets: BucketCache,
     pool: SlabPool,
@@ -106,16 +107,16 @@ impl Executor {
         let chunk = chunk_limit(&gpu.limits, config.max_chunk_elements)?;
         let kernels = KernelFactory::new(&gpu.device);
         let exact = ExactSizeCache::new(config.exact_size_cache_capacity);
-        let copy_threads = match config.copy_threads {
+        let copy_pool = CopyPool::new(match config.copy_threads {
             0 => std::thread::available_parallelism()
                 .map_or(1, |n| n.get().min(DEFAULT_MAX_COPY_THREADS)),
             n => n,
-        };
+        });
         Ok(Self {
             gpu,
             config,
             chunk,
-            copy_threads,
+            copy_pool,
             kernels,
             buckets: BucketCache::default(),
             pool: SlabPool::default(),
@@ -169,10 +170,8 @@ impl Executor {
         ]
     }
 
-    /// Runs every task; blocks until all outputs hold their results. On a rejected task or
-    /// a GPU error raised while encoding, no output has been written; a failure of the
-    /// device during a pipelined batch (over 1M elements) may leave earlier waves' outputs
-    /// written.
+    /// Runs every task; blocks until all outputs hold their results. On error no output
+    /// has been written.
     pub fn submit(&mut self, tasks: &mut [Task]) -> Result<()> {
         self.gpu.check_not_lost()?;
         validate(tasks)?;
@@ -189,38 +188,24 @@ impl Executor {
             SlabSource::Fresh => self.acquire_fresh(&lengths),
         };
         let waves = wave_lengths(&staged, cap, total);
-        let mut counters = RunCounters::default();
-        let threads = self.copy_threads;
-        let result = if waves.len() <= 1 {
-            // One wave: nothing is written until the GPU reported no error.
-            let ran = if staged.is_empty() {
-                Ok(())
-            } else {
-                pipeline::launch(&self.gpu, &mut staged, &inputs, threads, &mut counters)
-                    .and_then(|submission| pipeline::wait(&self.gpu, submission, &mut counters))
-            };
-            ran.and(capture.finish(&self.gpu)).and_then(|()| {
-                let segments = output_segments(&staged, tasks);
-                pipeline::land(&staged, segments.into_iter(), threads, &mut counters)
-            })
-        } else {
-            // Slab creation failures (out of memory) surface before any output is written.
-            capture.finish(&self.gpu).and_then(|()| {
-                let capture = self.gpu.capture_errors();
-                let segments = output_segments(&staged, tasks);
-                let ran = pipeline::run_pipelined(
-                    &self.gpu,
-                    &mut staged,
-                    &waves,
-                    &inputs,
-                    segments,
-                    threads,
-                    &mut counters,
-                );
-                ran.and(capture.finish(&self.gpu))
-            })
+        let launched = pipeline::launch_all(
+            &self.gpu,
+            &mut staged,
+            &waves,
+            &inputs,
+            &self.copy_pool,
+            &mut self.stats,
+        );
+        // Every GPU error of this batch is known here, before any output is written.
+        let result = match (launched, capture.finish(&self.gpu)) {
+            (Ok(last), Ok(())) => last.map_or(Ok(()), |submission| {
+                pipeline::wait(&self.gpu, submission, &mut self.stats).and_then(|()| {
+                    let segments = output_segments(&staged, tasks);
+                    pipeline::land(&staged, segments, &self.copy_pool, &mut self.stats)
+                })
+            }),
+            (Err(error), _) | (_, Err(error)) => Err(error),
         };
-        counters.add_to(&mut self.stats);
         if let Err(error) = result {
             self.forget_gpu_state(&error);
             return Err(error);
@@ -236,12 +221,12 @@ impl Executor {
     }
 
     /// Most elements per slab for a batch of `total` elements: the chunk limit, or for
-    /// large bucketed batches about an eighth of the batch, so waves can overlap.
+    /// large bucketed batches about a quarter of the batch, so waves can overlap.
     fn slab_cap(&self, total: u64) -> u64 {
         if self.config.strategy == Strategy::Baseline || total < PIPELINE_MIN_ELEMENTS {
             return self.chunk;
         }
-        (total / 8)
+        (total / WAVES)
             .clamp(WAVE_MIN_ELEMENTS, WAVE_MAX_ELEMENTS)
             .next_power_of_two()
             .min(self.chunk)

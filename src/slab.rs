@@ -239,12 +239,11 @@ impl Slab {
         MapRequest::start(self.readback.slice(..used * F32), wgpu::MapMode::Read)
     }
 
-    /// After the submission completed: a read view of the first `used` output elements.
-    /// Call `finish_readback` once every view is dropped.
-    pub fn output_view(&self, used: u64, request: &MapRequest) -> Result<wgpu::BufferView> {
-        request.ready()?;
+    /// After the submission completed and its map request is ready: a read view of output
+    /// elements `range`. Call `finish_readback` once every view is dropped.
+    pub fn output_view(&self, range: Range<u64>) -> Result<wgpu::BufferView> {
         self.readback
-            .slice(..used * F32)
+            .slice(range.start * F32..range.end * F32)
             .get_mapped_range()
             .map_err(|e| Error::new(ErrorKind::Gpu, format!("readback not mapped: {e}")))
     }

@@ -176,24 +176,24 @@ fn same_bucket_tasks_share_one_slab_and_dispatch() {
 }
 
 #[test]
-fn large_batches_run_in_overlapping_waves_and_reuse_them() {
+fn large_batches_run_in_waves_and_reuse_them() {
     let mut rng = Rng::new(6);
     let mut exec = new(Strategy::Bucketed);
-    // 8 × 262,144 = 2M elements: slabs are capped at an eighth of the batch (256K), so
-    // each task fills one slab and each slab is its own wave with its own submit.
+    // 8 × 262,144 = 2M elements: slabs are capped at a quarter of the batch (512K), so
+    // two tasks fill each slab and each slab is a wave with its own submit.
     let sizes = [262_144usize; 8];
     submit(&mut exec, &mut rng, &sizes);
     let s = exec.stats();
-    assert_eq!(s.submits, 8);
-    assert_eq!(s.dispatches, 8);
-    assert_eq!((s.pool_hits, s.pool_misses), (0, 8));
-    assert_eq!(s.buffers_created, 48);
+    assert_eq!(s.submits, 4);
+    assert_eq!(s.dispatches, 4);
+    assert_eq!((s.pool_hits, s.pool_misses), (0, 4));
+    assert_eq!(s.buffers_created, 24);
     assert_eq!(s.pipelines_created, 1);
     submit(&mut exec, &mut rng, &sizes);
     let s = exec.stats();
-    assert_eq!((s.pool_hits, s.pool_misses), (8, 8));
-    assert_eq!(s.buffers_created, 48, "the steady state creates nothing");
-    assert_eq!(s.bind_groups_created, 8);
+    assert_eq!((s.pool_hits, s.pool_misses), (4, 4));
+    assert_eq!(s.buffers_created, 24, "the steady state creates nothing");
+    assert_eq!(s.bind_groups_created, 4);
     assert_eq!(s.pipelines_created, 1);
-    assert_eq!(s.submits, 16);
+    assert_eq!(s.submits, 8);
 }
