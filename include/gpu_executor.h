@@ -64,6 +64,27 @@ typedef int32_t gpu_executor_status_t;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// Values of a log message's level and of `gpu_executor_set_log_level`'s threshold.
+enum gpu_log_level_t
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // As a threshold: no messages at all.
+  GPU_LOG_OFF = 0,
+  GPU_LOG_ERROR = 1,
+  GPU_LOG_WARN = 2,
+  GPU_LOG_INFO = 3,
+  GPU_LOG_DEBUG = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum gpu_log_level_t gpu_log_level_t;
+#else
+typedef uint32_t gpu_log_level_t;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // Values of `gpu_task_t.op`. Zero is deliberately invalid so a zeroed task is rejected.
 enum gpu_op_t
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -270,6 +291,10 @@ typedef struct gpu_adapter_info_t {
   char driver_info[256];
 } gpu_adapter_info_t;
 
+// Receives one log message: its `gpu_log_level_t` level, a NUL-terminated message valid
+// only during the call, and the `userdata` given to `gpu_executor_set_log_callback`.
+typedef void (*gpu_log_callback_t)(uint32_t level, const char *message, void *userdata);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -364,7 +389,8 @@ gpu_executor_status_t gpu_executor_bucket_sizes(struct gpu_executor_t *exec,
 gpu_executor_status_t gpu_executor_adapter_info(struct gpu_executor_t *exec,
                                                 struct gpu_adapter_info_t *out);
 
-// Prints the three diagnostic lines to standard output:
+// Prints the three diagnostic lines to standard output through C's stdio (in order with
+// the caller's own `printf` output):
 // `[gpu] Bucket cache: N buckets cached: [...]`, `[gpu] va_cache: N exact-size entries`,
 // `[gpu] Buffer pool hit rate: P%`. Errors: `NULL_POINTER`, `POISONED`. Thread-safe.
 //
@@ -385,6 +411,26 @@ const char *gpu_executor_last_error_message(void);
 // The library version, e.g. "0.1.0" (equal to the `GPU_EXECUTOR_VERSION_*` macros of a
 // matching header). Static; never NULL; do not free. Thread-safe.
 const char *gpu_executor_version(void);
+
+// Routes the library's log messages (adapter chosen, pipelines compiled, caches growing,
+// errors raised outside a batch, device loss) to `callback` instead of stderr. Pass NULL to
+// restore stderr. Process-wide: applies to every executor.
+//
+// The callback may be called from any thread that calls into the library, possibly while
+// an executor's internal lock is held: it must be thread-safe and must not call back into
+// gpu_executor. `userdata` is passed through untouched; it must stay valid until the
+// callback is replaced. Messages are filtered by the threshold (`gpu_executor_set_log_level`,
+// default from the `GPU_EXECUTOR_LOG` environment variable, else `GPU_LOG_WARN`).
+// Never fails; returns `GPU_EXECUTOR_OK`. Thread-safe.
+//
+// # Safety
+// `callback` must be NULL or a valid function that stays callable until replaced.
+gpu_executor_status_t gpu_executor_set_log_callback(gpu_log_callback_t callback, void *userdata);
+
+// Sets the most verbose `gpu_log_level_t` that is emitted (`GPU_LOG_OFF` silences the
+// library). Overrides `GPU_EXECUTOR_LOG`. Process-wide and thread-safe.
+// Errors: `INVALID_ARGUMENT` for a value outside `gpu_log_level_t`.
+gpu_executor_status_t gpu_executor_set_log_level(uint32_t level);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::kernel::{Kernel, KernelFactory};
+use crate::log::{log, Level};
 use crate::stats::Stats;
 
 /// Smallest bucket: every task of up to this many elements shares it.
@@ -37,6 +38,7 @@ impl BucketCache {
             return Arc::clone(kernel);
         }
         stats.bucket_cache_misses += 1;
+        log!(Level::Debug, "compiling the pipeline of bucket {bucket}");
         let kernel = Arc::new(factory.create(bucket, stats));
         self.kernels.insert(bucket, Arc::clone(&kernel));
         kernel

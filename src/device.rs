@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::config::{BackendChoice, Config, PowerChoice};
 use crate::error::{Error, ErrorKind, Result};
+use crate::log::{log, Level};
 
 /// An open device plus what we learned about it.
 pub struct Gpu {
@@ -104,16 +105,28 @@ impl Gpu {
             )
         })?;
 
+        log!(
+            Level::Info,
+            "adapter {:?} ({:?}, {:?}, driver {:?} {:?}); max storage binding {} bytes",
+            info.name,
+            info.backend,
+            info.device_type,
+            info.driver,
+            info.driver_info,
+            limits.max_storage_buffer_binding_size
+        );
         let uncaptured = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&uncaptured);
         device.on_uncaptured_error(Arc::new(move |error: wgpu::Error| {
+            log!(Level::Warn, "wgpu error outside a batch: {error}");
             if let Ok(mut errors) = sink.lock() {
                 errors.push(error.to_string());
             }
         }));
         let lost = Arc::new(AtomicBool::new(false));
         let lost_flag = Arc::clone(&lost);
-        device.set_device_lost_callback(move |_reason, _message| {
+        device.set_device_lost_callback(move |reason, message| {
+            log!(Level::Error, "device lost ({reason:?}): {message}");
             lost_flag.store(true, Ordering::SeqCst);
         });
 

@@ -1,6 +1,7 @@
 //! The exact-size cache (`va_cache`, seed item 3): for single-task batches, persistent
 //! slabs sized for one exact length, reused by every later call of that length.
 
+use crate::log::{log, Level};
 use crate::slab::Slab;
 use crate::stats::Stats;
 
@@ -41,8 +42,12 @@ impl ExactSizeCache {
         }
         self.entries.push((len, slabs));
         while self.entries.len() > self.capacity {
-            self.entries.remove(0);
+            let (evicted, _) = self.entries.remove(0);
             stats.exact_cache_evictions += 1;
+            log!(
+                Level::Debug,
+                "exact-size cache full: evicted length {evicted}"
+            );
         }
     }
 

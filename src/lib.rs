@@ -13,6 +13,7 @@ pub mod exact_cache;
 pub mod executor;
 pub mod ffi;
 pub mod kernel;
+pub mod log;
 pub mod pipeline;
 pub mod plan;
 pub mod pool;

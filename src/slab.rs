@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::log::{log, Level};
 use crate::stats::Stats;
 
 const F32: u64 = std::mem::size_of::<f32>() as u64;
@@ -139,6 +140,10 @@ impl Slab {
                 },
             ],
         });
+        log!(
+            Level::Debug,
+            "creating a slab of {capacity} elements per array"
+        );
         stats.buffers_created += 6;
         stats.bind_groups_created += 1;
         Self {

@@ -1,7 +1,7 @@
 //! The exported functions. Each one: panic boundary, NULL checks, convert, call the core,
 //! map the error. Outputs are written only on success.
 
-use std::ffi::{c_char, CStr};
+use std::ffi::{c_char, CStr, CString};
 use std::sync::Mutex;
 
 use super::convert::{self, Rejected};
@@ -278,7 +278,8 @@ pub unsafe extern "C" fn gpu_executor_adapter_info(
     })
 }
 
-/// Prints the three diagnostic lines to standard output:
+/// Prints the three diagnostic lines to standard output through C's stdio (in order with
+/// the caller's own `printf` output):
 /// `[gpu] Bucket cache: N buckets cached: [...]`, `[gpu] va_cache: N exact-size entries`,
 /// `[gpu] Buffer pool hit rate: P%`. Errors: `NULL_POINTER`, `POISONED`. Thread-safe.
 ///
@@ -292,13 +293,12 @@ pub unsafe extern "C" fn gpu_executor_print_stats(
     ffi_boundary!({
         last_error::clear();
         status_of(with_executor(exec, |executor| {
-            use std::io::Write;
-            let mut stdout = std::io::stdout().lock();
+            // Through C's stdio, so the lines stay in order with the caller's own printf.
             for line in executor.stats_lines() {
-                // A closed stdout is the caller's business, not an error of ours.
-                let _ = writeln!(stdout, "{line}");
+                let line = CString::new(line).unwrap_or_default();
+                libc::printf(c"%s\n".as_ptr(), line.as_ptr());
             }
-            let _ = stdout.flush();
+            libc::fflush(std::ptr::null_mut());
             Ok(())
         }))
     })

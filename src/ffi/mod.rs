@@ -9,11 +9,13 @@ mod panic_boundary;
 mod api;
 mod convert;
 mod last_error;
+mod log;
 mod status;
 mod types;
 mod version;
 
 pub use api::*;
+pub use log::*;
 pub use status::gpu_executor_status_t;
 pub use types::*;
 pub use version::*;
