@@ -209,7 +209,7 @@ typedef struct gpu_executor_options_t {
   // the device allows; otherwise at least 64, rounded down to a power of two.
   uint64_t max_chunk_elements;
   // Threads that copy a large batch's data to and from staging memory; 0 (default) =
-  // up to 8, by the machine's available parallelism; 1 = the calling thread only.
+  // up to 16, by the machine's available parallelism; 1 = the calling thread only.
   uint32_t copy_threads;
 } gpu_executor_options_t;
 

@@ -42,7 +42,7 @@ pub struct Config {
     /// Upper bound on elements per slab (one binding); 0 = what the device allows.
     /// Lowering it makes small arrays exercise the chunking path.
     pub max_chunk_elements: u64,
-    /// Threads for host copies of large batches; 0 = up to 8, by available parallelism.
+    /// Threads for host copies of large batches; 0 = up to 16, by available parallelism.
     pub copy_threads: usize,
 }
 

@@ -179,9 +179,9 @@ fn same_bucket_tasks_share_one_slab_and_dispatch() {
 fn large_batches_run_in_waves_and_reuse_them() {
     let mut rng = Rng::new(6);
     let mut exec = new(Strategy::Bucketed);
-    // 8 × 262,144 = 2M elements: slabs are capped at a quarter of the batch (512K), so
+    // 8 × 1,048,576 = 8M elements: slabs are capped at a quarter of the batch (2M), so
     // two tasks fill each slab and each slab is a wave with its own submit.
-    let sizes = [262_144usize; 8];
+    let sizes = [1_048_576usize; 8];
     submit(&mut exec, &mut rng, &sizes);
     let s = exec.stats();
     assert_eq!(s.submits, 4);

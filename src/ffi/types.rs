@@ -88,7 +88,7 @@ pub struct gpu_executor_options_t {
     /// the device allows; otherwise at least 64, rounded down to a power of two.
     pub max_chunk_elements: u64,
     /// Threads that copy a large batch's data to and from staging memory; 0 (default) =
-    /// up to 8, by the machine's available parallelism; 1 = the calling thread only.
+    /// up to 16, by the machine's available parallelism; 1 = the calling thread only.
     pub copy_threads: u32,
 }
 
