@@ -9,7 +9,9 @@ use gpu_executor::ffi::*;
 static MESSAGES: Mutex<Vec<(u32, String)>> = Mutex::new(Vec::new());
 
 unsafe extern "C" fn collect(level: u32, message: *const c_char, userdata: *mut c_void) {
-    let text = unsafe { CStr::from_ptr(message) }.to_string_lossy().into_owned();
+    let text = unsafe { CStr::from_ptr(message) }
+        .to_string_lossy()
+        .into_owned();
     assert_eq!(userdata as usize, 0xC0FFEE, "userdata passed through");
     if let Ok(mut messages) = MESSAGES.lock() {
         messages.push((level, text));
@@ -31,8 +33,14 @@ fn take() -> Vec<(u32, String)> {
 fn messages_go_to_the_callback_filtered_by_level() {
     let userdata = 0xC0FFEE as *mut c_void;
     let ok = gpu_executor_status_t::GPU_EXECUTOR_OK;
-    assert_eq!(unsafe { gpu_executor_set_log_callback(Some(collect), userdata) }, ok);
-    assert_eq!(gpu_executor_set_log_level(gpu_log_level_t::GPU_LOG_INFO as u32), ok);
+    assert_eq!(
+        unsafe { gpu_executor_set_log_callback(Some(collect), userdata) },
+        ok
+    );
+    assert_eq!(
+        gpu_executor_set_log_level(gpu_log_level_t::GPU_LOG_INFO as u32),
+        ok
+    );
     create_and_destroy();
     let messages = take();
     let adapter = messages
@@ -40,10 +48,15 @@ fn messages_go_to_the_callback_filtered_by_level() {
         .find(|(_, m)| m.starts_with("adapter "))
         .expect("the adapter choice is logged at info");
     assert_eq!(adapter.0, gpu_log_level_t::GPU_LOG_INFO as u32);
-    assert!(messages.iter().all(|(level, _)| *level <= gpu_log_level_t::GPU_LOG_INFO as u32));
+    assert!(messages
+        .iter()
+        .all(|(level, _)| *level <= gpu_log_level_t::GPU_LOG_INFO as u32));
 
     // Below the threshold nothing arrives.
-    assert_eq!(gpu_executor_set_log_level(gpu_log_level_t::GPU_LOG_ERROR as u32), ok);
+    assert_eq!(
+        gpu_executor_set_log_level(gpu_log_level_t::GPU_LOG_ERROR as u32),
+        ok
+    );
     create_and_destroy();
     assert!(take().is_empty());
 
@@ -53,9 +66,18 @@ fn messages_go_to_the_callback_filtered_by_level() {
     );
 
     // NULL restores stderr: the callback hears nothing more.
-    assert_eq!(gpu_executor_set_log_level(gpu_log_level_t::GPU_LOG_DEBUG as u32), ok);
-    assert_eq!(unsafe { gpu_executor_set_log_callback(None, ptr::null_mut()) }, ok);
+    assert_eq!(
+        gpu_executor_set_log_level(gpu_log_level_t::GPU_LOG_DEBUG as u32),
+        ok
+    );
+    assert_eq!(
+        unsafe { gpu_executor_set_log_callback(None, ptr::null_mut()) },
+        ok
+    );
     create_and_destroy();
     assert!(take().is_empty());
-    assert_eq!(gpu_executor_set_log_level(gpu_log_level_t::GPU_LOG_WARN as u32), ok);
+    assert_eq!(
+        gpu_executor_set_log_level(gpu_log_level_t::GPU_LOG_WARN as u32),
+        ok
+    );
 }
