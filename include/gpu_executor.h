@@ -55,6 +55,10 @@ enum gpu_executor_status_t
   GPU_EXECUTOR_INVALID_OPTION = 14,
   // An earlier panic left this executor unusable; destroy it.
   GPU_EXECUTOR_POISONED = 15,
+  // The ticket's batch has not completed yet (poll, or wait that timed out); try again.
+  GPU_EXECUTOR_NOT_READY = 16,
+  // The ticket was never issued by this executor or was already completed.
+  GPU_EXECUTOR_UNKNOWN_TICKET = 17,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -291,6 +295,9 @@ typedef struct gpu_adapter_info_t {
   char driver_info[256];
 } gpu_adapter_info_t;
 
+// Identifies an asynchronous batch of one executor until it completes. Never 0.
+typedef uint64_t gpu_ticket_t;
+
 // Receives one log message: its `gpu_log_level_t` level, a NUL-terminated message valid
 // only during the call, and the `userdata` given to `gpu_executor_set_log_callback`.
 typedef void (*gpu_log_callback_t)(uint32_t level, const char *message, void *userdata);
@@ -411,6 +418,52 @@ const char *gpu_executor_last_error_message(void);
 // The library version, e.g. "0.1.0" (equal to the `GPU_EXECUTOR_VERSION_*` macros of a
 // matching header). Static; never NULL; do not free. Thread-safe.
 const char *gpu_executor_version(void);
+
+// Validates a batch, copies every input into GPU staging memory and submits it, without
+// waiting for the GPU. On success `*ticket` identifies the batch.
+//
+// - `tasks`: as for `gpu_executor_submit_batch`. The task array and every input array are
+//   read during the call only: they may be reused or freed as soon as it returns.
+// - Each task's output must stay valid, and must not be read or written by the caller,
+//   until the ticket completes through `gpu_executor_wait` or `gpu_executor_poll`, which
+//   write the results into it. Destroying the executor first abandons the results.
+// - `ticket`: receives the ticket (never 0); untouched on failure.
+//
+// Errors: as `gpu_executor_submit_batch` (all checked before anything is submitted), plus
+// `NULL_POINTER` for `ticket`. Thread-safe; several batches may be in flight at once.
+//
+// # Safety
+// Every pointer must be NULL or valid as described above; `exec` must come from
+// `gpu_executor_create` and not be destroyed yet.
+gpu_executor_status_t gpu_executor_submit_batch_async(struct gpu_executor_t *exec,
+                                                      const struct gpu_task_t *tasks,
+                                                      size_t count,
+                                                      gpu_ticket_t *ticket);
+
+// Waits up to `timeout_ns` nanoseconds for the ticket's batch (`UINT64_MAX`: no limit;
+// 0: only checks). When it has completed, copies its results into the outputs given at
+// submission and returns `GPU_EXECUTOR_OK`: the ticket is then spent.
+//
+// Returns `NOT_READY` when the time ran out (the ticket stays valid: wait again or poll),
+// `UNKNOWN_TICKET` for a ticket this executor never issued or already completed, or the
+// batch's own error (`GPU_ERROR`, `DEVICE_LOST`, …; the ticket is then spent and no
+// output written). The executor stays usable by other threads while this one waits.
+// Thread-safe; if several threads wait on one ticket, one gets `OK`, the others
+// `UNKNOWN_TICKET`.
+//
+// # Safety
+// `exec` must come from `gpu_executor_create` and not be destroyed yet; the ticket's
+// outputs must still be valid (see `gpu_executor_submit_batch_async`).
+gpu_executor_status_t gpu_executor_wait(struct gpu_executor_t *exec,
+                                        gpu_ticket_t ticket,
+                                        uint64_t timeout_ns);
+
+// `gpu_executor_wait` with a timeout of 0: `OK` (results written) if the batch has
+// completed, else `NOT_READY`. Never blocks on the GPU. Same errors and safety.
+//
+// # Safety
+// As `gpu_executor_wait`.
+gpu_executor_status_t gpu_executor_poll(struct gpu_executor_t *exec, gpu_ticket_t ticket);
 
 // Routes the library's log messages (adapter chosen, pipelines compiled, caches growing,
 // errors raised outside a batch, device loss) to `callback` instead of stderr. Pass NULL to

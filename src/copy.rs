@@ -84,7 +84,7 @@ pub fn upload(pool: &CopyPool, slabs: &[(&Slab, &SlabPlan)], inputs: &[TaskInput
     pool.run(units, |(i, range)| {
         let (slab, plan) = slabs[i];
         // A slab holds tasks of one op, so the first piece tells how many inputs there are.
-        let arity = plan.pieces.first().map_or(0, |p| inputs[p.task].arity);
+        let arity = plan.pieces.first().map_or(0, |p| inputs[p.task].arity());
         let mut views = (0..arity)
             .map(|k| slab.input_view(k, range.clone()))
             .collect::<Result<Vec<_>>>()?;

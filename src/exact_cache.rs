@@ -37,7 +37,9 @@ impl ExactSizeCache {
     /// Stores slabs for `len` once their submission completed, evicting the oldest entry
     /// beyond capacity.
     pub fn put(&mut self, len: usize, slabs: Vec<Slab>, stats: &mut Stats) {
-        if self.capacity == 0 || !slabs.iter().all(Slab::is_reusable) {
+        // Two concurrent batches of one length each made slabs: keep one set.
+        let known = self.entries.iter().any(|(l, _)| *l == len);
+        if known || self.capacity == 0 || !slabs.iter().all(Slab::is_reusable) {
             return;
         }
         self.entries.push((len, slabs));

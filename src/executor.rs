@@ -9,6 +9,7 @@
 //! [`pipeline`]: crate::pipeline
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::bucket::BucketCache;
 use crate::config::{Config, Strategy};
@@ -20,7 +21,7 @@ use crate::kernel::KernelFactory;
 use crate::pipeline::{self, Staged};
 use crate::plan::{plan_bucketed, plan_single};
 use crate::pool::SlabPool;
-use crate::slab::Slab;
+use crate::slab::{MapRequest, Slab};
 use crate::stats::Stats;
 use crate::task::{Task, TaskInputs};
 
@@ -84,22 +85,72 @@ fn chunk_limit(limits: &wgpu::Limits, requested: u64) -> Result<u64> {
     Ok(floor_pow2(wanted))
 }
 
-fn validate(tasks: &[Task]) -> Result<()> {
+fn validate(tasks: &[TaskInputs]) -> Result<()> {
     for (i, task) in tasks.iter().enumerate() {
-        for (k, input) in task.inputs.iter().take(task.op.arity()).enumerate() {
-            if input.len() != task.len() {
+        for (k, input) in task.used().iter().enumerate() {
+            if input.len() != task.len {
                 return Err(Error::new(
                     ErrorKind::InvalidArgument,
                     format!(
                         "task {i}: input {k} has {} elements but the output has {}",
                         input.len(),
-                        task.len()
+                        task.len
                     ),
                 ));
             }
         }
     }
     Ok(())
+}
+
+/// A batch launched by [`Executor::launch`] whose results have not been copied out yet.
+/// It holds the batch's slabs; dropping it abandons the results.
+pub struct PendingBatch {
+    staged: Vec<Staged>,
+    source: SlabSource,
+    last: Option<wgpu::SubmissionIndex>,
+    lengths: Vec<usize>,
+    total: u64,
+}
+
+impl PendingBatch {
+    /// Output length of each task, in launch order.
+    pub fn output_lengths(&self) -> &[usize] {
+        &self.lengths
+    }
+}
+
+/// Waits for one pending batch on its own, without the executor.
+pub struct Waiter {
+    device: wgpu::Device,
+    submission: Option<wgpu::SubmissionIndex>,
+    readbacks: Vec<MapRequest>,
+}
+
+impl Waiter {
+    /// Waits up to `timeout` (`None`: for ever; zero: just checks). `Ok(true)` once the
+    /// batch completed, `Ok(false)` if the time ran out first.
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<bool> {
+        let Some(submission) = self.submission.clone() else {
+            return Ok(true);
+        };
+        let poll = if timeout == Some(Duration::ZERO) {
+            wgpu::PollType::Poll
+        } else {
+            wgpu::PollType::Wait {
+                submission_index: Some(submission),
+                timeout,
+            }
+        };
+        match self.device.poll(poll) {
+            Ok(_) => Ok(self.readbacks.iter().all(MapRequest::is_ready)),
+            Err(wgpu::PollError::Timeout) => Ok(false),
+            Err(error) => Err(Error::new(
+                ErrorKind::Gpu,
+                format!("waiting for the GPU: {error}"),
+            )),
+        }
+    }
 }
 
 impl Executor {
@@ -174,10 +225,19 @@ impl Executor {
     /// Runs every task; blocks until all outputs hold their results. On error no output
     /// has been written.
     pub fn submit(&mut self, tasks: &mut [Task]) -> Result<()> {
+        let inputs: Vec<TaskInputs> = tasks.iter().map(Task::inputs).collect();
+        let pending = self.launch(&inputs)?;
+        let mut outputs: Vec<&mut [f32]> = tasks.iter_mut().map(|t| &mut *t.output).collect();
+        self.finish(pending, &mut outputs)
+    }
+
+    /// Validates the tasks, copies their inputs into staging memory and submits the batch
+    /// without waiting for it. The inputs are no longer needed once this returns; the
+    /// results are copied out by [`finish`](Self::finish). On error nothing is submitted.
+    pub fn launch(&mut self, tasks: &[TaskInputs]) -> Result<PendingBatch> {
         self.gpu.check_not_lost()?;
         validate(tasks)?;
-        let lengths: Vec<usize> = tasks.iter().map(Task::len).collect();
-        let inputs: Vec<TaskInputs> = tasks.iter().map(Task::inputs).collect();
+        let lengths: Vec<usize> = tasks.iter().map(|t| t.len).collect();
         let source = self.choose_source(&lengths);
         let total: u64 = lengths.iter().map(|&n| n as u64).sum();
         let cap = self.slab_cap(total);
@@ -193,20 +253,60 @@ impl Executor {
             &self.gpu,
             &mut staged,
             &waves,
-            &inputs,
+            tasks,
             &self.copy_pool,
             &mut self.stats,
         );
-        // Every GPU error of this batch is known here, before any output is written.
-        let result = match (launched, capture.finish(&self.gpu)) {
-            (Ok(last), Ok(())) => last.map_or(Ok(()), |submission| {
-                pipeline::wait(&self.gpu, submission, &mut self.stats).and_then(|()| {
-                    let segments = output_segments(&staged, tasks);
-                    pipeline::land(&staged, segments, &self.copy_pool, &mut self.stats)
-                })
+        // Every GPU error of this batch is known here, before any output can be written.
+        match (launched, capture.finish(&self.gpu)) {
+            (Ok(last), Ok(())) => Ok(PendingBatch {
+                staged,
+                source,
+                last,
+                lengths,
+                total,
             }),
-            (Err(error), _) | (_, Err(error)) => Err(error),
-        };
+            (Err(error), _) | (_, Err(error)) => {
+                self.forget_gpu_state(&error);
+                Err(error)
+            }
+        }
+    }
+
+    /// A handle that waits for `pending` without borrowing the executor, so other threads
+    /// can use the executor meanwhile.
+    pub fn waiter(&self, pending: &PendingBatch) -> Waiter {
+        Waiter {
+            device: self.gpu.device.clone(),
+            submission: pending.last.clone(),
+            readbacks: pending.staged.iter().filter_map(Staged::readback).collect(),
+        }
+    }
+
+    /// Waits for `pending` to complete, copies its results into `outputs` (one array per
+    /// task, of that task's length) and recycles its slabs. On error no output is written.
+    pub fn finish(&mut self, pending: PendingBatch, outputs: &mut [&mut [f32]]) -> Result<()> {
+        let PendingBatch {
+            staged,
+            source,
+            last,
+            lengths,
+            total,
+        } = pending;
+        let shapes_match = outputs.len() == lengths.len()
+            && outputs.iter().zip(&lengths).all(|(o, &n)| o.len() == n);
+        if !shapes_match {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "outputs do not match the launched tasks' count and lengths",
+            ));
+        }
+        let result = last.map_or(Ok(()), |submission| {
+            pipeline::wait(&self.gpu, submission, &mut self.stats).and_then(|()| {
+                let segments = output_segments(&staged, outputs);
+                pipeline::land(&staged, segments, &self.copy_pool, &mut self.stats)
+            })
+        });
         if let Err(error) = result {
             self.forget_gpu_state(&error);
             return Err(error);
@@ -214,7 +314,7 @@ impl Executor {
         self.release(staged, source);
 
         self.stats.batches += 1;
-        self.stats.tasks += tasks.len() as u64;
+        self.stats.tasks += lengths.len() as u64;
         self.stats.elements += total;
         self.stats.bytes_uploaded += total * 8;
         self.stats.bytes_read_back += total * 4;
@@ -373,7 +473,7 @@ fn wave_lengths(staged: &[Staged], cap: u64, total: u64) -> Vec<usize> {
 
 /// Splits the tasks' outputs into the disjoint runs each slab fills, per slab, sorted by
 /// slab offset.
-fn output_segments<'o>(staged: &[Staged], tasks: &'o mut [Task]) -> Vec<Vec<Segment<'o>>> {
+fn output_segments<'o>(staged: &[Staged], outputs: &'o mut [&mut [f32]]) -> Vec<Vec<Segment<'o>>> {
     // (task, task offset, len, slab, slab offset), in output order.
     let mut pieces: Vec<(usize, usize, usize, usize, u64)> = staged
         .iter()
@@ -388,8 +488,8 @@ fn output_segments<'o>(staged: &[Staged], tasks: &'o mut [Task]) -> Vec<Vec<Segm
     pieces.sort_unstable();
     let mut per_slab: Vec<Vec<Segment<'o>>> = staged.iter().map(|_| Vec::new()).collect();
     let mut pieces = pieces.into_iter().peekable();
-    for (index, task) in tasks.iter_mut().enumerate() {
-        let mut rest: &'o mut [f32] = &mut *task.output;
+    for (index, output) in outputs.iter_mut().enumerate() {
+        let mut rest: &'o mut [f32] = output;
         let mut consumed = 0;
         while let Some((_, offset, len, slab, slab_offset)) = pieces.next_if(|p| p.0 == index) {
             let (_, tail) = std::mem::take(&mut rest).split_at_mut(offset - consumed);

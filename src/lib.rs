@@ -23,6 +23,6 @@ pub mod task;
 
 pub use config::{BackendChoice, Config, PowerChoice, Strategy};
 pub use error::{Error, ErrorKind, Result};
-pub use executor::Executor;
+pub use executor::{Executor, PendingBatch, Waiter};
 pub use stats::Stats;
-pub use task::{Op, Task};
+pub use task::{Op, Task, TaskInputs};

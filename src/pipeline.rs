@@ -35,6 +35,11 @@ impl Staged {
             readback: None,
         }
     }
+
+    /// The readback's map request, once the slab was submitted.
+    pub fn readback(&self) -> Option<MapRequest> {
+        self.readback.clone()
+    }
 }
 
 fn elapsed_ns(since: Instant) -> u64 {

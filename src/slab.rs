@@ -52,6 +52,11 @@ impl MapRequest {
         Self(state)
     }
 
+    /// Whether the map completed successfully (it never will after a failure).
+    pub fn is_ready(&self) -> bool {
+        self.0.load(Ordering::Acquire) == MAP_OK
+    }
+
     pub fn ready(&self) -> Result<()> {
         match self.0.load(Ordering::Acquire) {
             MAP_OK => Ok(()),

@@ -37,8 +37,9 @@ impl<'a> Task<'a> {
     /// The arrays the op reads, detached from the output so both can be borrowed at once.
     pub fn inputs(&self) -> TaskInputs<'a> {
         TaskInputs {
+            op: self.op,
             arrays: self.inputs,
-            arity: self.op.arity(),
+            len: self.len(),
         }
     }
 
@@ -52,16 +53,34 @@ impl<'a> Task<'a> {
     }
 }
 
-/// A task's input arrays, copied out of the task (they are shared borrows).
+/// What the GPU needs of a task before it runs: the op, its input arrays and the output
+/// length. The output itself is only needed when the results are copied out, which lets
+/// [`Executor::launch`](crate::Executor::launch) return before then.
 #[derive(Clone, Copy, Debug)]
 pub struct TaskInputs<'a> {
+    pub op: Op,
     pub arrays: [&'a [f32]; 2],
-    pub arity: usize,
+    /// Output elements.
+    pub len: usize,
 }
 
 impl<'a> TaskInputs<'a> {
+    /// `a + b` with an output of `a.len()` elements.
+    pub fn vector_add(a: &'a [f32], b: &'a [f32]) -> Self {
+        Self {
+            op: Op::VectorAdd,
+            arrays: [a, b],
+            len: a.len(),
+        }
+    }
+
+    /// How many input arrays the op reads.
+    pub fn arity(&self) -> usize {
+        self.op.arity()
+    }
+
     /// The arrays the op actually reads.
     pub fn used(&self) -> &[&'a [f32]] {
-        &self.arrays[..self.arity]
+        &self.arrays[..self.arity()]
     }
 }

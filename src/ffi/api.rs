@@ -11,21 +11,21 @@ use super::types::*;
 use super::version::VERSION_CSTR;
 use crate::{Error, Executor};
 
-fn fail(status: S, message: impl AsRef<str>) -> S {
+pub(super) fn fail(status: S, message: impl AsRef<str>) -> S {
     last_error::set(message.as_ref());
     status
 }
 
-fn fail_with(error: Error) -> S {
+pub(super) fn fail_with(error: Error) -> S {
     fail(S::from(error.kind), error.message)
 }
 
-fn rejected(Rejected(status, message): Rejected) -> S {
+pub(super) fn rejected(Rejected(status, message): Rejected) -> S {
     fail(status, message)
 }
 
 /// Locks the handle, turning a poisoned mutex into `GPU_EXECUTOR_POISONED`.
-fn with_executor<R>(
+pub(super) fn with_executor<R>(
     exec: *const gpu_executor_t,
     f: impl FnOnce(&mut Executor) -> Result<R, S>,
 ) -> Result<R, S> {
@@ -45,7 +45,7 @@ fn with_executor<R>(
     f(&mut guard)
 }
 
-fn status_of(result: Result<(), S>) -> S {
+pub(super) fn status_of(result: Result<(), S>) -> S {
     result.err().unwrap_or(S::GPU_EXECUTOR_OK)
 }
 
@@ -107,6 +107,7 @@ pub unsafe extern "C" fn gpu_executor_create(
             Ok(executor) => {
                 let handle = Box::new(gpu_executor_t {
                     inner: Mutex::new(executor),
+                    tickets: Mutex::default(),
                 });
                 *out = Box::into_raw(handle);
                 S::GPU_EXECUTOR_OK
@@ -158,20 +159,31 @@ pub unsafe extern "C" fn gpu_executor_submit_batch(
     ffi_boundary!({
         last_error::clear();
         status_of(with_executor(exec, |executor| {
-            let tasks: &[gpu_task_t] = if count == 0 {
-                &[]
-            } else if tasks.is_null() {
-                return Err(fail(
-                    S::GPU_EXECUTOR_NULL_POINTER,
-                    format!("tasks is NULL but count is {count}"),
-                ));
-            } else {
-                std::slice::from_raw_parts(tasks, count)
-            };
-            let mut tasks = convert::tasks_from(tasks).map_err(rejected)?;
+            let mut tasks = task_array(tasks, count)?;
             executor.submit(&mut tasks).map_err(fail_with)
         }))
     })
+}
+
+/// Converts and checks a caller's task array (NULL allowed when `count` is 0).
+///
+/// # Safety
+/// As `gpu_executor_submit_batch`'s contract on `tasks` and their pointers.
+pub(super) unsafe fn task_array<'a>(
+    tasks: *const gpu_task_t,
+    count: usize,
+) -> Result<Vec<crate::Task<'a>>, S> {
+    let tasks: &[gpu_task_t] = if count == 0 {
+        &[]
+    } else if tasks.is_null() {
+        return Err(fail(
+            S::GPU_EXECUTOR_NULL_POINTER,
+            format!("tasks is NULL but count is {count}"),
+        ));
+    } else {
+        std::slice::from_raw_parts(tasks, count)
+    };
+    convert::tasks_from(tasks).map_err(rejected)
 }
 
 /// Copies the executor's counters into `*out`.

@@ -7,14 +7,17 @@
 #[macro_use]
 mod panic_boundary;
 mod api;
+mod async_batch;
 mod convert;
 mod last_error;
 mod log;
 mod status;
+mod tickets;
 mod types;
 mod version;
 
 pub use api::*;
+pub use async_batch::*;
 pub use log::*;
 pub use status::gpu_executor_status_t;
 pub use types::*;

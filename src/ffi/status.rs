@@ -41,6 +41,10 @@ pub enum gpu_executor_status_t {
     GPU_EXECUTOR_INVALID_OPTION = 14,
     /// An earlier panic left this executor unusable; destroy it.
     GPU_EXECUTOR_POISONED = 15,
+    /// The ticket's batch has not completed yet (poll, or wait that timed out); try again.
+    GPU_EXECUTOR_NOT_READY = 16,
+    /// The ticket was never issued by this executor or was already completed.
+    GPU_EXECUTOR_UNKNOWN_TICKET = 17,
 }
 
 use gpu_executor_status_t as S;
@@ -80,6 +84,8 @@ pub fn describe(code: i32) -> &'static [u8] {
         13 => b"misaligned pointer\0",
         14 => b"invalid option value\0",
         15 => b"executor poisoned by an earlier panic\0",
+        16 => b"not ready\0",
+        17 => b"unknown ticket\0",
         _ => b"unknown status code\0",
     }
 }

@@ -10,7 +10,12 @@ use std::ffi::{c_char, c_void};
 /// serialised by an internal mutex.
 pub struct gpu_executor_t {
     pub(crate) inner: std::sync::Mutex<crate::Executor>,
+    /// Outstanding asynchronous batches. Lock order: `inner` first, then `tickets`.
+    pub(crate) tickets: std::sync::Mutex<super::tickets::Tickets>,
 }
+
+/// Identifies an asynchronous batch of one executor until it completes. Never 0.
+pub type gpu_ticket_t = u64;
 
 /// Values of `gpu_task_t.op`. Zero is deliberately invalid so a zeroed task is rejected.
 #[repr(u32)]

@@ -1,0 +1,153 @@
+//! Asynchronous batches: submit now, collect the results later through a ticket.
+
+use std::time::Duration;
+
+use super::api::{fail, fail_with, status_of, task_array, with_executor};
+use super::last_error;
+use super::status::{gpu_executor_status_t, gpu_executor_status_t as S};
+use super::tickets::{InFlight, OutputPointers};
+use super::types::{gpu_executor_t, gpu_task_t, gpu_ticket_t};
+use crate::{Task, TaskInputs};
+
+/// Validates a batch, copies every input into GPU staging memory and submits it, without
+/// waiting for the GPU. On success `*ticket` identifies the batch.
+///
+/// - `tasks`: as for `gpu_executor_submit_batch`. The task array and every input array are
+///   read during the call only: they may be reused or freed as soon as it returns.
+/// - Each task's output must stay valid, and must not be read or written by the caller,
+///   until the ticket completes through `gpu_executor_wait` or `gpu_executor_poll`, which
+///   write the results into it. Destroying the executor first abandons the results.
+/// - `ticket`: receives the ticket (never 0); untouched on failure.
+///
+/// Errors: as `gpu_executor_submit_batch` (all checked before anything is submitted), plus
+/// `NULL_POINTER` for `ticket`. Thread-safe; several batches may be in flight at once.
+///
+/// # Safety
+/// Every pointer must be NULL or valid as described above; `exec` must come from
+/// `gpu_executor_create` and not be destroyed yet.
+#[no_mangle]
+pub unsafe extern "C" fn gpu_executor_submit_batch_async(
+    exec: *mut gpu_executor_t,
+    tasks: *const gpu_task_t,
+    count: usize,
+    ticket: *mut gpu_ticket_t,
+) -> gpu_executor_status_t {
+    ffi_boundary!({
+        last_error::clear();
+        status_of(with_executor(exec, |executor| {
+            if ticket.is_null() {
+                return Err(fail(
+                    S::GPU_EXECUTOR_NULL_POINTER,
+                    "ticket out pointer is NULL",
+                ));
+            }
+            let mut tasks = task_array(tasks, count)?;
+            let inputs: Vec<TaskInputs> = tasks.iter().map(Task::inputs).collect();
+            let batch = executor.launch(&inputs).map_err(fail_with)?;
+            let outputs = OutputPointers::new(
+                tasks
+                    .iter_mut()
+                    .map(|t| (t.output.as_mut_ptr(), t.output.len())),
+            );
+            // SAFETY: exec was checked non-NULL by with_executor.
+            let handle = &*exec;
+            let mut table = handle.tickets.lock().map_err(|_| poisoned())?;
+            *ticket = table.issue(InFlight { batch, outputs });
+            Ok(())
+        }))
+    })
+}
+
+fn poisoned() -> S {
+    fail(
+        S::GPU_EXECUTOR_POISONED,
+        "an earlier panic left this executor unusable; destroy it",
+    )
+}
+
+/// Waits up to `timeout_ns` nanoseconds for the ticket's batch (`UINT64_MAX`: no limit;
+/// 0: only checks). When it has completed, copies its results into the outputs given at
+/// submission and returns `GPU_EXECUTOR_OK`: the ticket is then spent.
+///
+/// Returns `NOT_READY` when the time ran out (the ticket stays valid: wait again or poll),
+/// `UNKNOWN_TICKET` for a ticket this executor never issued or already completed, or the
+/// batch's own error (`GPU_ERROR`, `DEVICE_LOST`, …; the ticket is then spent and no
+/// output written). The executor stays usable by other threads while this one waits.
+/// Thread-safe; if several threads wait on one ticket, one gets `OK`, the others
+/// `UNKNOWN_TICKET`.
+///
+/// # Safety
+/// `exec` must come from `gpu_executor_create` and not be destroyed yet; the ticket's
+/// outputs must still be valid (see `gpu_executor_submit_batch_async`).
+#[no_mangle]
+pub unsafe extern "C" fn gpu_executor_wait(
+    exec: *mut gpu_executor_t,
+    ticket: gpu_ticket_t,
+    timeout_ns: u64,
+) -> gpu_executor_status_t {
+    ffi_boundary!({
+        last_error::clear();
+        let timeout = match timeout_ns {
+            u64::MAX => None,
+            ns => Some(Duration::from_nanos(ns)),
+        };
+        status_of(complete(exec, ticket, timeout))
+    })
+}
+
+/// `gpu_executor_wait` with a timeout of 0: `OK` (results written) if the batch has
+/// completed, else `NOT_READY`. Never blocks on the GPU. Same errors and safety.
+///
+/// # Safety
+/// As `gpu_executor_wait`.
+#[no_mangle]
+pub unsafe extern "C" fn gpu_executor_poll(
+    exec: *mut gpu_executor_t,
+    ticket: gpu_ticket_t,
+) -> gpu_executor_status_t {
+    ffi_boundary!({
+        last_error::clear();
+        status_of(complete(exec, ticket, Some(Duration::ZERO)))
+    })
+}
+
+fn unknown(ticket: gpu_ticket_t) -> S {
+    fail(
+        S::GPU_EXECUTOR_UNKNOWN_TICKET,
+        format!("ticket {ticket} is not in flight on this executor"),
+    )
+}
+
+/// Waits without holding the executor's lock, then finishes the batch under it.
+unsafe fn complete(
+    exec: *mut gpu_executor_t,
+    ticket: gpu_ticket_t,
+    timeout: Option<Duration>,
+) -> Result<(), S> {
+    let waiter = with_executor(exec, |executor| {
+        // SAFETY: exec was checked non-NULL by with_executor.
+        let table = (*exec).tickets.lock().map_err(|_| poisoned())?;
+        let in_flight = table.get(ticket).ok_or_else(|| unknown(ticket))?;
+        Ok(executor.waiter(&in_flight.batch))
+    })?;
+    if !waiter.wait(timeout).map_err(fail_with)? {
+        return Err(fail(
+            S::GPU_EXECUTOR_NOT_READY,
+            format!("ticket {ticket} has not completed yet"),
+        ));
+    }
+    with_executor(exec, |executor| {
+        let in_flight = (*exec)
+            .tickets
+            .lock()
+            .map_err(|_| poisoned())?
+            .take(ticket)
+            .ok_or_else(|| unknown(ticket))?;
+        // SAFETY: the caller kept the outputs valid and untouched (documented contract);
+        // they were checked disjoint at submission.
+        let mut outputs = in_flight.outputs.as_slices();
+        executor
+            .finish(in_flight.batch, &mut outputs)
+            .map_err(fail_with)
+    })
+}
