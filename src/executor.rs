@@ -143,7 +143,15 @@ impl Waiter {
             }
         };
         match self.device.poll(poll) {
-            Ok(_) => Ok(self.readbacks.iter().all(MapRequest::is_ready)),
+            Ok(_) if timeout == Some(Duration::ZERO) => {
+                Ok(self.readbacks.iter().all(MapRequest::is_ready))
+            }
+            // The submission completed: its map callbacks may still be settling elsewhere.
+            Ok(_) => self
+                .readbacks
+                .iter()
+                .try_for_each(|r| r.settle(&self.device))
+                .map(|()| true),
             Err(wgpu::PollError::Timeout) => Ok(false),
             Err(error) => Err(Error::new(
                 ErrorKind::Gpu,
@@ -304,7 +312,13 @@ impl Executor {
         let result = last.map_or(Ok(()), |submission| {
             pipeline::wait(&self.gpu, submission, &mut self.stats).and_then(|()| {
                 let segments = output_segments(&staged, outputs);
-                pipeline::land(&staged, segments, &self.copy_pool, &mut self.stats)
+                pipeline::land(
+                    &self.gpu,
+                    &staged,
+                    segments,
+                    &self.copy_pool,
+                    &mut self.stats,
+                )
             })
         });
         if let Err(error) = result {

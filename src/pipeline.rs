@@ -56,7 +56,7 @@ pub fn launch(
 ) -> Result<wgpu::SubmissionIndex> {
     let clock = Instant::now();
     for s in wave.iter_mut() {
-        s.slab.ensure_upload_mapped()?;
+        s.slab.ensure_upload_mapped(&gpu.device)?;
     }
     let slabs: Vec<(&Slab, &SlabPlan)> = wave.iter().map(|s| (&s.slab, &s.plan)).collect();
     copy::upload(pool, &slabs, inputs)?;
@@ -107,6 +107,7 @@ pub fn wait(gpu: &Gpu, submission: wgpu::SubmissionIndex, stats: &mut Stats) -> 
 
 /// Checks every readback is mapped, then copies all slabs' results into their segments.
 pub fn land(
+    gpu: &Gpu,
     staged: &[Staged],
     segments: Vec<Vec<Segment<'_>>>,
     pool: &CopyPool,
@@ -117,7 +118,7 @@ pub fn land(
         s.readback
             .as_ref()
             .ok_or_else(|| Error::new(ErrorKind::Gpu, "readback was never requested"))?
-            .ready()?;
+            .settle(&gpu.device)?;
     }
     let slabs: Vec<(&Slab, u64)> = staged.iter().map(|s| (&s.slab, s.plan.used)).collect();
     let result = copy::download(pool, &slabs, segments);

@@ -8,6 +8,7 @@
 use std::ops::Range;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::log::{log, Level};
@@ -40,6 +41,8 @@ pub struct MapRequest(Arc<AtomicU8>);
 const MAP_PENDING: u8 = 0;
 const MAP_OK: u8 = 1;
 const MAP_FAILED: u8 = 2;
+/// How long a completed submission's map callback may take to run on another thread.
+const SETTLE_LIMIT: Duration = Duration::from_secs(5);
 
 impl MapRequest {
     fn start(slice: wgpu::BufferSlice<'_>, mode: wgpu::MapMode) -> Self {
@@ -55,6 +58,23 @@ impl MapRequest {
     /// Whether the map completed successfully (it never will after a failure).
     pub fn is_ready(&self) -> bool {
         self.0.load(Ordering::Acquire) == MAP_OK
+    }
+
+    /// Waits until the map callback has run, then reports as `ready`. A poll that saw the
+    /// submission complete can still find the callback running on another thread that
+    /// polled or submitted at the same moment, so this polls briefly until it settles.
+    pub fn settle(&self, device: &wgpu::Device) -> Result<()> {
+        let deadline = Instant::now() + SETTLE_LIMIT;
+        while self.0.load(Ordering::Acquire) == MAP_PENDING && Instant::now() < deadline {
+            // An error here resurfaces through the request's own state.
+            let _ = device.poll(wgpu::PollType::Poll);
+            std::thread::yield_now();
+        }
+        self.ready()
+    }
+
+    fn failed(&self) -> bool {
+        self.0.load(Ordering::Acquire) == MAP_FAILED
     }
 
     pub fn ready(&self) -> Result<()> {
@@ -164,10 +184,10 @@ impl Slab {
         }
     }
 
-    /// Checks the upload buffer's remap (requested after the last submit) completed.
-    pub fn ensure_upload_mapped(&mut self) -> Result<()> {
+    /// Makes sure the upload buffer's remap (requested after the last submit) completed.
+    pub fn ensure_upload_mapped(&mut self, device: &wgpu::Device) -> Result<()> {
         match self.upload_map.take() {
-            Some(request) => request.ready(),
+            Some(request) => request.settle(device),
             None => Ok(()),
         }
     }
@@ -262,11 +282,12 @@ impl Slab {
         self.readback.unmap();
     }
 
-    /// True when the slab can go back to a pool: its upload buffer is mapped again.
+    /// True when the slab can go back to a pool: its upload buffer's remap did not fail
+    /// (it may still be settling; the next use waits for it).
     pub fn is_reusable(&self) -> bool {
         self.upload_map
             .as_ref()
-            .is_none_or(|request| request.ready().is_ok())
+            .is_none_or(|request| !request.failed())
     }
 }
 
