@@ -44,6 +44,9 @@ pub struct Config {
     pub max_chunk_elements: u64,
     /// Threads for host copies of large batches; 0 = up to 16, by available parallelism.
     pub copy_threads: usize,
+    /// Most workgroups per dispatch dimension before the grid spills into y; 0 = the
+    /// device's limit. Lowering it makes small slabs exercise the 2-D dispatch path.
+    pub max_workgroups_per_dimension: u32,
 }
 
 impl Default for Config {
@@ -56,6 +59,7 @@ impl Default for Config {
             exact_size_cache_capacity: 16,
             max_chunk_elements: 0,
             copy_threads: 0,
+            max_workgroups_per_dimension: 0,
         }
     }
 }

@@ -13,6 +13,8 @@ pub struct Gpu {
     pub queue: wgpu::Queue,
     pub info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
+    /// Most workgroups one dispatch may use in x; larger grids spill into y.
+    pub max_groups_x: u32,
     /// Errors wgpu raised outside any error scope (filled by our handler, never panics).
     uncaptured: Arc<Mutex<Vec<String>>>,
     lost: Arc<AtomicBool>,
@@ -130,11 +132,16 @@ impl Gpu {
             lost_flag.store(true, Ordering::SeqCst);
         });
 
+        let max_groups_x = match config.max_workgroups_per_dimension {
+            0 => limits.max_compute_workgroups_per_dimension,
+            n => n.min(limits.max_compute_workgroups_per_dimension),
+        };
         Ok(Self {
             device,
             queue,
             info,
             limits,
+            max_groups_x,
             uncaptured,
             lost,
         })

@@ -76,6 +76,7 @@ pub fn launch(
             &mut encoder,
             &s.kernel.pipeline,
             s.kernel.workgroup_size,
+            gpu.max_groups_x,
             s.plan.used,
         );
     }

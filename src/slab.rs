@@ -229,6 +229,7 @@ impl Slab {
         encoder: &mut wgpu::CommandEncoder,
         pipeline: &wgpu::ComputePipeline,
         workgroup_size: u32,
+        max_groups_x: u32,
         used: u64,
     ) {
         let bytes = used * F32;
@@ -254,7 +255,7 @@ impl Slab {
             });
             pass.set_pipeline(pipeline);
             pass.set_bind_group(0, &self.bind_group, &[]);
-            let (x, y) = dispatch_grid(used.div_ceil(4), workgroup_size);
+            let (x, y) = dispatch_grid(used.div_ceil(4), workgroup_size, max_groups_x);
             pass.dispatch_workgroups(x, y, 1);
         }
         encoder.copy_buffer_to_buffer(&self.out, 0, &self.readback, 0, bytes);
@@ -291,14 +292,15 @@ impl Slab {
     }
 }
 
-/// Workgroup counts for `invocations`, spilling into y beyond 65,535 groups in x.
-pub fn dispatch_grid(invocations: u64, workgroup_size: u32) -> (u32, u32) {
-    const MAX_X: u64 = 65_535;
+/// Workgroup counts for `invocations`, spilling into y beyond `max_x` groups in x (the
+/// device's per-dimension limit, 65,535 on most).
+pub fn dispatch_grid(invocations: u64, workgroup_size: u32, max_x: u32) -> (u32, u32) {
+    let max_x = u64::from(max_x.max(1));
     let groups = invocations.div_ceil(u64::from(workgroup_size)).max(1);
-    if groups <= MAX_X {
+    if groups <= max_x {
         (groups as u32, 1)
     } else {
-        (MAX_X as u32, groups.div_ceil(MAX_X) as u32)
+        (max_x as u32, groups.div_ceil(max_x) as u32)
     }
 }
 
@@ -308,8 +310,9 @@ mod tests {
 
     #[test]
     fn grid_spills_into_y() {
-        assert_eq!(dispatch_grid(1, 64), (1, 1));
-        assert_eq!(dispatch_grid(64 * 65_535, 64), (65_535, 1));
-        assert_eq!(dispatch_grid(64 * 65_535 + 1, 64), (65_535, 2));
+        assert_eq!(dispatch_grid(1, 64, 65_535), (1, 1));
+        assert_eq!(dispatch_grid(64 * 65_535, 64, 65_535), (65_535, 1));
+        assert_eq!(dispatch_grid(64 * 65_535 + 1, 64, 65_535), (65_535, 2));
+        assert_eq!(dispatch_grid(64 * 100, 64, 16), (16, 7));
     }
 }

@@ -191,3 +191,24 @@ fn batches_of_8m_elements_or_more_run_in_waves_and_stay_correct() {
         );
     }
 }
+
+#[test]
+fn grids_beyond_the_per_dimension_limit_spill_into_y() {
+    let mut rng = Rng::new(41);
+    for strategy in [Strategy::Bucketed, Strategy::Baseline] {
+        // 16 workgroups per dimension: every slab over 16 × 64 × 4 elements needs y > 1.
+        let mut exec = Executor::new(Config {
+            strategy,
+            max_workgroups_per_dimension: 16,
+            ..Config::default()
+        })
+        .expect("adapter");
+        let sizes = [100_003usize, 4096, 4097, 1_000_001, 3];
+        let cases: Vec<Case> = sizes.iter().map(|&n| Case::random(&mut rng, n)).collect();
+        check(
+            &run_batch(&mut exec, &cases),
+            &cases,
+            &format!("{strategy:?} 2-D grid"),
+        );
+    }
+}

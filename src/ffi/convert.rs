@@ -82,6 +82,7 @@ pub fn config_from(options: &gpu_executor_options_t) -> Converted<Config> {
         exact_size_cache_capacity: options.exact_size_cache_capacity as usize,
         max_chunk_elements: options.max_chunk_elements,
         copy_threads: options.copy_threads as usize,
+        ..Config::default()
     })
 }
 
