@@ -9,7 +9,6 @@
 //! [`pipeline`]: crate::pipeline
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::bucket::BucketCache;
 use crate::config::{Config, Strategy};
@@ -18,10 +17,11 @@ use crate::device::Gpu;
 use crate::error::{Error, ErrorKind, Result};
 use crate::exact_cache::ExactSizeCache;
 use crate::kernel::KernelFactory;
+use crate::pending::{PendingBatch, SlabSource, Waiter};
 use crate::pipeline::{self, Staged};
 use crate::plan::{plan_bucketed, plan_single};
 use crate::pool::SlabPool;
-use crate::slab::{MapRequest, Slab};
+use crate::slab::Slab;
 use crate::stats::Stats;
 use crate::task::{Task, TaskInputs};
 
@@ -32,21 +32,12 @@ const DEFAULT_MAX_COPY_THREADS: usize = 16;
 /// Batches of fewer elements run as one wave: one submit, one wait. Measured on an H100,
 /// waves only pay off above this: they cost submits and slow the host's uploads a little.
 const PIPELINE_MIN_ELEMENTS: u64 = 1 << 23;
-/// Bounds on a wave's slab size in large batches (about a quarter of the batch).
+/// Larger batches run in about this many waves, each of a slab size within the bounds.
 const WAVES: u64 = 4;
 const WAVE_MIN_ELEMENTS: u64 = 1 << 18;
 const WAVE_MAX_ELEMENTS: u64 = 1 << 24;
 /// Smallest chunk limit accepted from the options.
 pub const MIN_CHUNK_ELEMENTS: u64 = 64;
-
-/// Where a batch's slabs came from, so they go back to the same place.
-enum SlabSource {
-    Pool,
-    /// The exact-size cache entry for this length.
-    Exact(usize),
-    /// Created for this batch only (the baseline strategy).
-    Fresh,
-}
 
 pub struct Executor {
     gpu: Gpu,
@@ -101,64 +92,6 @@ fn validate(tasks: &[TaskInputs]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// A batch launched by [`Executor::launch`] whose results have not been copied out yet.
-/// It holds the batch's slabs; dropping it abandons the results.
-pub struct PendingBatch {
-    staged: Vec<Staged>,
-    source: SlabSource,
-    last: Option<wgpu::SubmissionIndex>,
-    lengths: Vec<usize>,
-    total: u64,
-}
-
-impl PendingBatch {
-    /// Output length of each task, in launch order.
-    pub fn output_lengths(&self) -> &[usize] {
-        &self.lengths
-    }
-}
-
-/// Waits for one pending batch on its own, without the executor.
-pub struct Waiter {
-    device: wgpu::Device,
-    submission: Option<wgpu::SubmissionIndex>,
-    readbacks: Vec<MapRequest>,
-}
-
-impl Waiter {
-    /// Waits up to `timeout` (`None`: for ever; zero: just checks). `Ok(true)` once the
-    /// batch completed, `Ok(false)` if the time ran out first.
-    pub fn wait(&self, timeout: Option<Duration>) -> Result<bool> {
-        let Some(submission) = self.submission.clone() else {
-            return Ok(true);
-        };
-        let poll = if timeout == Some(Duration::ZERO) {
-            wgpu::PollType::Poll
-        } else {
-            wgpu::PollType::Wait {
-                submission_index: Some(submission),
-                timeout,
-            }
-        };
-        match self.device.poll(poll) {
-            Ok(_) if timeout == Some(Duration::ZERO) => {
-                Ok(self.readbacks.iter().all(MapRequest::is_ready))
-            }
-            // The submission completed: its map callbacks may still be settling elsewhere.
-            Ok(_) => self
-                .readbacks
-                .iter()
-                .try_for_each(|r| r.settle(&self.device))
-                .map(|()| true),
-            Err(wgpu::PollError::Timeout) => Ok(false),
-            Err(error) => Err(Error::new(
-                ErrorKind::Gpu,
-                format!("waiting for the GPU: {error}"),
-            )),
-        }
-    }
 }
 
 impl Executor {

@@ -1,28 +1,34 @@
 //! gpu_executor: batches of GPU compute tasks through wgpu, behind a C ABI.
 //!
-//! Where a batch goes: [`ffi`] turns the C call into [`Task`]s, then
-//! [`Executor::submit`](executor::Executor::submit) (in `executor.rs`) plans, encodes,
-//! submits once and copies results out.
+//! Where a batch goes: [`ffi`] checks the C call and turns it into [`Task`]s;
+//! [`Executor::submit`] (`executor.rs`) validates them, plans slabs by size bucket, takes
+//! slabs and pipelines from the caches, and hands them to [`pipeline`], which copies the
+//! inputs into staging, submits, waits and copies the results out.
 
-pub mod bucket;
-pub mod config;
-pub mod copy;
-pub mod device;
-pub mod error;
-pub mod exact_cache;
-pub mod executor;
+// The C boundary.
 pub mod ffi;
-pub mod kernel;
-pub mod log;
-pub mod pipeline;
-pub mod plan;
-pub mod pool;
-pub mod slab;
-pub mod stats;
-pub mod task;
+
+// The safe core.
+pub mod bucket; // size buckets and the per-bucket pipeline cache
+pub mod config; // options of an executor
+pub mod copy; // host copies on the copy-thread pool
+pub mod device; // adapter, device, wgpu errors as ours
+pub mod error; // error kinds
+pub mod exact_cache; // persistent slabs per exact length (single-task batches)
+pub mod executor; // submit / launch / finish: the batch's way through
+pub mod kernel; // WGSL kernels and their pipelines
+pub mod log; // log messages and their sink
+pub mod pending; // a launched batch and its waiter
+pub mod pipeline; // upload, submit in waves, wait, download
+pub mod plan; // tasks → slabs (group by bucket, then exact size; chunking)
+pub mod pool; // idle slabs by size class
+pub mod slab; // one dispatch's buffers and bind group
+pub mod stats; // counters
+pub mod task; // what a caller hands in
 
 pub use config::{BackendChoice, Config, PowerChoice, Strategy};
 pub use error::{Error, ErrorKind, Result};
-pub use executor::{Executor, PendingBatch, Waiter};
+pub use executor::Executor;
+pub use pending::{PendingBatch, Waiter};
 pub use stats::Stats;
 pub use task::{Op, Task, TaskInputs};
