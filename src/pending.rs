@@ -15,7 +15,7 @@ pub(crate) enum SlabSource {
     Fresh,
 }
 
-/// A batch launched by [`Executor::launch`] whose results have not been copied out yet.
+/// A batch launched by [`Executor::launch`](crate::Executor::launch) whose results have not been copied out yet.
 /// It holds the batch's slabs; dropping it abandons the results.
 pub struct PendingBatch {
     pub(crate) staged: Vec<Staged>,

@@ -1,6 +1,6 @@
 //! The C boundary and nothing else: the only code that touches C pointers.
 //!
-//! Every exported function runs inside [`ffi_boundary!`](panic_boundary), turns pointers
+//! Every exported function runs inside `ffi_boundary!` (`panic_boundary.rs`), turns pointers
 //! into slices once, calls the safe core, and maps its error to a status code plus a
 //! thread-local message.
 
