@@ -1,6 +1,8 @@
 //! Where a batch's time goes: per-phase wall time for the four reference workloads
 //! (1000 × 4096, 100 × 100K, 10 × 1M, 1 × 16M), steady state, bucketed strategy, for
-//! several copy-thread settings. `cargo run --release --example batch_timing [iterations]`.
+//! several copy-thread settings. Iterations rotate over three sets of inputs and outputs so
+//! that no batch finds its data in the CPU's caches from the previous one.
+//! `cargo run --release --example batch_timing [iterations]`.
 
 use std::time::Instant;
 
@@ -37,9 +39,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let max_threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("workload        threads  us/task(median)  upload_us  submit_us  wait_us  download_us  (per batch, medians)");
     for &(count, n) in &workloads {
-        let a: Vec<Vec<f32>> = (0..count).map(|i| random(n, 2 * i as u64 + 1)).collect();
-        let b: Vec<Vec<f32>> = (0..count).map(|i| random(n, 2 * i as u64 + 2)).collect();
-        let mut out: Vec<Vec<f32>> = (0..count).map(|_| vec![f32::NAN; n]).collect();
+        const SETS: usize = 3;
+        let seed = |set: usize, i: usize, k: u64| ((set * count + i) as u64) * 2 + k;
+        let a: Vec<Vec<Vec<f32>>> = (0..SETS)
+            .map(|set| (0..count).map(|i| random(n, seed(set, i, 1))).collect())
+            .collect();
+        let b: Vec<Vec<Vec<f32>>> = (0..SETS)
+            .map(|set| (0..count).map(|i| random(n, seed(set, i, 2))).collect())
+            .collect();
+        let mut out: Vec<Vec<Vec<f32>>> = (0..SETS)
+            .map(|_| (0..count).map(|_| vec![f32::NAN; n]).collect())
+            .collect();
         for threads in [1usize, 4, 8, max_threads.min(16)] {
             let mut exec = Executor::new(Config {
                 copy_threads: threads,
@@ -48,13 +58,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut times = Vec::new();
             let mut phases: [Vec<f64>; 4] = Default::default();
             for it in 0..iterations + 2 {
+                let set = it % SETS;
                 let before = exec.stats();
                 let clock = Instant::now();
                 {
-                    let mut tasks: Vec<Task> = a
+                    let mut tasks: Vec<Task> = a[set]
                         .iter()
-                        .zip(&b)
-                        .zip(out.iter_mut())
+                        .zip(&b[set])
+                        .zip(out[set].iter_mut())
                         .map(|((a, b), o)| Task::vector_add(a, b, o))
                         .collect();
                     exec.submit(&mut tasks)?;
@@ -70,10 +81,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     phases[3].push(d(after.download_ns, before.download_ns));
                 }
             }
-            for (i, o) in out.iter().enumerate() {
-                for j in (0..n).step_by(997) {
-                    if o[j] != a[i][j] + b[i][j] {
-                        return Err(format!("wrong result at task {i} element {j}").into());
+            for set in 0..SETS {
+                for (i, o) in out[set].iter().enumerate() {
+                    for j in (0..n).step_by(997) {
+                        if o[j] != a[set][i][j] + b[set][i][j] {
+                            return Err(format!("wrong result at task {i} element {j}").into());
+                        }
                     }
                 }
             }
