@@ -9,9 +9,18 @@
  *   batch.add(a1, b1, out1).add(a2, b2, out2);
  *   exec.submit(batch);
  *
+ *   gpu_executor::Ticket ticket = exec.submit_async(batch);   // returns at once
+ *   ticket.wait();                              // outputs written here
+ *
+ *   gpu_executor::set_log_level(GPU_LOG_INFO);  // process-wide
+ *   gpu_executor::set_log_callback([](gpu_executor::LogLevel, std::string_view text) {
+ *       std::fprintf(stderr, "%.*s\n", static_cast<int>(text.size()), text.data());
+ *   });
+ *
  * Every failure throws gpu_executor::Error, which carries the status code and the
  * library's last-error message. Tasks hold raw pointers: the arrays they name must stay
- * alive (and outputs untouched by others) until the submit call returns.
+ * alive (and outputs untouched by others) until the submit call returns; for
+ * submit_async, inputs until it returns and outputs until the Ticket completes.
  *
  * Requires C++17; with C++20 (when <span> is available) the std::span overloads are
  * added as well.
@@ -22,12 +31,17 @@
 
 #include "gpu_executor.h"
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <initializer_list>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -67,6 +81,8 @@ inline const char *status_name(Status status) noexcept {
     case GPU_EXECUTOR_MISALIGNED_POINTER: return "GPU_EXECUTOR_MISALIGNED_POINTER";
     case GPU_EXECUTOR_INVALID_OPTION: return "GPU_EXECUTOR_INVALID_OPTION";
     case GPU_EXECUTOR_POISONED: return "GPU_EXECUTOR_POISONED";
+    case GPU_EXECUTOR_NOT_READY: return "GPU_EXECUTOR_NOT_READY";
+    case GPU_EXECUTOR_UNKNOWN_TICKET: return "GPU_EXECUTOR_UNKNOWN_TICKET";
     }
     return "GPU_EXECUTOR_UNKNOWN_STATUS";
 }
@@ -140,6 +156,20 @@ inline void check_lengths(std::size_t a, std::size_t b, std::size_t out) {
     }
 }
 
+/// A timeout as gpu_executor_wait's nanoseconds: negative or zero = 0 (only check),
+/// anything from 2^64 ns (about 584 years) up = UINT64_MAX (no limit). Never overflows.
+template <typename Rep, typename Period>
+uint64_t timeout_ns(const std::chrono::duration<Rep, Period> &timeout) noexcept {
+    const long double ns = std::chrono::duration<long double, std::nano>(timeout).count();
+    if (!(ns > 0.0L)) {
+        return 0;
+    }
+    if (ns >= 18446744073709551616.0L) {
+        return UINT64_MAX;
+    }
+    return static_cast<uint64_t>(ns);
+}
+
 inline gpu_task_t make_vector_add(const float *a, const float *b, float *out,
                                   std::size_t length) noexcept {
     gpu_task_t task{};
@@ -152,6 +182,87 @@ inline gpu_task_t make_vector_add(const float *a, const float *b, float *out,
 }
 
 } // namespace detail
+
+// --------------------------------------------------------------------------------------
+// Logging (process-wide)
+// --------------------------------------------------------------------------------------
+
+/// The C level enum: GPU_LOG_OFF (as a threshold only), GPU_LOG_ERROR, GPU_LOG_WARN,
+/// GPU_LOG_INFO, GPU_LOG_DEBUG.
+using LogLevel = gpu_log_level_t;
+
+/// Receives one message: its level and text (valid only during the call; copy it to keep
+/// it). May run on any thread that calls into the library, possibly while an executor's
+/// internal lock is held: it must be thread-safe and must not call into gpu_executor.
+/// Exceptions it throws are swallowed (they cannot cross the C boundary).
+using LogCallback = std::function<void(LogLevel level, std::string_view message)>;
+
+namespace detail {
+
+struct LogState {
+    std::mutex install;  // serialises set_log_callback, so `callback` matches the C side
+    std::mutex slot;     // guards `callback` only; never held while calling anything
+    std::shared_ptr<const LogCallback> callback;
+};
+
+/// Never destroyed: the library may log during static destruction (an Executor with static
+/// storage, a library thread), and the trampoline must still find a valid state then.
+inline LogState &log_state() {
+    static LogState *const state = new LogState();
+    return *state;
+}
+
+inline void log_trampoline(uint32_t level, const char *message, void *) noexcept {
+    std::shared_ptr<const LogCallback> callback;
+    {
+        LogState &state = log_state();
+        std::lock_guard<std::mutex> lock(state.slot);
+        callback = state.callback;  // a copy: replacing it meanwhile cannot free it under us
+    }
+    if (callback && *callback) {
+        try {
+            (*callback)(static_cast<LogLevel>(level),
+                        message != nullptr ? std::string_view(message) : std::string_view());
+        } catch (...) {
+            // Nothing may unwind into the library.
+        }
+    }
+}
+
+} // namespace detail
+
+/// Routes the library's log messages (gpu_executor_set_log_callback) to `callback`, for
+/// every executor of the process; an empty callback (or nullptr) restores stderr. The
+/// wrapper keeps the std::function alive for as long as it is installed, and a call already
+/// running when it is replaced finishes on its own copy. Only a threshold of
+/// set_log_level (or GPU_EXECUTOR_LOG; default warn) lets messages through.
+inline void set_log_callback(LogCallback callback) {
+    detail::LogState &state = detail::log_state();
+    std::lock_guard<std::mutex> install(state.install);
+    if (callback) {
+        auto shared = std::make_shared<const LogCallback>(std::move(callback));
+        {
+            std::lock_guard<std::mutex> lock(state.slot);
+            state.callback = std::move(shared);
+        }
+        detail::check(gpu_executor_set_log_callback(&detail::log_trampoline, nullptr));
+    } else {
+        detail::check(gpu_executor_set_log_callback(nullptr, nullptr));
+        std::shared_ptr<const LogCallback> old;
+        {
+            std::lock_guard<std::mutex> lock(state.slot);
+            old.swap(state.callback);
+        }
+        // `old` is released here, outside the lock.
+    }
+}
+
+/// The most verbose level emitted, process-wide (gpu_executor_set_log_level); overrides
+/// GPU_EXECUTOR_LOG. GPU_LOG_OFF silences the library. Throws
+/// Error(GPU_EXECUTOR_INVALID_ARGUMENT) for a value outside gpu_log_level_t.
+inline void set_log_level(LogLevel level) {
+    detail::check(gpu_executor_set_log_level(static_cast<uint32_t>(level)));
+}
 
 /// Executor options, starting from gpu_executor_options_default(). Setters chain.
 class Options {
@@ -185,7 +296,7 @@ public:
         return *this;
     }
 
-    /// Threads copying a large batch to and from staging memory: 0 = up to 8, by the
+    /// Threads copying a large batch to and from staging memory: 0 = up to 16, by the
     /// machine's parallelism; 1 = the calling thread only.
     Options &copy_threads(uint32_t threads) noexcept {
         raw_.copy_threads = threads;
@@ -297,6 +408,150 @@ struct AdapterInfo {
     std::string driver_info;
 };
 
+/// One asynchronous batch, from Executor::submit_async. Move-only.
+///
+/// The batch's outputs are written when the ticket completes: in wait() or poll() when they
+/// return true, or at the latest in the destructor (which waits, ignoring errors). So every
+/// output array must outlive the Ticket, and must not be read or written until it has
+/// completed. Destroying (or reset()ting) the Executor first abandons the results: the
+/// Ticket then never writes, and wait()/poll() throw Error(GPU_EXECUTOR_UNKNOWN_TICKET).
+/// Moving the Executor is fine. A Ticket is not itself thread-safe; the Executor is.
+class Ticket {
+public:
+    /// An empty ticket (as a moved-from one): waiting on it throws
+    /// Error(GPU_EXECUTOR_UNKNOWN_TICKET).
+    Ticket() noexcept = default;
+
+    /// Adopts ticket `id` from gpu_executor_submit_batch_async on `exec` (a handle this
+    /// object does not own and that must outlive it).
+    Ticket(gpu_executor_t *exec, gpu_ticket_t id)
+        : exec_(std::make_shared<gpu_executor_t *>(exec)), id_(id) {}
+
+    ~Ticket() { complete_quietly(); }
+
+    Ticket(const Ticket &) = delete;
+    Ticket &operator=(const Ticket &) = delete;
+
+    Ticket(Ticket &&other) noexcept
+        : exec_(std::move(other.exec_)),
+          id_(std::exchange(other.id_, 0)),
+          state_(std::exchange(other.state_, State::pending)),
+          error_status_(other.error_status_),
+          error_message_(std::move(other.error_message_)) {}
+
+    /// Completes (waits for) this ticket's own batch first, if still pending.
+    Ticket &operator=(Ticket &&other) noexcept {
+        if (this != &other) {
+            complete_quietly();
+            exec_ = std::move(other.exec_);
+            id_ = std::exchange(other.id_, 0);
+            state_ = std::exchange(other.state_, State::pending);
+            error_status_ = other.error_status_;
+            error_message_ = std::move(other.error_message_);
+        }
+        return *this;
+    }
+
+    /// Waits without a time limit; returns true once the outputs hold their results.
+    /// Throws Error with the batch's status (GPU_ERROR, DEVICE_LOST, ...) when it failed;
+    /// the ticket is then complete and a later wait()/poll() throws the same error.
+    bool wait() { return wait_ns(UINT64_MAX); }
+
+    /// Waits at most `timeout` (any std::chrono duration): true when the batch completed
+    /// (outputs written), false when the time ran out (GPU_EXECUTOR_NOT_READY: wait again
+    /// or poll later). Errors as wait().
+    template <typename Rep, typename Period>
+    bool wait(const std::chrono::duration<Rep, Period> &timeout) {
+        return wait_ns(detail::timeout_ns(timeout));
+    }
+
+    /// Checks without blocking: true when the batch completed (outputs written now).
+    bool poll() { return wait_ns(0); }
+
+    /// Whether the ticket has completed (successfully or not). Makes no call.
+    bool done() const noexcept { return state_ != State::pending; }
+
+    /// Whether this object refers to a batch (false when empty, moved from or released).
+    explicit operator bool() const noexcept { return id_ != 0; }
+
+    /// The C ticket (0 when empty).
+    gpu_ticket_t id() const noexcept { return id_; }
+
+    /// The executor handle the ticket belongs to (not owned); NULL when empty or when the
+    /// Executor was destroyed.
+    gpu_executor_t *executor() const noexcept { return exec_ ? *exec_ : nullptr; }
+
+    /// Gives up the ticket without waiting: the caller completes it with gpu_executor_wait
+    /// or gpu_executor_poll (or abandons it). Returns 0 for an empty ticket.
+    gpu_ticket_t release() noexcept {
+        exec_.reset();
+        state_ = State::pending;
+        return std::exchange(id_, 0);
+    }
+
+private:
+    friend class Executor;
+
+    enum class State { pending, completed, failed };
+
+    Ticket(std::shared_ptr<gpu_executor_t *> exec, gpu_ticket_t id) noexcept
+        : exec_(std::move(exec)), id_(id) {}
+
+    bool wait_ns(uint64_t timeout_ns) {
+        if (id_ == 0) {
+            throw Error(GPU_EXECUTOR_UNKNOWN_TICKET,
+                        "empty gpu_executor::Ticket (default-constructed, moved from or released)");
+        }
+        if (state_ == State::completed) {
+            return true;
+        }
+        if (state_ == State::failed) {
+            throw Error(error_status_, error_message_);
+        }
+        gpu_executor_t *exec = executor();
+        if (exec == nullptr) {
+            throw Error(GPU_EXECUTOR_UNKNOWN_TICKET,
+                        "ticket " + std::to_string(id_) +
+                            ": its Executor was destroyed; the results were abandoned");
+        }
+        const Status status = gpu_executor_wait(exec, id_, timeout_ns);
+        if (status == GPU_EXECUTOR_OK) {
+            state_ = State::completed;
+            return true;
+        }
+        if (status == GPU_EXECUTOR_NOT_READY) {
+            return false;
+        }
+        std::string message = gpu_executor_last_error_message();
+        if (status != GPU_EXECUTOR_UNKNOWN_TICKET && status != GPU_EXECUTOR_NULL_POINTER) {
+            // The batch itself failed: the ticket is spent, and says so again if asked.
+            state_ = State::failed;
+            error_status_ = status;
+            error_message_ = message;
+        }
+        throw Error(status, std::move(message));
+    }
+
+    void complete_quietly() noexcept {
+        gpu_executor_t *exec = executor();
+        if (id_ != 0 && exec != nullptr && state_ == State::pending) {
+            (void)gpu_executor_wait(exec, id_, UINT64_MAX);
+            state_ = State::completed;
+        }
+    }
+
+    // Shared with the Executor, which sets it to NULL when it destroys the handle.
+    std::shared_ptr<gpu_executor_t *> exec_;
+    gpu_ticket_t id_ = 0;
+    State state_ = State::pending;
+    Status error_status_ = GPU_EXECUTOR_OK;
+    std::string error_message_;
+};
+
+static_assert(!std::is_copy_constructible<Ticket>::value, "Ticket is move-only");
+static_assert(std::is_nothrow_move_constructible<Ticket>::value, "Ticket moves");
+static_assert(std::is_nothrow_move_assignable<Ticket>::value, "Ticket moves");
+
 /// Owns one gpu_executor_t. Move-only; the destructor calls gpu_executor_destroy.
 /// A moved-from Executor is empty: calls on it throw Error(GPU_EXECUTOR_NULL_POINTER).
 class Executor {
@@ -318,11 +573,13 @@ public:
     Executor(const Executor &) = delete;
     Executor &operator=(const Executor &) = delete;
 
-    Executor(Executor &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+    Executor(Executor &&other) noexcept
+        : handle_(std::exchange(other.handle_, nullptr)), live_(std::move(other.live_)) {}
 
     Executor &operator=(Executor &&other) noexcept {
         if (this != &other) {
             reset(std::exchange(other.handle_, nullptr));
+            live_ = std::move(other.live_);
         }
         return *this;
     }
@@ -333,12 +590,21 @@ public:
     /// The C handle, still owned by this object.
     gpu_executor_t *get() const noexcept { return handle_; }
 
-    /// Gives up ownership: the caller must gpu_executor_destroy the result.
-    gpu_executor_t *release() noexcept { return std::exchange(handle_, nullptr); }
+    /// Gives up ownership: the caller must gpu_executor_destroy the result. Pending
+    /// Tickets keep using the handle, which must then outlive them.
+    gpu_executor_t *release() noexcept {
+        live_.reset();
+        return std::exchange(handle_, nullptr);
+    }
 
-    /// Destroys the owned handle (if any) and takes `handle` instead.
+    /// Destroys the owned handle (if any) and takes `handle` instead. Tickets of the old
+    /// handle that are still pending are abandoned (their outputs are never written).
     void reset(gpu_executor_t *handle = nullptr) noexcept {
         gpu_executor_t *old = std::exchange(handle_, handle);
+        if (live_) {
+            *live_ = nullptr;
+            live_.reset();
+        }
         if (old != nullptr) {
             gpu_executor_destroy(old);
         }
@@ -376,6 +642,56 @@ public:
     void submit(std::span<const float> a, std::span<const float> b, std::span<float> out) {
         detail::check_lengths(a.size(), b.size(), out.size());
         submit(a.data(), b.data(), out.data(), out.size());
+    }
+#endif
+
+    /// Submits raw C tasks without waiting (gpu_executor_submit_batch_async). Inputs are
+    /// copied before this returns (reuse or free them at once); outputs are written when
+    /// the returned Ticket completes, so they must outlive it. Several tickets may be in
+    /// flight and complete in any order.
+    [[nodiscard]] Ticket submit_async(const gpu_task_t *tasks, std::size_t count) {
+        if (handle_ != nullptr && !live_) {
+            live_ = std::make_shared<gpu_executor_t *>(handle_);
+        }
+        gpu_ticket_t id = 0;
+        detail::check(gpu_executor_submit_batch_async(handle_, tasks, count, &id));
+        return Ticket(live_, id);
+    }
+
+    [[nodiscard]] Ticket submit_async(const Batch &batch) {
+        return submit_async(batch.data(), batch.size());
+    }
+
+    [[nodiscard]] Ticket submit_async(const std::vector<Task> &tasks) {
+        return submit_tasks_async(tasks.data(), tasks.size());
+    }
+
+    [[nodiscard]] Ticket submit_async(std::initializer_list<Task> tasks) {
+        return submit_tasks_async(tasks.begin(), tasks.size());
+    }
+
+    [[nodiscard]] Ticket submit_async(const Task &task) { return submit_async(&task.raw(), 1); }
+
+    /// One task: `out[i] = a[i] + b[i]` for `length` elements, asynchronously.
+    [[nodiscard]] Ticket submit_async(const float *a, const float *b, float *out,
+                                      std::size_t length) {
+        const gpu_task_t task = detail::make_vector_add(a, b, out, length);
+        return submit_async(&task, 1);
+    }
+
+    /// One task: `out = a + b`, asynchronously; `out` must outlive the Ticket (and keep its
+    /// size). Sizes must match (else Error(GPU_EXECUTOR_INVALID_ARGUMENT)).
+    [[nodiscard]] Ticket submit_async(const std::vector<float> &a, const std::vector<float> &b,
+                                      std::vector<float> &out) {
+        detail::check_lengths(a.size(), b.size(), out.size());
+        return submit_async(a.data(), b.data(), out.data(), out.size());
+    }
+
+#if defined(__cpp_lib_span)
+    [[nodiscard]] Ticket submit_async(std::span<const float> a, std::span<const float> b,
+                                      std::span<float> out) {
+        detail::check_lengths(a.size(), b.size(), out.size());
+        return submit_async(a.data(), b.data(), out.data(), out.size());
     }
 #endif
 
@@ -452,7 +768,18 @@ private:
         submit(raw.data(), raw.size());
     }
 
+    Ticket submit_tasks_async(const Task *tasks, std::size_t count) {
+        std::vector<gpu_task_t> raw;
+        raw.reserve(count);
+        for (std::size_t i = 0; i < count; ++i) {
+            raw.push_back(tasks[i].raw());
+        }
+        return submit_async(raw.data(), raw.size());
+    }
+
     gpu_executor_t *handle_ = nullptr;
+    // The handle as Tickets see it: set to NULL when the handle is destroyed.
+    std::shared_ptr<gpu_executor_t *> live_;
 };
 
 static_assert(!std::is_copy_constructible<Executor>::value, "Executor is move-only");

@@ -3,15 +3,21 @@
 
 #include "gpu_executor.hpp"
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <limits>
+#include <mutex>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -459,6 +465,352 @@ void test_chunking() {
     CHECK(exec.stats().dispatches >= 3);
 }
 
+// --- asynchronous batches ---------------------------------------------------------------
+
+// Overwrites a case's inputs (the expected result stays): a batch submitted asynchronously
+// must already hold its own copy.
+void scribble_inputs(Case &c) {
+    std::fill(c.a.begin(), c.a.end(), -1.0e30f);
+    std::fill(c.b.begin(), c.b.end(), 7.0f);
+}
+
+void test_async_random_out_of_order() {
+    static_assert(!std::is_copy_constructible<ge::Ticket>::value, "move-only");
+    static_assert(std::is_nothrow_move_constructible<ge::Ticket>::value, "noexcept move");
+    ge::Executor exec;
+    std::mt19937 rng(21);
+    std::uniform_int_distribution<std::size_t> len(0, 70000);
+
+    // Four batches in flight at once, built with different submit_async forms.
+    constexpr int kBatches = 4;
+    std::vector<std::vector<Case>> batches(kBatches);
+    std::vector<ge::Ticket> tickets;
+    for (int t = 0; t < kBatches; ++t) {
+        std::vector<Case> &cases = batches[static_cast<std::size_t>(t)];
+        for (int i = 0; i < 6 + t; ++i) {
+            cases.push_back(random_case(rng, len(rng)));
+        }
+        cases.push_back(random_case(rng, 0));
+        cases.push_back(random_case(rng, 16385));
+        ge::Batch batch;
+        for (Case &c : cases) {
+            batch.add(c.a, c.b, c.out);
+        }
+        if (t % 2 == 0) {
+            tickets.push_back(exec.submit_async(batch));
+        } else {
+            std::vector<ge::Task> tasks;
+            for (Case &c : cases) {
+                tasks.push_back(ge::Task::vector_add(c.a, c.b, c.out));
+            }
+            tickets.push_back(exec.submit_async(tasks));
+        }
+        CHECK(static_cast<bool>(tickets.back()));
+        CHECK(tickets.back().id() != 0);
+        CHECK(tickets.back().executor() == exec.get());
+        CHECK(!tickets.back().done());
+        for (Case &c : cases) {
+            scribble_inputs(c);
+        }
+    }
+    // Distinct ids.
+    for (std::size_t i = 0; i < tickets.size(); ++i) {
+        for (std::size_t j = i + 1; j < tickets.size(); ++j) {
+            CHECK(tickets[i].id() != tickets[j].id());
+        }
+    }
+
+    // Complete them out of order: the third, the first, the fourth, the second; each with
+    // another way of waiting. Outputs of a pending ticket are never written early.
+    const int order[kBatches] = {2, 0, 3, 1};
+    for (int k = 0; k < kBatches; ++k) {
+        const std::size_t t = static_cast<std::size_t>(order[k]);
+        ge::Ticket &ticket = tickets[t];
+        switch (k) {
+        case 0:
+            CHECK(ticket.wait());
+            break;
+        case 1: {
+            int not_ready = 0;
+            while (!ticket.wait(std::chrono::microseconds(200))) {
+                ++not_ready;
+            }
+            std::printf("  wait(200us) was NOT_READY %d times\n", not_ready);
+            break;
+        }
+        case 2: {
+            int not_ready = 0;
+            while (!ticket.poll()) {
+                ++not_ready;
+                // Not complete: nothing may have been written yet.
+                CHECK(all_nan(batches[t].back().out));
+                std::this_thread::sleep_for(std::chrono::microseconds(50));
+            }
+            std::printf("  poll() was NOT_READY %d times\n", not_ready);
+            break;
+        }
+        default:
+            CHECK(ticket.wait(std::chrono::hours(24 * 365 * 1000)));  // saturates: no limit
+            break;
+        }
+        CHECK(ticket.done());
+        for (std::size_t i = 0; i < batches[t].size(); ++i) {
+            if (!bitwise_equal(batches[t][i].out, batches[t][i].expected)) {
+                ++g_failures;
+                std::fprintf(stderr, "async batch %zu task %zu differs from the CPU\n", t, i);
+            }
+            ++g_checks;
+        }
+        // A completed ticket stays complete: no second call into the library.
+        CHECK(ticket.wait());
+        CHECK(ticket.poll());
+        CHECK(ticket.wait(std::chrono::seconds(0)));
+    }
+    // Batches still pending are not affected by the ones completed before them.
+    for (int t = 0; t < kBatches; ++t) {
+        CHECK(tickets[static_cast<std::size_t>(t)].done());
+    }
+    CHECK_EQ(exec.stats().batches, uint64_t{kBatches});
+
+    // Other single-batch forms.
+    Case c1 = random_case(rng, 3000), c2 = random_case(rng, 10), c3 = random_case(rng, 40000);
+    ge::Ticket t1 = exec.submit_async(c1.a, c1.b, c1.out);
+    ge::Ticket t2 = exec.submit_async(c2.a.data(), c2.b.data(), c2.out.data(), c2.out.size());
+    ge::Ticket t3 = exec.submit_async({ge::Task::vector_add(c3.a, c3.b, c3.out)});
+    scribble_inputs(c1);
+    scribble_inputs(c2);
+    scribble_inputs(c3);
+    CHECK(t3.wait() && t1.wait() && t2.wait());
+    CHECK(bitwise_equal(c1.out, c1.expected));
+    CHECK(bitwise_equal(c2.out, c2.expected));
+    CHECK(bitwise_equal(c3.out, c3.expected));
+#if defined(__cpp_lib_span)
+    Case c4 = random_case(rng, 999);
+    ge::Ticket t4 = exec.submit_async(std::span<const float>(c4.a), std::span<const float>(c4.b),
+                                      std::span<float>(c4.out));
+    scribble_inputs(c4);
+    CHECK(t4.wait());
+    CHECK(bitwise_equal(c4.out, c4.expected));
+#endif
+    // An empty batch gets a ticket too.
+    ge::Ticket empty = exec.submit_async(ge::Batch{});
+    CHECK(empty.wait());
+}
+
+void test_async_lifetimes() {
+    ge::Executor exec;
+    std::mt19937 rng(23);
+
+    // The destructor completes a pending ticket: outputs are written when it goes.
+    Case c = random_case(rng, 20000);
+    {
+        ge::Ticket ticket = exec.submit_async(c.a, c.b, c.out);
+        scribble_inputs(c);
+    }
+    CHECK(bitwise_equal(c.out, c.expected));
+
+    // Moving a ticket moves the batch; the moved-from ticket is empty.
+    Case d = random_case(rng, 5000);
+    ge::Ticket first = exec.submit_async(d.a, d.b, d.out);
+    const gpu_ticket_t id = first.id();
+    ge::Ticket second(std::move(first));
+    CHECK(!first);  // NOLINT(bugprone-use-after-move)
+    CHECK_EQ(second.id(), id);
+    expect_error(GPU_EXECUTOR_UNKNOWN_TICKET, [&] { (void)first.wait(); }, "wait on moved-from ticket");
+    expect_error(GPU_EXECUTOR_UNKNOWN_TICKET, [&] { (void)ge::Ticket{}.poll(); }, "poll on empty ticket");
+
+    // Move assignment completes the target's own batch first.
+    Case e = random_case(rng, 7000);
+    ge::Ticket third = exec.submit_async(e.a, e.b, e.out);
+    third = std::move(second);
+    CHECK(bitwise_equal(e.out, e.expected));  // third's old batch was completed
+    CHECK_EQ(third.id(), id);
+    CHECK(third.wait());
+    CHECK(bitwise_equal(d.out, d.expected));
+
+    // Tickets survive a move of their Executor.
+    Case f = random_case(rng, 1234);
+    ge::Ticket moved_exec_ticket = exec.submit_async(f.a, f.b, f.out);
+    ge::Executor other(std::move(exec));
+    CHECK(moved_exec_ticket.wait());
+    CHECK(bitwise_equal(f.out, f.expected));
+
+    // Destroying the Executor first abandons pending tickets: nothing is written, waiting
+    // reports UNKNOWN_TICKET, and the Ticket's destructor is harmless.
+    Case g = random_case(rng, 30000);
+    ge::Ticket orphan = other.submit_async(g.a, g.b, g.out);
+    other.reset();
+    CHECK(orphan.executor() == nullptr);
+    expect_error(GPU_EXECUTOR_UNKNOWN_TICKET, [&] { (void)orphan.wait(); }, "wait after executor destroyed");
+    CHECK(all_nan(g.out));
+
+    // submit_async on an empty Executor fails like submit.
+    Case h = random_case(rng, 10);
+    expect_error(GPU_EXECUTOR_NULL_POINTER, [&] { (void)exec.submit_async(h.a, h.b, h.out); },
+                 "submit_async on moved-from executor");
+}
+
+void test_async_errors() {
+    ge::Executor exec;
+    std::mt19937 rng(29);
+    Case c = random_case(rng, 100), d = random_case(rng, 100);
+
+    // Rejected at submission, like submit: nothing written, no ticket.
+    expect_error(GPU_EXECUTOR_ALIASING, [&] { (void)exec.submit_async(c.a.data(), c.b.data(), c.a.data(), 100); },
+                 "async output is input");
+    expect_error(GPU_EXECUTOR_ALIASING,
+                 [&] {
+                     (void)exec.submit_async(ge::Batch{}
+                                                 .add(c.a.data(), c.b.data(), c.out.data(), 60)
+                                                 .add(d.a.data(), d.b.data(), c.out.data() + 50, 50));
+                 },
+                 "async overlapping outputs");
+    std::vector<float> short_b(c.b.begin(), c.b.begin() + 10);
+    expect_error(GPU_EXECUTOR_INVALID_ARGUMENT, [&] { (void)exec.submit_async(c.a, short_b, c.out); },
+                 "async size mismatch");
+    expect_error(GPU_EXECUTOR_NULL_POINTER, [&] { (void)exec.submit_async(nullptr, c.b.data(), c.out.data(), 4); },
+                 "async null input");
+    CHECK(all_nan(c.out));
+
+    // Tickets this executor never issued.
+    ge::Ticket bogus(exec.get(), 987654321);
+    expect_error(GPU_EXECUTOR_UNKNOWN_TICKET, [&] { (void)bogus.wait(); }, "bogus ticket");
+    expect_error(GPU_EXECUTOR_UNKNOWN_TICKET, [&] { (void)bogus.poll(); }, "bogus ticket, poll");
+    expect_error(GPU_EXECUTOR_UNKNOWN_TICKET, [&] { (void)bogus.wait(std::chrono::milliseconds(5)); },
+                 "bogus ticket, timed wait");
+    CHECK(!bogus.done());
+    CHECK_EQ(bogus.release(), gpu_ticket_t{987654321});
+
+    // A spent ticket: completed through the C API, then adopted again.
+    ge::Ticket ticket = exec.submit_async(c.a, c.b, c.out);
+    const gpu_ticket_t id = ticket.release();
+    CHECK(!ticket);
+    CHECK_EQ(gpu_executor_wait(exec.get(), id, UINT64_MAX), GPU_EXECUTOR_OK);
+    CHECK(bitwise_equal(c.out, c.expected));
+    CHECK_EQ(gpu_executor_poll(exec.get(), id), GPU_EXECUTOR_UNKNOWN_TICKET);
+    ge::Ticket spent(exec.get(), id);
+    try {
+        (void)spent.wait();
+        CHECK(false);
+    } catch (const ge::Error &e) {
+        CHECK_EQ(e.status(), GPU_EXECUTOR_UNKNOWN_TICKET);
+        CHECK(std::string(e.name()) == "GPU_EXECUTOR_UNKNOWN_TICKET");
+        CHECK(e.message().find(std::to_string(id)) != std::string::npos);
+    }
+
+    // Another executor's ticket is unknown here.
+    ge::Executor second;
+    ge::Ticket foreign = second.submit_async(d.a, d.b, d.out);
+    ge::Ticket misdirected(exec.get(), foreign.id() + 1000);
+    expect_error(GPU_EXECUTOR_UNKNOWN_TICKET, [&] { (void)misdirected.wait(); }, "foreign ticket");
+    CHECK(foreign.wait());
+    CHECK(bitwise_equal(d.out, d.expected));
+
+    CHECK_EQ(std::string(ge::status_name(GPU_EXECUTOR_NOT_READY)), std::string("GPU_EXECUTOR_NOT_READY"));
+    CHECK_EQ(std::string(ge::status_name(GPU_EXECUTOR_UNKNOWN_TICKET)), std::string("GPU_EXECUTOR_UNKNOWN_TICKET"));
+
+    // The timeout conversion saturates and clamps.
+    CHECK_EQ(ge::detail::timeout_ns(std::chrono::nanoseconds(-5)), uint64_t{0});
+    CHECK_EQ(ge::detail::timeout_ns(std::chrono::milliseconds(3)), uint64_t{3000000});
+    CHECK_EQ(ge::detail::timeout_ns(std::chrono::duration<double>(0.25)), uint64_t{250000000});
+    CHECK_EQ(ge::detail::timeout_ns(std::chrono::hours::max()), UINT64_MAX);
+}
+
+// --- logging ------------------------------------------------------------------------------
+
+struct LogSink {
+    std::mutex mutex;
+    std::vector<std::pair<ge::LogLevel, std::string>> messages;
+
+    void add(ge::LogLevel level, std::string_view text) {
+        std::lock_guard<std::mutex> lock(mutex);
+        messages.emplace_back(level, std::string(text));
+    }
+    std::vector<std::pair<ge::LogLevel, std::string>> take() {
+        std::lock_guard<std::mutex> lock(mutex);
+        return std::exchange(messages, {});
+    }
+};
+
+std::size_t count_adapter_lines(const std::vector<std::pair<ge::LogLevel, std::string>> &messages) {
+    return static_cast<std::size_t>(std::count_if(messages.begin(), messages.end(), [](const auto &m) {
+        return m.first == GPU_LOG_INFO && m.second.rfind("adapter ", 0) == 0;
+    }));
+}
+
+void test_logging() {
+    LogSink sink;
+    ge::set_log_level(GPU_LOG_INFO);
+    ge::set_log_callback([&sink](ge::LogLevel level, std::string_view text) { sink.add(level, text); });
+    { ge::Executor exec; }
+    std::vector<std::pair<ge::LogLevel, std::string>> messages = sink.take();
+    CHECK_EQ(count_adapter_lines(messages), std::size_t{1});
+    for (const auto &m : messages) {
+        CHECK(m.first >= GPU_LOG_ERROR && m.first <= GPU_LOG_INFO);
+        CHECK(!m.second.empty());
+    }
+    if (!messages.empty()) {
+        std::printf("  log: [%u] %s\n", static_cast<unsigned>(messages.front().first), messages.front().second.c_str());
+    }
+
+    // Executors created on several threads at once: every adapter line arrives.
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 4; ++i) {
+        threads.emplace_back([] { ge::Executor exec; });
+    }
+    for (std::thread &t : threads) {
+        t.join();
+    }
+    CHECK_EQ(count_adapter_lines(sink.take()), std::size_t{4});
+
+    // Below the threshold nothing arrives.
+    ge::set_log_level(GPU_LOG_ERROR);
+    { ge::Executor exec; }
+    CHECK(sink.take().empty());
+    ge::set_log_level(GPU_LOG_INFO);
+
+    // Replacing the callback: the old one hears nothing more, and its std::function (with
+    // its captures) is released by the wrapper.
+    auto token = std::make_shared<int>(0);
+    std::atomic<int> second_calls{0};
+    ge::set_log_callback([token, &second_calls](ge::LogLevel, std::string_view) { ++second_calls; });
+    CHECK_EQ(token.use_count(), long{2});
+    { ge::Executor exec; }
+    CHECK(sink.take().empty());
+    CHECK(second_calls.load() >= 1);
+
+    // A callback that throws cannot break the library.
+    std::atomic<int> throwing_calls{0};
+    ge::set_log_callback([&throwing_calls](ge::LogLevel, std::string_view) {
+        ++throwing_calls;
+        throw std::runtime_error("from the log callback");
+    });
+    CHECK_EQ(token.use_count(), long{1});
+    {
+        ge::Executor exec;
+        std::mt19937 rng(31);
+        Case c = random_case(rng, 100);
+        exec.submit(c.a, c.b, c.out);
+        CHECK(bitwise_equal(c.out, c.expected));
+    }
+    CHECK(throwing_calls.load() >= 1);
+
+    // nullptr (or an empty function) restores stderr: no callback hears anything.
+    ge::set_log_callback(nullptr);
+    const int before = throwing_calls.load();
+    { ge::Executor exec; }  // its adapter line goes to stderr
+    CHECK_EQ(throwing_calls.load(), before);
+    ge::set_log_callback([&sink](ge::LogLevel level, std::string_view text) { sink.add(level, text); });
+    ge::set_log_callback(ge::LogCallback{});
+    { ge::Executor exec; }
+    CHECK(sink.take().empty());
+
+    // Levels outside gpu_log_level_t are rejected.
+    expect_error(GPU_EXECUTOR_INVALID_ARGUMENT, [] { ge::set_log_level(static_cast<ge::LogLevel>(5)); },
+                 "log level 5");
+    ge::set_log_level(GPU_LOG_WARN);  // the default without GPU_EXECUTOR_LOG
+}
+
 }  // namespace
 
 int main() {
@@ -478,6 +830,10 @@ int main() {
         {"stats, bucketed", test_stats_bucketed},
         {"stats, baseline", test_stats_baseline},
         {"chunking", test_chunking},
+        {"async, random batches completed out of order", test_async_random_out_of_order},
+        {"async, ticket lifetimes", test_async_lifetimes},
+        {"async, errors and unknown tickets", test_async_errors},
+        {"logging", test_logging},
     };
     for (const auto &test : tests) {
         const int before = g_failures;
