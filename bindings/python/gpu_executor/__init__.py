@@ -10,6 +10,12 @@
         ex.submit([(a, b, out)])      # out = a + b, in place, no copies
         print(ex.add(a, b)[:4], ex.stats()["batches"])
 
+        ticket = ex.submit_async([(a, b, out)])  # returns at once; a, b already copied
+        ticket.wait()                            # out written here
+
+    gpu_executor.set_log_level("info")           # process-wide
+    gpu_executor.set_log_callback(lambda level, message: print(level.name, message))
+
 The shared library is loaded on first use: ``GPU_EXECUTOR_LIBRARY`` (a full path) first,
 then a copy bundled next to this package, then the system loader (``libgpu_executor.so.0``).
 """
@@ -17,6 +23,7 @@ then a copy bundled next to this package, then the system loader (``libgpu_execu
 from ._executor import (
     Executor,
     GpuExecutorError,
+    Ticket,
     library_path,
     status_string,
     version,
@@ -26,12 +33,14 @@ from ._ffi import (
     Backend,
     DeviceType,
     LibraryNotFoundError,
+    LogLevel,
     Op,
     PowerPreference,
     Status,
     Strategy,
     load_library,
 )
+from ._log import set_log_callback, set_log_level
 
 __version__ = "0.1.0"
 
@@ -42,12 +51,16 @@ __all__ = [
     "GpuExecutorError",
     "LIBRARY_ENV",
     "LibraryNotFoundError",
+    "LogLevel",
     "Op",
     "PowerPreference",
     "Status",
     "Strategy",
+    "Ticket",
     "library_path",
     "load_library",
+    "set_log_callback",
+    "set_log_level",
     "status_string",
     "version",
 ]

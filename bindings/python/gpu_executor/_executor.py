@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ctypes
 import enum
+import math
 import sys
 import threading
+import time
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Type, TypeVar, Union
 
 import numpy as np
@@ -154,6 +156,134 @@ def _fill_task(index: int, item: Any, task: _ffi.gpu_task_t) -> None:
     task.length = out.size
 
 
+def _task_array(tasks: Iterable[ArrayTask]) -> Tuple[List[Any], Any]:
+    """The items of ``tasks`` (checked) and a ctypes ``gpu_task_t`` array naming them."""
+    items = list(tasks)
+    count = len(items)
+    array = (_ffi.gpu_task_t * count)() if count else None
+    for index, item in enumerate(items):
+        _fill_task(index, item, array[index])  # type: ignore[index]
+    return items, array
+
+
+#: ``gpu_executor_wait``'s "no limit".
+_NO_LIMIT = 2**64 - 1
+#: Long waits are made of waits this long, so that Ctrl-C (signal handlers run between
+#: them) can interrupt them.
+_WAIT_SLICE_NS = 100_000_000
+
+
+def _timeout_ns(timeout: Optional[float]) -> int:
+    if timeout is None:
+        return _NO_LIMIT
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float, np.integer, np.floating)):
+        raise TypeError(f"timeout must be a number of seconds or None, got {type(timeout).__name__}")
+    seconds = float(timeout)
+    if math.isnan(seconds):
+        raise ValueError("timeout is NaN")
+    if seconds <= 0:
+        return 0
+    if seconds * 1e9 >= _NO_LIMIT:
+        return _NO_LIMIT
+    return int(seconds * 1e9)
+
+
+class Ticket:
+    """One asynchronous batch, from :meth:`Executor.submit_async`.
+
+    :meth:`wait` or :meth:`poll` completes it: the outputs hold their results once either
+    returns ``True``. Until then the ticket keeps the outputs and the executor alive;
+    after completing, it lets go of them. A ticket that is never completed never writes its
+    outputs, and its GPU buffers stay with the executor until it is closed. Safe to use from
+    several threads (one of them completes it; the others then see it done).
+
+    ``Ticket(executor, ticket_id)`` adopts a ``gpu_ticket_t`` obtained through the C API
+    (it then keeps no outputs alive: that is the caller's business).
+    """
+
+    def __init__(self, executor: "Executor", ticket_id: int, *, _outputs: Sequence[Any] = ()) -> None:
+        if not isinstance(executor, Executor):
+            raise TypeError(f"executor must be a gpu_executor.Executor, got {type(executor).__name__}")
+        self._executor: Optional[Executor] = executor
+        self._id = _unsigned(ticket_id, "ticket_id", 64)
+        self._outputs: Optional[List[Any]] = list(_outputs)
+        self._lock = threading.Lock()
+        self._done = False
+        self._error: Optional[GpuExecutorError] = None
+
+    @property
+    def id(self) -> int:
+        """The ``gpu_ticket_t`` (never 0 for a ticket from :meth:`Executor.submit_async`)."""
+        return self._id
+
+    @property
+    def done(self) -> bool:
+        """Whether the ticket has completed (successfully or not). Makes no call."""
+        return self._done
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Waits up to ``timeout`` seconds (``None``: no limit; ``0``: only checks).
+
+        Returns ``True`` when the batch has completed and every output holds its result,
+        ``False`` when the time ran out (``NOT_READY``: wait again later). Raises
+        :class:`GpuExecutorError` with the batch's own status (``GPU_ERROR``,
+        ``DEVICE_LOST``, ...) when it failed, after which the ticket is done and raises the
+        same error again if asked; with ``UNKNOWN_TICKET`` when the executor does not know
+        the ticket (never issued, or completed through the C API); ``ValueError`` when the
+        executor was closed first (the results were abandoned). A completed ticket returns
+        ``True`` at once.
+        """
+        ns = _timeout_ns(timeout)
+        with self._lock:
+            if self._done:
+                if self._error is not None:
+                    raise self._error
+                return True
+            executor = self._executor
+            assert executor is not None
+            if executor.closed:
+                self._outputs = None
+                raise ValueError(
+                    f"the executor was closed before ticket {self._id} completed; its results "
+                    "were abandoned"
+                )
+            deadline = None if ns == _NO_LIMIT else time.monotonic_ns() + ns
+            while True:
+                step = _WAIT_SLICE_NS if deadline is None else min(ns, _WAIT_SLICE_NS)
+                status, message = executor._raw_call("gpu_executor_wait", self._id, step)
+                if status != Status.NOT_READY:
+                    break
+                if deadline is not None:
+                    ns = deadline - time.monotonic_ns()
+                    if ns <= 0:
+                        return False
+            if status == Status.OK:
+                self._finish(None)
+                return True
+            error = GpuExecutorError(status, message)
+            if status not in (Status.UNKNOWN_TICKET, Status.NULL_POINTER):
+                # The batch itself failed: the ticket is spent.
+                self._finish(error)
+            raise error
+
+    def poll(self) -> bool:
+        """``wait(0)``: ``True`` (outputs written) if the batch has completed, else ``False``."""
+        return self.wait(0)
+
+    def _finish(self, error: Optional[GpuExecutorError]) -> None:
+        self._done = True
+        self._error = error
+        self._outputs = None
+        self._executor = None
+
+    def __repr__(self) -> str:
+        if self._done:
+            state = "failed" if self._error is not None else "done"
+        else:
+            state = "pending"
+        return f"<gpu_executor.Ticket {self._id} {state}>"
+
+
 class Executor:
     """One GPU executor: a device, its caches and counters.
 
@@ -164,7 +294,7 @@ class Executor:
     buffers per exact length; ``exact_size_cache_capacity``: how many lengths (``None``: the
     library default). ``max_chunk_elements``: most elements per GPU binding, longer tasks
     are split (0: what the device allows; otherwise at least 64). ``copy_threads``: threads
-    copying a large batch to and from staging memory (0: up to 8, by the machine's
+    copying a large batch to and from staging memory (0: up to 16, by the machine's
     parallelism; 1: the calling thread only).
 
     Use as a context manager, or call :meth:`close`. Safe to share between threads.
@@ -182,7 +312,9 @@ class Executor:
         copy_threads: int = 0,
     ) -> None:
         self._handle: Optional[_ffi.ExecutorHandle] = None
-        self._lock = threading.Lock()
+        # Calls in progress: close() waits for them to return before destroying the handle.
+        self._users = 0
+        self._idle = threading.Condition(threading.Lock())
         lib = _ffi.library()
         self._lib = lib
         options = lib.gpu_executor_options_default()
@@ -204,11 +336,18 @@ class Executor:
     # --- lifetime ---------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Destroys the executor and its GPU resources. Idempotent."""
-        with self._lock:
+        """Destroys the executor and its GPU resources. Idempotent.
+
+        Waits for calls running on other threads to return first. Tickets still pending are
+        abandoned: their outputs are never written, and waiting on them raises
+        ``ValueError``.
+        """
+        with self._idle:
             handle, self._handle = self._handle, None
-            if handle is not None:
-                self._lib.gpu_executor_destroy(handle)
+            while self._users:
+                self._idle.wait()
+        if handle is not None:
+            self._lib.gpu_executor_destroy(handle)
 
     @property
     def closed(self) -> bool:
@@ -240,12 +379,38 @@ class Executor:
             raise ValueError("operation on a closed gpu_executor.Executor")
         return handle
 
-    def _call(self, name: str, *args: Any) -> None:
-        # The lock keeps close() from destroying the handle under a running call; the
-        # library serialises calls on one handle anyway. ctypes releases the GIL meanwhile.
-        with self._lock:
+    def _enter(self) -> _ffi.ExecutorHandle:
+        with self._idle:
             handle = self._live()
-            _check(self._lib, getattr(self._lib, name)(handle, *args))
+            self._users += 1
+            return handle
+
+    def _leave(self) -> None:
+        with self._idle:
+            self._users -= 1
+            if not self._users:
+                self._idle.notify_all()
+
+    def _raw_call(self, name: str, *args: Any) -> Tuple[int, str]:
+        """Calls ``name(handle, *args)``; returns the status and, unless OK, the message.
+
+        Several threads may call at once (the library serialises what needs it, and a wait
+        on a ticket does not block other calls); close() waits until they are all done.
+        ctypes releases the GIL during the call.
+        """
+        handle = self._enter()
+        try:
+            status = getattr(self._lib, name)(handle, *args)
+            # Read at once: the message belongs to the last call on this thread.
+            message = self._lib.last_error_message() if status != Status.OK else ""
+        finally:
+            self._leave()
+        return status, message
+
+    def _call(self, name: str, *args: Any) -> None:
+        status, message = self._raw_call(name, *args)
+        if status != Status.OK:
+            raise GpuExecutorError(status, message)
 
     # --- work -------------------------------------------------------------------------------
 
@@ -259,13 +424,25 @@ class Executor:
         ``ALIASING``). Raises ``TypeError`` / ``ValueError`` for unfit arguments before
         anything runs.
         """
-        items = list(tasks)
-        count = len(items)
-        array = (_ffi.gpu_task_t * count)() if count else None
-        for index, item in enumerate(items):
-            _fill_task(index, item, array[index])  # type: ignore[index]
+        items, array = _task_array(tasks)
         # `items` keeps every array alive until the call returns.
-        self._call("gpu_executor_submit_batch", array, count)
+        self._call("gpu_executor_submit_batch", array, len(items))
+
+    def submit_async(self, tasks: Iterable[ArrayTask]) -> "Ticket":
+        """Submits ``tasks`` like :meth:`submit` but returns at once, with a :class:`Ticket`.
+
+        The inputs ``a`` and ``b`` are copied before this returns: they may be changed or
+        dropped right away. Each ``out`` is written when the ticket completes
+        (:meth:`Ticket.wait` or :meth:`Ticket.poll` returning ``True``); until then do not
+        read or write it. The ticket keeps every ``out`` (and this executor) alive until it
+        completes. Several tickets may be in flight at once and complete in any order.
+        Arguments are checked as by :meth:`submit`, and a rejected batch raises here,
+        before anything runs.
+        """
+        items, array = _task_array(tasks)
+        ticket = _ffi.gpu_ticket_t(0)
+        self._call("gpu_executor_submit_batch_async", array, len(items), ctypes.byref(ticket))
+        return Ticket(self, ticket.value, _outputs=[item[2] for item in items])
 
     def add(self, a: Any, b: Any) -> np.ndarray:
         """Returns ``a + b`` computed on the GPU, as a new ``float32`` array.

@@ -57,6 +57,18 @@ class Status(enum.IntEnum):
     MISALIGNED_POINTER = 13
     INVALID_OPTION = 14
     POISONED = 15
+    NOT_READY = 16
+    UNKNOWN_TICKET = 17
+
+
+class LogLevel(enum.IntEnum):
+    """``gpu_log_level_t`` (``GPU_LOG_<NAME>``): a message's level, or the threshold."""
+
+    OFF = 0
+    ERROR = 1
+    WARN = 2
+    INFO = 3
+    DEBUG = 4
 
 
 class Op(enum.IntEnum):
@@ -175,6 +187,12 @@ class gpu_adapter_info_t(Structure):
 #: Opaque ``gpu_executor_t *``.
 ExecutorHandle = c_void_p
 
+#: ``gpu_ticket_t``.
+gpu_ticket_t = c_uint64
+
+#: ``gpu_log_callback_t``: ``void (*)(uint32_t level, const char *message, void *userdata)``.
+gpu_log_callback_t = ctypes.CFUNCTYPE(None, c_uint32, c_char_p, c_void_p)
+
 
 # --- loading -------------------------------------------------------------------------------
 
@@ -223,6 +241,14 @@ _PROTOTYPES = {
     "gpu_executor_status_str": (c_char_p, [c_int32]),
     "gpu_executor_last_error_message": (c_char_p, []),
     "gpu_executor_version": (c_char_p, []),
+    "gpu_executor_submit_batch_async": (
+        c_int32,
+        [ExecutorHandle, POINTER(gpu_task_t), c_size_t, POINTER(gpu_ticket_t)],
+    ),
+    "gpu_executor_wait": (c_int32, [ExecutorHandle, gpu_ticket_t, c_uint64]),
+    "gpu_executor_poll": (c_int32, [ExecutorHandle, gpu_ticket_t]),
+    "gpu_executor_set_log_callback": (c_int32, [gpu_log_callback_t, c_void_p]),
+    "gpu_executor_set_log_level": (c_int32, [c_uint32]),
 }
 
 

@@ -28,6 +28,7 @@ ENUMS = {
     "gpu_power_preference_t": ("GPU_POWER_", gpu_executor.PowerPreference),
     "gpu_strategy_t": ("GPU_STRATEGY_", gpu_executor.Strategy),
     "gpu_device_type_t": ("GPU_DEVICE_", gpu_executor.DeviceType),
+    "gpu_log_level_t": ("GPU_LOG_", gpu_executor.LogLevel),
 }
 
 C_TYPES = {
@@ -94,6 +95,25 @@ def test_enums_match_header():
         body = re.sub(r"//[^\n]*", "", m.group(1))
         values = {k[len(prefix):]: int(v) for k, v in re.findall(r"(\w+)\s*=\s*(-?\d+)", body)}
         assert values == {member.name: member.value for member in cls}, name
+
+
+@needs_header
+def test_every_header_function_has_a_prototype():
+    declared = set(re.findall(r"\b(gpu_executor_[a-z_]+)\(", header_text()))
+    assert declared == set(_ffi._PROTOTYPES)
+
+
+@needs_header
+def test_ticket_and_log_callback_types_match_header():
+    text = header_text()
+    assert "typedef uint64_t gpu_ticket_t;" in text
+    assert _ffi.gpu_ticket_t is ctypes.c_uint64
+    m = re.search(r"typedef void \(\*gpu_log_callback_t\)\((.*?)\);", text, re.S)
+    assert m, "gpu_log_callback_t"
+    params = [" ".join(p.split()) for p in m.group(1).split(",")]
+    assert params == ["uint32_t level", "const char *message", "void *userdata"]
+    assert _ffi.gpu_log_callback_t._restype_ is None
+    assert _ffi.gpu_log_callback_t._argtypes_ == (ctypes.c_uint32, ctypes.c_char_p, ctypes.c_void_p)
 
 
 @needs_header
