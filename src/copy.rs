@@ -3,7 +3,7 @@
 //!
 //! One thread's memcpy (about 8-10 GB/s) bounds large batches. Each slab's element range is
 //! cut into units of about 1 MiB of output, every unit copied through its own mapped view,
-//! and the units of all slabs of a wave run in parallel on the executor's rayon pool, which
+//! and the units of all slabs of a batch run in parallel on the executor's rayon pool, which
 //! lives as long as the executor so no batch pays for starting threads.
 
 use std::ops::Range;

@@ -1,10 +1,10 @@
 //! The safe core: a batch goes in, results come out.
 //!
-//! `submit` validates every task, plans the batch (group by bucket, then exact size), takes
-//! slabs from the pool or the exact-size cache, and hands them to [`pipeline`]: a batch of
-//! up to 8M elements is one wave (copy in, one submit, one wait, copy out only when the GPU
-//! reported no error); a larger one runs in overlapping waves. Slabs return to their cache
-//! after their submission completed.
+//! `submit` is `launch` then `finish`. `launch` validates every task, plans the batch (group
+//! by bucket, then exact size), takes slabs from the pool or the exact-size cache, and hands
+//! them to [`pipeline`], which copies the inputs into staging and submits the whole batch
+//! once. `finish` waits once and copies the results out, only when the GPU reported no
+//! error. Slabs return to their cache after their submission completed.
 //!
 //! [`pipeline`]: crate::pipeline
 
@@ -29,13 +29,6 @@ use crate::task::{Task, TaskInputs};
 const MAX_CHUNK_ELEMENTS: u64 = 1 << 30;
 /// Copy threads used when the options leave it to us (0), at most.
 const DEFAULT_MAX_COPY_THREADS: usize = 16;
-/// Batches of fewer elements run as one wave: one submit, one wait. Measured on an H100,
-/// waves only pay off above this: they cost submits and slow the host's uploads a little.
-const PIPELINE_MIN_ELEMENTS: u64 = 1 << 23;
-/// Larger batches run in about this many waves, each of a slab size within the bounds.
-const WAVES: u64 = 4;
-const WAVE_MIN_ELEMENTS: u64 = 1 << 18;
-const WAVE_MAX_ELEMENTS: u64 = 1 << 24;
 /// Smallest chunk limit accepted from the options.
 pub const MIN_CHUNK_ELEMENTS: u64 = 64;
 
@@ -181,19 +174,16 @@ impl Executor {
         let lengths: Vec<usize> = tasks.iter().map(|t| t.len).collect();
         let source = self.choose_source(&lengths);
         let total: u64 = lengths.iter().map(|&n| n as u64).sum();
-        let cap = self.slab_cap(total);
 
         let capture = self.gpu.capture_errors();
         let mut staged = match source {
-            SlabSource::Pool => self.acquire_pooled(&lengths, cap),
-            SlabSource::Exact(len) => self.acquire_exact(len, cap),
+            SlabSource::Pool => self.acquire_pooled(&lengths),
+            SlabSource::Exact(len) => self.acquire_exact(len),
             SlabSource::Fresh => self.acquire_fresh(&lengths),
         };
-        let waves = wave_lengths(&staged, cap, total);
-        let launched = pipeline::launch_all(
+        let launched = pipeline::launch(
             &self.gpu,
             &mut staged,
-            &waves,
             tasks,
             &self.copy_pool,
             &mut self.stats,
@@ -268,18 +258,6 @@ impl Executor {
         Ok(())
     }
 
-    /// Most elements per slab for a batch of `total` elements: the chunk limit, or for
-    /// large bucketed batches about a quarter of the batch, so waves can overlap.
-    fn slab_cap(&self, total: u64) -> u64 {
-        if self.config.strategy == Strategy::Baseline || total < PIPELINE_MIN_ELEMENTS {
-            return self.chunk;
-        }
-        (total / WAVES)
-            .clamp(WAVE_MIN_ELEMENTS, WAVE_MAX_ELEMENTS)
-            .next_power_of_two()
-            .min(self.chunk)
-    }
-
     fn choose_source(&self, lengths: &[usize]) -> SlabSource {
         match self.config.strategy {
             Strategy::Baseline => SlabSource::Fresh,
@@ -291,9 +269,9 @@ impl Executor {
     }
 
     /// Bucketed: tasks grouped by bucket, slabs from the pool, one lookup per bucket.
-    fn acquire_pooled(&mut self, lengths: &[usize], cap: u64) -> Vec<Staged> {
+    fn acquire_pooled(&mut self, lengths: &[usize]) -> Vec<Staged> {
         let mut staged: Vec<Staged> = Vec::new();
-        for plan in plan_bucketed(lengths, cap) {
+        for plan in plan_bucketed(lengths, self.chunk) {
             let kernel = match staged.last() {
                 Some(prev) if prev.plan.bucket == plan.bucket => Arc::clone(&prev.kernel),
                 _ => self
@@ -315,8 +293,8 @@ impl Executor {
     }
 
     /// Single task with the exact-size cache: slabs sized for exactly this length.
-    fn acquire_exact(&mut self, len: usize, cap: u64) -> Vec<Staged> {
-        let plans = plan_single(0, len, cap);
+    fn acquire_exact(&mut self, len: usize) -> Vec<Staged> {
+        let plans = plan_single(0, len, self.chunk);
         let Some(first) = plans.first() else {
             return Vec::new();
         };
@@ -391,31 +369,6 @@ impl Executor {
             self.exact.clear();
         }
     }
-}
-
-/// How many consecutive slabs form each wave: all of them for a small batch, else runs
-/// of at least `cap` elements.
-fn wave_lengths(staged: &[Staged], cap: u64, total: u64) -> Vec<usize> {
-    if staged.is_empty() {
-        return Vec::new();
-    }
-    if total < PIPELINE_MIN_ELEMENTS || cap >= total {
-        return vec![staged.len()];
-    }
-    let mut waves = Vec::new();
-    let (mut slabs, mut elements) = (0, 0);
-    for s in staged {
-        slabs += 1;
-        elements += s.plan.used;
-        if elements >= cap {
-            waves.push(slabs);
-            (slabs, elements) = (0, 0);
-        }
-    }
-    if slabs > 0 {
-        waves.push(slabs);
-    }
-    waves
 }
 
 /// Splits the tasks' outputs into the disjoint runs each slab fills, per slab, sorted by

@@ -19,7 +19,7 @@ pub mod executor; // submit / launch / finish: the batch's way through
 pub mod kernel; // WGSL kernels and their pipelines
 pub mod log; // log messages and their sink
 pub mod pending; // a launched batch and its waiter
-pub mod pipeline; // upload, submit in waves, wait, download
+pub mod pipeline; // upload, submit, wait, download
 pub mod plan; // tasks → slabs (group by bucket, then exact size; chunking)
 pub mod pool; // idle slabs by size class
 pub mod slab; // one dispatch's buffers and bind group

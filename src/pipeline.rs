@@ -1,10 +1,10 @@
-//! Running a batch's slabs on the GPU, in waves.
+//! Running a batch's slabs on the GPU: copy the inputs into staging, encode every slab into
+//! one command buffer, submit once; later wait once and copy the results out.
 //!
-//! A wave is a run of slabs with one command buffer and one submit. A small batch is one
-//! wave. A large batch is cut into a few waves so the GPU copies and computes wave k while
-//! the host fills the staging memory of wave k+1; only the last wave's GPU time is not
-//! hidden. Results are copied out after every wave was submitted without error and the
-//! last one completed, so a failed batch writes no output.
+//! Splitting large batches into waves (submitting part k while the host fills part k+1)
+//! was measured on an H100 and not kept: it did not reliably beat one submit, because the
+//! host's writes into staging memory are the bottleneck and concurrent GPU transfers slowed
+//! them (docs/BENCHMARKS.md).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -46,21 +46,25 @@ fn elapsed_ns(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// Copies a wave's inputs in, encodes it, submits it and asks for its buffers to be mapped.
+/// Copies a batch's inputs in, encodes it, submits it and asks for its buffers to be
+/// mapped. Returns `None` for a batch with nothing to run.
 pub fn launch(
     gpu: &Gpu,
-    wave: &mut [Staged],
+    batch: &mut [Staged],
     inputs: &[TaskInputs],
     pool: &CopyPool,
     stats: &mut Stats,
-) -> Result<wgpu::SubmissionIndex> {
+) -> Result<Option<wgpu::SubmissionIndex>> {
+    if batch.is_empty() {
+        return Ok(None);
+    }
     let clock = Instant::now();
-    for s in wave.iter_mut() {
+    for s in batch.iter_mut() {
         s.slab.ensure_upload_mapped(&gpu.device)?;
     }
-    let slabs: Vec<(&Slab, &SlabPlan)> = wave.iter().map(|s| (&s.slab, &s.plan)).collect();
+    let slabs: Vec<(&Slab, &SlabPlan)> = batch.iter().map(|s| (&s.slab, &s.plan)).collect();
     copy::upload(pool, &slabs, inputs)?;
-    for s in wave.iter() {
+    for s in batch.iter() {
         s.slab.finish_upload(s.plan.used)?;
     }
     stats.upload_ns += elapsed_ns(clock);
@@ -69,9 +73,9 @@ pub fn launch(
     let mut encoder = gpu
         .device
         .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("gpu_executor wave"),
+            label: Some("gpu_executor batch"),
         });
-    for s in wave.iter() {
+    for s in batch.iter() {
         s.slab.encode(
             &mut encoder,
             &s.kernel.pipeline,
@@ -81,16 +85,16 @@ pub fn launch(
         );
     }
     let submission = gpu.queue.submit([encoder.finish()]);
-    for s in wave.iter_mut() {
+    for s in batch.iter_mut() {
         s.readback = Some(s.slab.request_maps(s.plan.used));
     }
     stats.submits += 1;
-    stats.dispatches += wave.len() as u64;
+    stats.dispatches += batch.len() as u64;
     stats.submit_ns += elapsed_ns(clock);
-    Ok(submission)
+    Ok(Some(submission))
 }
 
-/// Blocks until `submission` (and so every earlier one, with its map callbacks) completed.
+/// Blocks until `submission` (and every map callback it enables) completed.
 pub fn wait(gpu: &Gpu, submission: wgpu::SubmissionIndex, stats: &mut Stats) -> Result<()> {
     let clock = Instant::now();
     let result = gpu
@@ -128,24 +132,4 @@ pub fn land(
     }
     stats.download_ns += elapsed_ns(clock);
     result
-}
-
-/// Uploads and submits every wave (`wave_lens` consecutive slabs each), in order.
-/// Returns the last submission.
-pub fn launch_all(
-    gpu: &Gpu,
-    staged: &mut [Staged],
-    wave_lens: &[usize],
-    inputs: &[TaskInputs],
-    pool: &CopyPool,
-    stats: &mut Stats,
-) -> Result<Option<wgpu::SubmissionIndex>> {
-    let mut last = None;
-    let mut rest = staged;
-    for &len in wave_lens {
-        let (wave, tail) = std::mem::take(&mut rest).split_at_mut(len);
-        rest = tail;
-        last = Some(launch(gpu, wave, inputs, pool, stats)?);
-    }
-    Ok(last)
 }

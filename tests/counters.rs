@@ -176,24 +176,22 @@ fn same_bucket_tasks_share_one_slab_and_dispatch() {
 }
 
 #[test]
-fn large_batches_run_in_waves_and_reuse_them() {
+fn large_batches_are_one_submit_and_reuse_their_slab() {
     let mut rng = Rng::new(6);
     let mut exec = new(Strategy::Bucketed);
-    // 8 × 1,048,576 = 8M elements: slabs are capped at a quarter of the batch (2M), so
-    // two tasks fill each slab and each slab is a wave with its own submit.
+    // 8 × 1,048,576 = 8M elements of one bucket: one slab of the 8M size class.
     let sizes = [1_048_576usize; 8];
     submit(&mut exec, &mut rng, &sizes);
     let s = exec.stats();
-    assert_eq!(s.submits, 4);
-    assert_eq!(s.dispatches, 4);
-    assert_eq!((s.pool_hits, s.pool_misses), (0, 4));
-    assert_eq!(s.buffers_created, 24);
+    assert_eq!((s.submits, s.dispatches), (1, 1));
+    assert_eq!((s.pool_hits, s.pool_misses), (0, 1));
+    assert_eq!(s.buffers_created, 6);
     assert_eq!(s.pipelines_created, 1);
     submit(&mut exec, &mut rng, &sizes);
     let s = exec.stats();
-    assert_eq!((s.pool_hits, s.pool_misses), (4, 4));
-    assert_eq!(s.buffers_created, 24, "the steady state creates nothing");
-    assert_eq!(s.bind_groups_created, 4);
+    assert_eq!((s.pool_hits, s.pool_misses), (1, 1));
+    assert_eq!(s.buffers_created, 6, "the steady state creates nothing");
+    assert_eq!(s.bind_groups_created, 1);
     assert_eq!(s.pipelines_created, 1);
-    assert_eq!(s.submits, 8);
+    assert_eq!(s.submits, 2);
 }
