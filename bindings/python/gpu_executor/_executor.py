@@ -241,16 +241,21 @@ class Ticket:
                 return True
             executor = self._executor
             assert executor is not None
-            if executor.closed:
-                self._outputs = None
-                raise ValueError(
-                    f"the executor was closed before ticket {self._id} completed; its results "
-                    "were abandoned"
-                )
             deadline = None if ns == _NO_LIMIT else time.monotonic_ns() + ns
             while True:
                 step = _WAIT_SLICE_NS if deadline is None else min(ns, _WAIT_SLICE_NS)
-                status, message = executor._raw_call("gpu_executor_wait", self._id, step)
+                if executor.closed:  # before this call or between two slices of a wait
+                    self._outputs = None
+                    raise ValueError(
+                        f"the executor was closed before ticket {self._id} completed; its "
+                        "results were abandoned"
+                    )
+                try:
+                    status, message = executor._raw_call("gpu_executor_wait", self._id, step)
+                except ValueError:
+                    if executor.closed:
+                        continue  # closed meanwhile: raise the explanation above
+                    raise
                 if status != Status.NOT_READY:
                     break
                 if deadline is not None:

@@ -288,3 +288,23 @@ def test_raw_async_prototypes(executor, rng):
     assert lib.gpu_executor_submit_batch_async(executor._handle, ctypes.byref(task), 1, None) == Status.NULL_POINTER
     assert lib.gpu_executor_wait(executor._handle, ticket.value, NO_LIMIT) == Status.OK
     assert_bitwise_equal(out, a + b)
+
+
+def test_close_during_a_wait_abandons_the_ticket(rng, monkeypatch):
+    ex = Executor()
+    a, b, out = random_task(rng, 1000)
+    ticket = ex.submit_async([(a, b, out)])
+    real = ex._raw_call
+    calls = []
+
+    def close_after_first_slice(name, *args):
+        calls.append(args)
+        if len(calls) == 1:
+            return Status.NOT_READY, "not yet"
+        ex.close()
+        return real(name, *args)
+
+    monkeypatch.setattr(ex, "_raw_call", close_after_first_slice)
+    with pytest.raises(ValueError, match="abandoned"):
+        ticket.wait()
+    assert np.isnan(out).all()
