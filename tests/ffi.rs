@@ -5,40 +5,11 @@ mod common;
 use std::ffi::{c_void, CStr};
 use std::ptr;
 
+use common::c_api::{create, last_error, task};
 use common::{assert_matches, poisoned, Case, Rng};
 use gpu_executor::ffi::*;
 
 use gpu_executor_status_t as S;
-
-fn last_error() -> String {
-    unsafe { CStr::from_ptr(gpu_executor_last_error_message()) }
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn create(options: &gpu_executor_options_t) -> *mut gpu_executor_t {
-    let mut exec = ptr::null_mut();
-    let status = unsafe { gpu_executor_create(options, &mut exec) };
-    assert_eq!(status, S::GPU_EXECUTOR_OK, "{}", last_error());
-    assert!(!exec.is_null());
-    exec
-}
-
-fn task(a: &[f32], b: &[f32], out: &mut [f32]) -> gpu_task_t {
-    gpu_task_t {
-        op: gpu_op_t::GPU_OP_VECTOR_ADD as u32,
-        flags: 0,
-        inputs: [
-            a.as_ptr().cast(),
-            b.as_ptr().cast(),
-            ptr::null(),
-            ptr::null(),
-        ],
-        output: out.as_mut_ptr().cast(),
-        length: out.len(),
-        params: [0; 4],
-    }
-}
 
 /// A change that makes a valid task invalid.
 type Tweak = Box<dyn FnOnce(&mut gpu_task_t)>;

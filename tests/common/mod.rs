@@ -57,3 +57,49 @@ pub fn assert_matches(got: &[f32], want: &[f32], what: &str) {
         );
     }
 }
+
+/// Helpers for tests that call the C API as C would.
+pub mod c_api {
+    use std::ffi::CStr;
+    use std::ptr;
+
+    use gpu_executor::ffi::*;
+
+    /// This thread's last-error message.
+    pub fn last_error() -> String {
+        unsafe { CStr::from_ptr(gpu_executor_last_error_message()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// A handle from `options` (NULL: defaults); panics with the message on failure.
+    pub fn create(options: *const gpu_executor_options_t) -> *mut gpu_executor_t {
+        let mut exec = ptr::null_mut();
+        let status = unsafe { gpu_executor_create(options, &mut exec) };
+        assert_eq!(
+            status,
+            gpu_executor_status_t::GPU_EXECUTOR_OK,
+            "{}",
+            last_error()
+        );
+        assert!(!exec.is_null());
+        exec
+    }
+
+    /// A valid `out = a + b` task over the given arrays.
+    pub fn task(a: &[f32], b: &[f32], out: &mut [f32]) -> gpu_task_t {
+        gpu_task_t {
+            op: gpu_op_t::GPU_OP_VECTOR_ADD as u32,
+            flags: 0,
+            inputs: [
+                a.as_ptr().cast(),
+                b.as_ptr().cast(),
+                ptr::null(),
+                ptr::null(),
+            ],
+            output: out.as_mut_ptr().cast(),
+            length: out.len(),
+            params: [0; 4],
+        }
+    }
+}
