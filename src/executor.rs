@@ -190,10 +190,10 @@ impl Executor {
         );
         // Every GPU error of this batch is known here, before any output can be written.
         match (launched, capture.finish(&self.gpu)) {
-            (Ok(last), Ok(())) => Ok(PendingBatch {
+            (Ok(submission), Ok(())) => Ok(PendingBatch {
                 staged,
                 source,
-                last,
+                submission,
                 lengths,
                 total,
             }),
@@ -209,7 +209,7 @@ impl Executor {
     pub fn waiter(&self, pending: &PendingBatch) -> Waiter {
         Waiter {
             device: self.gpu.device.clone(),
-            submission: pending.last.clone(),
+            submission: pending.submission.clone(),
             readbacks: pending.staged.iter().filter_map(Staged::readback).collect(),
         }
     }
@@ -220,7 +220,7 @@ impl Executor {
         let PendingBatch {
             staged,
             source,
-            last,
+            submission,
             lengths,
             total,
         } = pending;
@@ -232,7 +232,7 @@ impl Executor {
                 "outputs do not match the launched tasks' count and lengths",
             ));
         }
-        let result = last.map_or(Ok(()), |submission| {
+        let result = submission.map_or(Ok(()), |submission| {
             pipeline::wait(&self.gpu, submission, &mut self.stats).and_then(|()| {
                 let segments = output_segments(&staged, outputs);
                 pipeline::land(

@@ -20,7 +20,8 @@ pub(crate) enum SlabSource {
 pub struct PendingBatch {
     pub(crate) staged: Vec<Staged>,
     pub(crate) source: SlabSource,
-    pub(crate) last: Option<wgpu::SubmissionIndex>,
+    /// `None` when the batch had nothing to run.
+    pub(crate) submission: Option<wgpu::SubmissionIndex>,
     pub(crate) lengths: Vec<usize>,
     pub(crate) total: u64,
 }
