@@ -212,8 +212,9 @@ typedef struct gpu_executor_options_t {
   // Most elements per slab (per GPU binding); longer tasks are split. 0 (default) = what
   // the device allows; otherwise at least 64, rounded down to a power of two.
   uint64_t max_chunk_elements;
-  // Threads that copy a large batch's data to and from staging memory; 0 (default) =
-  // up to 16, by the machine's available parallelism; 1 = the calling thread only.
+  // Threads that copy a batch's data to and from staging memory; 0 (default) = up to 16,
+  // by the machine's available parallelism; 1 = the calling thread only. Each executor
+  // starts its own threads at creation and keeps them until it is destroyed.
   uint32_t copy_threads;
 } gpu_executor_options_t;
 

@@ -92,8 +92,9 @@ pub struct gpu_executor_options_t {
     /// Most elements per slab (per GPU binding); longer tasks are split. 0 (default) = what
     /// the device allows; otherwise at least 64, rounded down to a power of two.
     pub max_chunk_elements: u64,
-    /// Threads that copy a large batch's data to and from staging memory; 0 (default) =
-    /// up to 16, by the machine's available parallelism; 1 = the calling thread only.
+    /// Threads that copy a batch's data to and from staging memory; 0 (default) = up to 16,
+    /// by the machine's available parallelism; 1 = the calling thread only. Each executor
+    /// starts its own threads at creation and keeps them until it is destroyed.
     pub copy_threads: u32,
 }
 
