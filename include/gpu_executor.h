@@ -325,8 +325,8 @@ struct gpu_executor_options_t gpu_executor_options_default(void);
 // `DEVICE_REQUEST_FAILED`. Thread-safe.
 //
 // # Safety
-// Every pointer must be NULL or valid as described above; `exec` must come from
-// `gpu_executor_create` and not be destroyed yet.
+// `options` must be NULL or point to a readable options struct; `out` must be NULL or
+// point to writable storage for one pointer.
 gpu_executor_status_t gpu_executor_create(const struct gpu_executor_options_t *options,
                                           struct gpu_executor_t **out);
 
@@ -336,8 +336,7 @@ gpu_executor_status_t gpu_executor_create(const struct gpu_executor_options_t *o
 // call.
 //
 // # Safety
-// Every pointer must be NULL or valid as described above; `exec` must come from
-// `gpu_executor_create` and not be destroyed yet.
+// `exec` must be NULL or come from `gpu_executor_create` and not be destroyed yet.
 void gpu_executor_destroy(struct gpu_executor_t *exec);
 
 // Runs a batch of tasks and blocks until every output holds its result.

@@ -70,8 +70,8 @@ pub extern "C" fn gpu_executor_options_default() -> gpu_executor_options_t {
 /// `DEVICE_REQUEST_FAILED`. Thread-safe.
 ///
 /// # Safety
-/// Every pointer must be NULL or valid as described above; `exec` must come from
-/// `gpu_executor_create` and not be destroyed yet.
+/// `options` must be NULL or point to a readable options struct; `out` must be NULL or
+/// point to writable storage for one pointer.
 #[no_mangle]
 pub unsafe extern "C" fn gpu_executor_create(
     options: *const gpu_executor_options_t,
@@ -123,8 +123,7 @@ pub unsafe extern "C" fn gpu_executor_create(
 /// call.
 ///
 /// # Safety
-/// Every pointer must be NULL or valid as described above; `exec` must come from
-/// `gpu_executor_create` and not be destroyed yet.
+/// `exec` must be NULL or come from `gpu_executor_create` and not be destroyed yet.
 #[no_mangle]
 pub unsafe extern "C" fn gpu_executor_destroy(exec: *mut gpu_executor_t) {
     ffi_boundary!((), {
