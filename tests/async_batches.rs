@@ -5,7 +5,7 @@ mod common;
 
 use std::ptr;
 
-use common::c_api::{last_error, task};
+use common::c_api::{last_error, stats, task};
 
 fn create() -> *mut gpu_executor_t {
     common::c_api::create(ptr::null())
@@ -76,14 +76,7 @@ fn results_land_when_the_ticket_completes_in_any_order() {
             S::GPU_EXECUTOR_UNKNOWN_TICKET
         );
     }
-    let mut stats = gpu_executor_stats_t {
-        struct_size: std::mem::size_of::<gpu_executor_stats_t>() as u32,
-        ..Default::default()
-    };
-    assert_eq!(
-        unsafe { gpu_executor_stats(exec, &mut stats) },
-        S::GPU_EXECUTOR_OK
-    );
+    let stats = stats(exec);
     assert_eq!((stats.batches, stats.tasks), (3, 7));
     unsafe { gpu_executor_destroy(exec) };
 }

@@ -5,7 +5,7 @@ mod common;
 use std::ffi::{c_void, CStr};
 use std::ptr;
 
-use common::c_api::{create, last_error, task};
+use common::c_api::{create, last_error, stats, task};
 use common::{assert_matches, poisoned, Case, Rng};
 use gpu_executor::ffi::*;
 
@@ -45,14 +45,7 @@ fn a_batch_through_the_c_api_matches_the_cpu() {
         assert_matches(o, &c.expected, "ffi batch");
     }
 
-    let mut stats = gpu_executor_stats_t {
-        struct_size: std::mem::size_of::<gpu_executor_stats_t>() as u32,
-        ..Default::default()
-    };
-    assert_eq!(
-        unsafe { gpu_executor_stats(exec, &mut stats) },
-        S::GPU_EXECUTOR_OK
-    );
+    let stats = stats(exec);
     assert_eq!(stats.batches, 1);
     assert_eq!(stats.tasks, 5);
     assert_eq!(stats.elements, 116_641);
@@ -162,14 +155,7 @@ fn every_bad_task_gets_its_own_status_and_leaves_outputs_untouched() {
     let (status, untouched) = submit_tweaked(exec, |_| {});
     assert_eq!(status, S::GPU_EXECUTOR_OK);
     assert!(!untouched);
-    let mut stats = gpu_executor_stats_t {
-        struct_size: std::mem::size_of::<gpu_executor_stats_t>() as u32,
-        ..Default::default()
-    };
-    assert_eq!(
-        unsafe { gpu_executor_stats(exec, &mut stats) },
-        S::GPU_EXECUTOR_OK
-    );
+    let stats = stats(exec);
     assert_eq!((stats.batches, stats.submits), (1, 1));
     unsafe { gpu_executor_destroy(exec) };
 }
@@ -385,14 +371,7 @@ fn one_handle_serves_several_threads() {
             });
         }
     });
-    let mut stats = gpu_executor_stats_t {
-        struct_size: std::mem::size_of::<gpu_executor_stats_t>() as u32,
-        ..Default::default()
-    };
-    assert_eq!(
-        unsafe { gpu_executor_stats(shared.0, &mut stats) },
-        S::GPU_EXECUTOR_OK
-    );
+    let stats = stats(shared.0);
     assert_eq!(stats.batches, 20);
     assert_eq!(stats.tasks, 60);
     unsafe { gpu_executor_destroy(shared.0) };

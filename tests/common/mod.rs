@@ -86,6 +86,22 @@ pub mod c_api {
         exec
     }
 
+    /// The executor's counters; panics if the call fails.
+    pub fn stats(exec: *mut gpu_executor_t) -> gpu_executor_stats_t {
+        let mut stats = gpu_executor_stats_t {
+            struct_size: std::mem::size_of::<gpu_executor_stats_t>() as u32,
+            ..Default::default()
+        };
+        let status = unsafe { gpu_executor_stats(exec, &mut stats) };
+        assert_eq!(
+            status,
+            gpu_executor_status_t::GPU_EXECUTOR_OK,
+            "{}",
+            last_error()
+        );
+        stats
+    }
+
     /// A valid `out = a + b` task over the given arrays.
     pub fn task(a: &[f32], b: &[f32], out: &mut [f32]) -> gpu_task_t {
         gpu_task_t {
