@@ -36,12 +36,6 @@ impl CopyPool {
         Self(pool)
     }
 
-    pub fn threads(&self) -> usize {
-        self.0
-            .as_ref()
-            .map_or(1, rayon::ThreadPool::current_num_threads)
-    }
-
     /// Runs `work` on every unit, in parallel when there is a pool and several units.
     fn run<U: Send>(
         &self,

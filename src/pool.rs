@@ -33,11 +33,6 @@ impl SlabPool {
         }
     }
 
-    /// Idle slabs held, over all size classes.
-    pub fn idle_count(&self) -> usize {
-        self.idle.values().map(Vec::len).sum()
-    }
-
     pub fn clear(&mut self) {
         self.idle.clear();
     }
