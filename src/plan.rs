@@ -6,6 +6,7 @@
 //! limit (what one binding may hold) is split into pieces over several slabs.
 
 use crate::bucket::size_bucket;
+use crate::kernel::ELEMENTS_PER_INVOCATION;
 
 /// A contiguous run of one task's elements placed in a slab.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,7 +33,7 @@ pub struct SlabPlan {
 
 /// Pieces start at multiples of four elements so the kernel can use `vec4` loads.
 fn padded(len: usize) -> u64 {
-    (len as u64).div_ceil(4) * 4
+    (len as u64).div_ceil(ELEMENTS_PER_INVOCATION) * ELEMENTS_PER_INVOCATION
 }
 
 struct Packer {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::kernel::ELEMENTS_PER_INVOCATION;
 use crate::log::{log, Level};
 use crate::stats::Stats;
 
@@ -204,7 +205,7 @@ impl Slab {
 
     /// Writes the params block and unmaps the upload buffer: the inputs are complete.
     pub fn finish_upload(&self, used: u64) -> Result<()> {
-        let len4 = u32::try_from(used / 4).map_err(|_| {
+        let len4 = u32::try_from(used / ELEMENTS_PER_INVOCATION).map_err(|_| {
             Error::new(
                 ErrorKind::SizeOverflow,
                 "slab exceeds the kernel's index range",
@@ -255,7 +256,8 @@ impl Slab {
             });
             pass.set_pipeline(pipeline);
             pass.set_bind_group(0, &self.bind_group, &[]);
-            let (x, y) = dispatch_grid(used.div_ceil(4), workgroup_size, max_groups_x);
+            let invocations = used.div_ceil(ELEMENTS_PER_INVOCATION);
+            let (x, y) = dispatch_grid(invocations, workgroup_size, max_groups_x);
             pass.dispatch_workgroups(x, y, 1);
         }
         encoder.copy_buffer_to_buffer(&self.out, 0, &self.readback, 0, bytes);
