@@ -5,7 +5,7 @@ mod common;
 
 use std::ptr;
 
-use common::c_api::{last_error, stats, task};
+use common::c_api::{last_error, stats, task, tasks};
 
 fn create() -> *mut gpu_executor_t {
     common::c_api::create(ptr::null())
@@ -25,11 +25,7 @@ fn submit_async(
 ) -> (gpu_ticket_t, Vec<Vec<f32>>, Vec<Vec<f32>>) {
     let mut cases: Vec<Case> = sizes.iter().map(|&n| Case::random(rng, n)).collect();
     let mut outs: Vec<Vec<f32>> = sizes.iter().map(|&n| poisoned(n)).collect();
-    let tasks: Vec<gpu_task_t> = cases
-        .iter()
-        .zip(outs.iter_mut())
-        .map(|(c, o)| task(&c.a, &c.b, o))
-        .collect();
+    let tasks = tasks(&cases, &mut outs);
     let mut ticket = 0;
     let status =
         unsafe { gpu_executor_submit_batch_async(exec, tasks.as_ptr(), tasks.len(), &mut ticket) };

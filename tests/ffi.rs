@@ -5,7 +5,7 @@ mod common;
 use std::ffi::{c_void, CStr};
 use std::ptr;
 
-use common::c_api::{create, last_error, stats, task};
+use common::c_api::{create, last_error, stats, task, tasks};
 use common::{assert_matches, poisoned, Case, Rng};
 use gpu_executor::ffi::*;
 
@@ -33,11 +33,7 @@ fn a_batch_through_the_c_api_matches_the_cpu() {
     let sizes = [0usize, 1, 255, 16_385, 100_000];
     let cases: Vec<Case> = sizes.iter().map(|&n| Case::random(&mut rng, n)).collect();
     let mut outs: Vec<Vec<f32>> = sizes.iter().map(|&n| poisoned(n)).collect();
-    let tasks: Vec<gpu_task_t> = cases
-        .iter()
-        .zip(outs.iter_mut())
-        .map(|(c, o)| task(&c.a, &c.b, o))
-        .collect();
+    let tasks = tasks(&cases, &mut outs);
     let status = unsafe { gpu_executor_submit_batch(exec, tasks.as_ptr(), tasks.len()) };
     assert_eq!(status, S::GPU_EXECUTOR_OK, "{}", last_error());
     assert_eq!(last_error(), "");
@@ -356,11 +352,7 @@ fn one_handle_serves_several_threads() {
                     let cases: Vec<Case> =
                         sizes.iter().map(|&n| Case::random(&mut rng, n)).collect();
                     let mut outs: Vec<Vec<f32>> = sizes.iter().map(|&n| poisoned(n)).collect();
-                    let tasks: Vec<gpu_task_t> = cases
-                        .iter()
-                        .zip(outs.iter_mut())
-                        .map(|(c, o)| task(&c.a, &c.b, o))
-                        .collect();
+                    let tasks = tasks(&cases, &mut outs);
                     let status =
                         unsafe { gpu_executor_submit_batch(shared.0, tasks.as_ptr(), tasks.len()) };
                     assert_eq!(status, S::GPU_EXECUTOR_OK, "{}", last_error());

@@ -102,6 +102,15 @@ pub mod c_api {
         stats
     }
 
+    /// One task per case, writing into the matching output.
+    pub fn tasks(cases: &[super::Case], outputs: &mut [Vec<f32>]) -> Vec<gpu_task_t> {
+        cases
+            .iter()
+            .zip(outputs.iter_mut())
+            .map(|(c, o)| task(&c.a, &c.b, o))
+            .collect()
+    }
+
     /// A valid `out = a + b` task over the given arrays.
     pub fn task(a: &[f32], b: &[f32], out: &mut [f32]) -> gpu_task_t {
         gpu_task_t {
