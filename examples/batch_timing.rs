@@ -51,7 +51,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|_| (0..count).map(|_| vec![f32::NAN; n]).collect())
             .collect();
         for threads in [1usize, 4, 8, max_threads.min(16)] {
-            let mut exec = Executor::new(Config {
+            let exec = Executor::new(Config {
                 copy_threads: threads,
                 ..Config::default()
             })?;

@@ -57,8 +57,12 @@ enum gpu_executor_status_t
   GPU_EXECUTOR_POISONED = 15,
   // The ticket's batch has not completed yet (poll, or wait that timed out); try again.
   GPU_EXECUTOR_NOT_READY = 16,
-  // The ticket was never issued by this executor or was already completed.
+  // The ticket was never issued by this executor, or was already spent (completed,
+  // successfully or not).
   GPU_EXECUTOR_UNKNOWN_TICKET = 17,
+  // The GPU did not finish within `gpu_executor_options_t.wait_timeout_ns`. A blocking
+  // batch's results are abandoned (no output written); a ticket stays valid.
+  GPU_EXECUTOR_TIMED_OUT = 18,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -189,8 +193,9 @@ typedef uint32_t gpu_device_type_t;
 #endif // __cplusplus
 
 // Opaque executor handle. Create with `gpu_executor_create`, free with
-// `gpu_executor_destroy`. Safe to share between threads: calls on one handle are
-// serialised by an internal mutex.
+// `gpu_executor_destroy`. Safe to share between threads: calls on one handle from several
+// threads run concurrently (internal locks are held only briefly, never across host copies
+// or GPU waits).
 typedef struct gpu_executor_t gpu_executor_t;
 
 // Executor options. Always start from `gpu_executor_options_default()`, which sets
@@ -216,6 +221,11 @@ typedef struct gpu_executor_options_t {
   // by the machine's available parallelism; 1 = the calling thread only. Each executor
   // starts its own threads at creation and keeps them until it is destroyed.
   uint32_t copy_threads;
+  // Longest, in nanoseconds, that `gpu_executor_submit_batch` and
+  // `gpu_executor_wait(..., UINT64_MAX)` wait for the GPU before returning
+  // `GPU_EXECUTOR_TIMED_OUT`; 0 (default) = no limit. Added in 0.2: a caller compiled
+  // against the older, shorter struct (without this field) still works, with no limit.
+  uint64_t wait_timeout_ns;
 } gpu_executor_options_t;
 
 // One task of a batch. Unused inputs must be NULL and `flags`/`params` zero, so that
@@ -296,7 +306,8 @@ typedef struct gpu_adapter_info_t {
   char driver_info[256];
 } gpu_adapter_info_t;
 
-// Identifies an asynchronous batch of one executor until it completes. Never 0.
+// Identifies one asynchronous batch until it completes. Unique within the process (a
+// ticket of another executor is `UNKNOWN_TICKET`, never someone else's batch). Never 0.
 typedef uint64_t gpu_ticket_t;
 
 // Receives one log message: its `gpu_log_level_t` level, a NUL-terminated message valid
@@ -317,7 +328,8 @@ struct gpu_executor_options_t gpu_executor_options_default(void);
 // handler that never aborts.
 //
 // - `options`: may be NULL for defaults; otherwise read during the call only, and its
-//   `struct_size` must equal `sizeof(gpu_executor_options_t)`.
+//   `struct_size` must equal `sizeof(gpu_executor_options_t)` of this or an earlier
+//   version of the header (fields it lacks take their defaults).
 // - `out`: receives the new handle on success (untouched on failure). The caller owns the
 //   handle and frees it with `gpu_executor_destroy`.
 //
@@ -330,7 +342,9 @@ struct gpu_executor_options_t gpu_executor_options_default(void);
 gpu_executor_status_t gpu_executor_create(const struct gpu_executor_options_t *options,
                                           struct gpu_executor_t **out);
 
-// Destroys an executor and every GPU resource it holds. NULL is a no-op.
+// Destroys an executor and every GPU resource it holds. NULL is a no-op. Works on a
+// poisoned handle and after device loss. Batches still in flight are abandoned: their
+// outputs are never written, and wgpu frees their memory once the GPU is done with it.
 //
 // The handle must not be used afterwards, and no other thread may be using it during the
 // call.
@@ -349,8 +363,12 @@ void gpu_executor_destroy(struct gpu_executor_t *exec);
 // Errors: `NULL_POINTER` (exec, tasks with count > 0, a task pointer with length > 0),
 // `UNKNOWN_OP`, `INVALID_ARGUMENT`, `SIZE_OVERFLOW`, `MISALIGNED_POINTER`, `ALIASING`
 // (an output overlapping an input or another output), `GPU_ERROR`, `OUT_OF_MEMORY`,
-// `DEVICE_LOST`, `POISONED`; the last-error message names the task and the reason.
-// Thread-safe: concurrent calls on one handle run one after another.
+// `DEVICE_LOST`, `POISONED`, `TIMED_OUT` (the GPU took longer than the options'
+// `wait_timeout_ns`; no output written); `ALIASING` also when an input or output overlaps
+// an output of a batch still in flight on this handle (an unfinished ticket, or another
+// thread's blocking batch). The last-error message names the task and the reason.
+// Thread-safe: concurrent calls on one handle overlap (one thread's copies run while
+// another's batch is on the GPU).
 //
 // # Safety
 // Every pointer must be NULL or valid as described above; `exec` must come from
@@ -444,12 +462,14 @@ gpu_executor_status_t gpu_executor_submit_batch_async(struct gpu_executor_t *exe
 // 0: only checks). When it has completed, copies its results into the outputs given at
 // submission and returns `GPU_EXECUTOR_OK`: the ticket is then spent.
 //
-// Returns `NOT_READY` when the time ran out (the ticket stays valid: wait again or poll),
-// `UNKNOWN_TICKET` for a ticket this executor never issued or already completed, or the
-// batch's own error (`GPU_ERROR`, `DEVICE_LOST`, …; the ticket is then spent and no
-// output written). The executor stays usable by other threads while this one waits.
-// Thread-safe; if several threads wait on one ticket, one gets `OK`, the others
-// `UNKNOWN_TICKET`.
+// Returns `NOT_READY` when the time ran out (the ticket stays valid: wait again or poll);
+// with `UINT64_MAX` and the options' `wait_timeout_ns` set, `TIMED_OUT` once that limit
+// passed (the ticket stays valid too). `UNKNOWN_TICKET` for a ticket this executor never
+// issued (another executor's included) or already spent. The batch's own error
+// (`DEVICE_LOST`, `GPU_ERROR`, …) spends the ticket: no output is written, its memory is
+// released, and waiting again gives `UNKNOWN_TICKET`. The executor stays usable by other
+// threads while this one waits, and no lock is held while waiting. Thread-safe; if several
+// threads wait on one ticket, one gets its result, the others `UNKNOWN_TICKET`.
 //
 // # Safety
 // `exec` must come from `gpu_executor_create` and not be destroyed yet; the ticket's
@@ -459,7 +479,8 @@ gpu_executor_status_t gpu_executor_wait(struct gpu_executor_t *exec,
                                         uint64_t timeout_ns);
 
 // `gpu_executor_wait` with a timeout of 0: `OK` (results written) if the batch has
-// completed, else `NOT_READY`. Never blocks on the GPU. Same errors and safety.
+// completed, else `NOT_READY`. Never blocks on the GPU or behind another thread's batch:
+// it takes internal locks only briefly. Same errors and safety.
 //
 // # Safety
 // As `gpu_executor_wait`.
@@ -471,10 +492,13 @@ gpu_executor_status_t gpu_executor_poll(struct gpu_executor_t *exec, gpu_ticket_
 //
 // The callback may be called from any thread that calls into the library, possibly while
 // an executor's internal lock is held: it must be thread-safe and must not call back into
-// gpu_executor. `userdata` is passed through untouched; it must stay valid until the
-// callback is replaced. Messages are filtered by the threshold (`gpu_executor_set_log_level`,
-// default from the `GPU_EXECUTOR_LOG` environment variable, else `GPU_LOG_WARN`).
-// Never fails; returns `GPU_EXECUTOR_OK`. Thread-safe.
+// gpu_executor (a message it causes anyway goes to stderr). `userdata` is passed through
+// untouched. This call returns only once no call of the previous callback is still running
+// on any thread, so the previous callback's `userdata` may be freed as soon as it returns.
+// Messages are filtered by the threshold (`gpu_executor_set_log_level`, default from the
+// `GPU_EXECUTOR_LOG` environment variable, else `GPU_LOG_WARN`).
+// Errors: `INVALID_ARGUMENT` when called from inside the callback (it would wait for
+// itself); otherwise `GPU_EXECUTOR_OK`. Thread-safe.
 //
 // # Safety
 // `callback` must be NULL or a valid function that stays callable until replaced.

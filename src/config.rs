@@ -47,6 +47,9 @@ pub struct Config {
     /// Most workgroups per dispatch dimension before the grid spills into y; 0 = the
     /// device's limit. Lowering it makes small slabs exercise the 2-D dispatch path.
     pub max_workgroups_per_dimension: u32,
+    /// Longest a blocking submit (or an unbounded ticket wait) waits for the GPU before it
+    /// gives up with `TimedOut`; `None`: no limit.
+    pub wait_timeout: Option<std::time::Duration>,
 }
 
 impl Default for Config {
@@ -60,6 +63,7 @@ impl Default for Config {
             max_chunk_elements: 0,
             copy_threads: 0,
             max_workgroups_per_dimension: 0,
+            wait_timeout: None,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Adapter choice, device creation, and turning wgpu's errors into ours.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::completion::Completion;
 
 use crate::config::{BackendChoice, Config, PowerChoice};
 use crate::error::{Error, ErrorKind, Result};
@@ -18,6 +20,8 @@ pub struct Gpu {
     /// Errors wgpu raised outside any error scope (filled by our handler, never panics).
     uncaptured: Arc<Mutex<Vec<String>>>,
     lost: Arc<AtomicBool>,
+    /// Wakes threads that wait with a deadline; see [`Completion`].
+    pub completion: Arc<Completion>,
 }
 
 fn backends_for(choice: BackendChoice) -> wgpu::Backends {
@@ -38,11 +42,23 @@ fn power_for(choice: PowerChoice) -> wgpu::PowerPreference {
     }
 }
 
+/// The process's wgpu instance for `backends`, created on first use and never destroyed.
+///
+/// Destroying a Vulkan instance unloads the driver, and NVIDIA's driver does not give back
+/// the static TLS it takes when loaded: a process that created and destroyed an instance per
+/// executor could make only about 30 executors. Sharing one instance loads each driver once.
 fn instance_for(backends: wgpu::Backends) -> wgpu::Instance {
+    static INSTANCES: Mutex<Vec<(wgpu::Backends, wgpu::Instance)>> = Mutex::new(Vec::new());
+    let mut instances = INSTANCES.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, instance)) = instances.iter().find(|(b, _)| *b == backends) {
+        return instance.clone();
+    }
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
     desc.backends = backends;
     desc.flags = wgpu::InstanceFlags::empty().with_env();
-    wgpu::Instance::new(desc)
+    let instance = wgpu::Instance::new(desc);
+    instances.push((backends, instance.clone()));
+    instance
 }
 
 /// Honours `WGPU_ADAPTER_NAME` (case-insensitive substring) without wgpu's panicking helper.
@@ -137,6 +153,7 @@ impl Gpu {
             n => n.min(limits.max_compute_workgroups_per_dimension),
         };
         Ok(Self {
+            completion: Completion::new(device.clone()),
             device,
             queue,
             info,
@@ -145,6 +162,21 @@ impl Gpu {
             uncaptured,
             lost,
         })
+    }
+
+    pub fn is_lost(&self) -> bool {
+        self.lost.load(Ordering::SeqCst)
+    }
+
+    /// Test hook: destroys the device as a driver reset would lose it. Work already
+    /// submitted still completes; the device-lost callback runs once the queue is empty.
+    pub fn simulate_loss(&self) {
+        self.device.destroy();
+        let _ = self.device.poll(wgpu::PollType::Wait {
+            submission_index: None,
+            timeout: None,
+        });
+        self.lost.store(true, Ordering::SeqCst);
     }
 
     pub fn check_not_lost(&self) -> Result<()> {
@@ -179,13 +211,21 @@ impl Gpu {
     }
 }
 
+impl Drop for Gpu {
+    fn drop(&mut self) {
+        self.completion.shutdown();
+    }
+}
+
 /// Error scopes pushed for one batch; popped in reverse order by `finish`.
 pub struct ErrorCapture {
     scopes: [wgpu::ErrorScopeGuard; 3],
 }
 
 impl ErrorCapture {
-    /// The first error wgpu reported while the scopes were open, if any.
+    /// The error wgpu reported while the scopes were open, if any: device loss first, then
+    /// running out of memory (the cause; validation errors about the buffer that could not be
+    /// created follow from it), then the first other error.
     pub fn finish(self, gpu: &Gpu) -> Result<()> {
         let mut first: Option<Error> = None;
         // Scopes are a stack: the last pushed is popped first.
@@ -195,7 +235,12 @@ impl ErrorCapture {
                     wgpu::Error::OutOfMemory { .. } => ErrorKind::OutOfMemory,
                     _ => ErrorKind::Gpu,
                 };
-                first.get_or_insert(Error::new(kind, error.to_string()));
+                let replaces = first.as_ref().is_none_or(|f| {
+                    kind == ErrorKind::OutOfMemory && f.kind != ErrorKind::OutOfMemory
+                });
+                if replaces {
+                    first = Some(Error::new(kind, error.to_string()));
+                }
             }
         }
         if first.is_none() {

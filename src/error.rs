@@ -23,6 +23,10 @@ pub enum ErrorKind {
     OutOfMemory,
     /// The device was lost; the executor must be destroyed.
     DeviceLost,
+    /// An earlier panic left shared state unusable.
+    Poisoned,
+    /// The GPU did not finish within the configured wait limit.
+    TimedOut,
 }
 
 /// An error with the detail a user needs to fix the call.

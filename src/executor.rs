@@ -6,9 +6,15 @@
 //! once. `finish` waits once and copies the results out, only when the GPU reported no
 //! error. Slabs return to their cache after their submission completed.
 //!
+//! Every method takes `&self`: the caches, the idle slabs and the counters each sit behind
+//! their own lock, held only to look something up or put it back. Host copies, submits and
+//! GPU waits run without any lock, so threads sharing an executor overlap, and a thread
+//! checking on a ticket never waits behind another thread's batch.
+//!
 //! [`pipeline`]: crate::pipeline
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use crate::bucket::BucketCache;
 use crate::config::{Config, Strategy};
@@ -16,7 +22,7 @@ use crate::copy::{CopyPool, Segment};
 use crate::device::Gpu;
 use crate::error::{Error, ErrorKind, Result};
 use crate::exact_cache::ExactSizeCache;
-use crate::kernel::KernelFactory;
+use crate::kernel::{Kernel, KernelFactory};
 use crate::pending::{PendingBatch, SlabSource, Waiter};
 use crate::pipeline::{self, Staged};
 use crate::plan::{plan_bucketed, plan_single};
@@ -33,16 +39,36 @@ const DEFAULT_MAX_COPY_THREADS: usize = 16;
 pub const MIN_CHUNK_ELEMENTS: u64 = 64;
 
 pub struct Executor {
-    gpu: Gpu,
+    gpu: Arc<Gpu>,
     config: Config,
     chunk: u64,
     /// Threads that copy data between caller memory and staging.
     copy_pool: CopyPool,
     kernels: KernelFactory,
-    buckets: BucketCache,
+    buckets: Mutex<BucketCache>,
+    idle: Mutex<IdleSlabs>,
+    stats: Mutex<Stats>,
+}
+
+/// Slabs no batch uses right now.
+struct IdleSlabs {
     pool: SlabPool,
     exact: ExactSizeCache,
-    stats: Stats,
+}
+
+/// Locks `mutex` to read it, whether or not a panic poisoned it.
+fn read<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Locks `mutex`; a panic while it was held makes the executor unusable (`Poisoned`).
+fn lock<T>(mutex: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
+    mutex.lock().map_err(|_| {
+        Error::new(
+            ErrorKind::Poisoned,
+            "an earlier panic left this executor unusable; destroy it",
+        )
+    })
 }
 
 /// Largest power of two not above `n` (n > 0).
@@ -99,15 +125,17 @@ impl Executor {
             n => n,
         });
         Ok(Self {
-            gpu,
+            gpu: Arc::new(gpu),
             config,
             chunk,
             copy_pool,
             kernels,
-            buckets: BucketCache::default(),
-            pool: SlabPool::default(),
-            exact,
-            stats: Stats::default(),
+            buckets: Mutex::default(),
+            idle: Mutex::new(IdleSlabs {
+                pool: SlabPool::default(),
+                exact,
+            }),
+            stats: Mutex::default(),
         })
     }
 
@@ -124,17 +152,18 @@ impl Executor {
         self.chunk
     }
 
-    /// Counters, with the current cache sizes filled in.
+    /// Counters, with the current cache sizes filled in. (Reading counters is safe even
+    /// after a panic poisoned a lock, so this never fails.)
     pub fn stats(&self) -> Stats {
-        let mut stats = self.stats.clone();
-        stats.cached_buckets = self.buckets.len() as u64;
-        stats.exact_cache_entries = self.exact.len() as u64;
+        let mut stats = read(&self.stats).clone();
+        stats.cached_buckets = read(&self.buckets).len() as u64;
+        stats.exact_cache_entries = read(&self.idle).exact.len() as u64;
         stats
     }
 
     /// Sizes of the buckets whose pipelines are cached, ascending.
     pub fn bucket_sizes(&self) -> Vec<u64> {
-        self.buckets.bucket_sizes()
+        read(&self.buckets).bucket_sizes()
     }
 
     /// The seed's three diagnostic lines.
@@ -148,7 +177,10 @@ impl Executor {
                 sizes.len(),
                 list.join(", ")
             ),
-            format!("[gpu] va_cache: {} exact-size entries", self.exact.len()),
+            format!(
+                "[gpu] va_cache: {} exact-size entries",
+                stats.exact_cache_entries
+            ),
             format!(
                 "[gpu] Buffer pool hit rate: {:.2}%",
                 stats.pool_hit_rate() * 100.0
@@ -157,8 +189,8 @@ impl Executor {
     }
 
     /// Runs every task; blocks until all outputs hold their results. On error no output
-    /// has been written.
-    pub fn submit(&mut self, tasks: &mut [Task]) -> Result<()> {
+    /// has been written. Waits for the GPU at most `Config::wait_timeout`.
+    pub fn submit(&self, tasks: &mut [Task]) -> Result<()> {
         let inputs: Vec<TaskInputs> = tasks.iter().map(Task::inputs).collect();
         let pending = self.launch(&inputs)?;
         let mut outputs: Vec<&mut [f32]> = tasks.iter_mut().map(|t| &mut *t.output).collect();
@@ -168,94 +200,109 @@ impl Executor {
     /// Validates the tasks, copies their inputs into staging memory and submits the batch
     /// without waiting for it. The inputs are no longer needed once this returns; the
     /// results are copied out by [`finish`](Self::finish). On error nothing is submitted.
-    pub fn launch(&mut self, tasks: &[TaskInputs]) -> Result<PendingBatch> {
+    pub fn launch(&self, tasks: &[TaskInputs]) -> Result<PendingBatch> {
         self.gpu.check_not_lost()?;
         validate(tasks)?;
         let lengths: Vec<usize> = tasks.iter().map(|t| t.len).collect();
         let source = self.choose_source(&lengths);
         let total: u64 = lengths.iter().map(|&n| n as u64).sum();
 
+        let mut delta = Stats::default();
         let capture = self.gpu.capture_errors();
-        let mut staged = match source {
-            SlabSource::Pool => self.acquire_pooled(&lengths),
-            SlabSource::Exact(len) => self.acquire_exact(len),
-            SlabSource::Fresh => self.acquire_fresh(&lengths),
-        };
-        let launched = pipeline::launch(
-            &self.gpu,
-            &mut staged,
-            tasks,
-            &self.copy_pool,
-            &mut self.stats,
-        );
+        let launched = self
+            .acquire(source, &lengths, &mut delta)
+            .and_then(|mut staged| {
+                let submission =
+                    pipeline::launch(&self.gpu, &mut staged, tasks, &self.copy_pool, &mut delta)?;
+                Ok((staged, submission))
+            });
         // Every GPU error of this batch is known here, before any output can be written.
-        match (launched, capture.finish(&self.gpu)) {
-            (Ok(submission), Ok(())) => Ok(PendingBatch {
+        // What the error scopes caught is the cause (an allocation that failed), what the
+        // launch ran into afterwards (a buffer that is not mapped) only its consequence.
+        let captured = capture.finish(&self.gpu);
+        lock(&self.stats)?.absorb(&delta);
+        match (launched, captured) {
+            (Ok((staged, submission)), Ok(())) => Ok(PendingBatch {
                 staged,
                 source,
                 submission,
                 lengths,
                 total,
             }),
-            (Err(error), _) | (_, Err(error)) => {
+            (_, Err(error)) | (Err(error), Ok(())) => {
                 self.forget_gpu_state(&error);
                 Err(error)
             }
         }
     }
 
-    /// A handle that waits for `pending` without borrowing the executor, so other threads
-    /// can use the executor meanwhile.
+    /// A handle that waits for `pending` without borrowing the executor.
     pub fn waiter(&self, pending: &PendingBatch) -> Waiter {
         Waiter {
-            device: self.gpu.device.clone(),
+            gpu: Arc::clone(&self.gpu),
             submission: pending.submission.clone(),
             readbacks: pending.staged.iter().filter_map(Staged::readback).collect(),
         }
     }
 
-    /// Waits for `pending` to complete, copies its results into `outputs` (one array per
-    /// task, of that task's length) and recycles its slabs. On error no output is written.
-    pub fn finish(&mut self, pending: PendingBatch, outputs: &mut [&mut [f32]]) -> Result<()> {
-        let PendingBatch {
-            staged,
-            source,
-            submission,
-            lengths,
-            total,
-        } = pending;
-        let shapes_match = outputs.len() == lengths.len()
-            && outputs.iter().zip(&lengths).all(|(o, &n)| o.len() == n);
+    /// Waits for `pending` to complete (at most `Config::wait_timeout`), copies its results
+    /// into `outputs` (one array per task, of that task's length) and recycles its slabs.
+    /// On error no output is written and the batch is gone; its slabs are dropped, and wgpu
+    /// frees their memory once the GPU no longer uses it.
+    pub fn finish(&self, pending: PendingBatch, outputs: &mut [&mut [f32]]) -> Result<()> {
+        let shapes_match = outputs.len() == pending.lengths.len()
+            && outputs
+                .iter()
+                .zip(&pending.lengths)
+                .all(|(o, &n)| o.len() == n);
         if !shapes_match {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 "outputs do not match the launched tasks' count and lengths",
             ));
         }
-        let result = submission.map_or(Ok(()), |submission| {
-            pipeline::wait(&self.gpu, submission, &mut self.stats).and_then(|()| {
-                let segments = output_segments(&staged, outputs);
-                pipeline::land(
-                    &self.gpu,
-                    &staged,
-                    segments,
-                    &self.copy_pool,
-                    &mut self.stats,
-                )
-            })
-        });
+        let mut delta = Stats::default();
+        let result = self.wait_and_land(&pending, outputs, &mut delta);
+        let mut stats = lock(&self.stats)?;
+        stats.absorb(&delta);
         if let Err(error) = result {
+            drop(stats);
             self.forget_gpu_state(&error);
             return Err(error);
         }
-        self.release(staged, source);
+        stats.batches += 1;
+        stats.tasks += pending.lengths.len() as u64;
+        stats.elements += pending.total;
+        stats.bytes_uploaded += pending.total * 8;
+        stats.bytes_read_back += pending.total * 4;
+        drop(stats);
+        self.release(pending.staged, pending.source)
+    }
 
-        self.stats.batches += 1;
-        self.stats.tasks += lengths.len() as u64;
-        self.stats.elements += total;
-        self.stats.bytes_uploaded += total * 8;
-        self.stats.bytes_read_back += total * 4;
-        Ok(())
+    fn wait_and_land(
+        &self,
+        pending: &PendingBatch,
+        outputs: &mut [&mut [f32]],
+        delta: &mut Stats,
+    ) -> Result<()> {
+        if pending.submission.is_none() {
+            return Ok(());
+        }
+        let clock = std::time::Instant::now();
+        let completed = self.waiter(pending).wait(self.config.wait_timeout);
+        delta.wait_ns += pipeline::elapsed_ns(clock);
+        if !completed? {
+            return Err(timed_out(self.config.wait_timeout));
+        }
+        let segments = output_segments(&pending.staged, outputs);
+        pipeline::land(&self.gpu, &pending.staged, segments, &self.copy_pool, delta)
+    }
+
+    /// Test hook: loses the device as a driver reset would. Every later call and every
+    /// batch in flight then reports `DeviceLost`.
+    #[doc(hidden)]
+    pub fn simulate_device_loss(&self) {
+        self.gpu.simulate_loss();
     }
 
     fn choose_source(&self, lengths: &[usize]) -> SlabSource {
@@ -268,74 +315,89 @@ impl Executor {
         }
     }
 
+    fn acquire(
+        &self,
+        source: SlabSource,
+        lengths: &[usize],
+        delta: &mut Stats,
+    ) -> Result<Vec<Staged>> {
+        match source {
+            SlabSource::Pool => self.acquire_pooled(lengths, delta),
+            SlabSource::Exact(len) => self.acquire_exact(len, delta),
+            SlabSource::Fresh => Ok(self.acquire_fresh(lengths, delta)),
+        }
+    }
+
+    /// The cached pipeline of `bucket`, compiled on first use.
+    fn kernel_for(&self, bucket: u64, delta: &mut Stats) -> Result<Arc<Kernel>> {
+        Ok(lock(&self.buckets)?.get_or_create(bucket, &self.kernels, delta))
+    }
+
+    fn new_slab(&self, capacity: u64, delta: &mut Stats) -> Slab {
+        Slab::new(
+            &self.gpu.device,
+            self.kernels.shared_layout(),
+            capacity,
+            delta,
+        )
+    }
+
     /// Bucketed: tasks grouped by bucket, slabs from the pool, one lookup per bucket.
-    fn acquire_pooled(&mut self, lengths: &[usize]) -> Vec<Staged> {
+    /// New slabs are created outside the lock.
+    fn acquire_pooled(&self, lengths: &[usize], delta: &mut Stats) -> Result<Vec<Staged>> {
         let mut staged: Vec<Staged> = Vec::new();
         for plan in plan_bucketed(lengths, self.chunk) {
             let kernel = match staged.last() {
                 Some(prev) if prev.plan.bucket == plan.bucket => Arc::clone(&prev.kernel),
-                _ => self
-                    .buckets
-                    .get_or_create(plan.bucket, &self.kernels, &mut self.stats),
+                _ => self.kernel_for(plan.bucket, delta)?,
             };
-            let slab = match self.pool.take(plan.capacity, &mut self.stats) {
+            let pooled = lock(&self.idle)?.pool.take(plan.capacity, delta);
+            let slab = match pooled {
                 Some(slab) => slab,
-                None => Slab::new(
-                    &self.gpu.device,
-                    self.kernels.shared_layout(),
-                    plan.capacity,
-                    &mut self.stats,
-                ),
+                None => self.new_slab(plan.capacity, delta),
             };
             staged.push(Staged::new(plan, slab, kernel));
         }
-        staged
+        Ok(staged)
     }
 
     /// Single task with the exact-size cache: slabs sized for exactly this length.
-    fn acquire_exact(&mut self, len: usize) -> Vec<Staged> {
+    fn acquire_exact(&self, len: usize, delta: &mut Stats) -> Result<Vec<Staged>> {
         let plans = plan_single(0, len, self.chunk);
         let Some(first) = plans.first() else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
-        let kernel = self
-            .buckets
-            .get_or_create(first.bucket, &self.kernels, &mut self.stats);
-        let slabs = self.exact.take(len, &mut self.stats).unwrap_or_else(|| {
-            plans
+        let kernel = self.kernel_for(first.bucket, delta)?;
+        let cached = lock(&self.idle)?.exact.take(len, delta);
+        let slabs = match cached {
+            Some(slabs) => slabs,
+            None => plans
                 .iter()
-                .map(|p| {
-                    Slab::new(
-                        &self.gpu.device,
-                        self.kernels.shared_layout(),
-                        p.capacity,
-                        &mut self.stats,
-                    )
-                })
-                .collect()
-        });
-        plans
+                .map(|p| self.new_slab(p.capacity, delta))
+                .collect(),
+        };
+        Ok(plans
             .into_iter()
             .zip(slabs)
             .map(|(plan, slab)| Staged::new(plan, slab, Arc::clone(&kernel)))
-            .collect()
+            .collect())
     }
 
     /// Baseline: per task, a freshly compiled pipeline and fresh slabs.
-    fn acquire_fresh(&mut self, lengths: &[usize]) -> Vec<Staged> {
+    fn acquire_fresh(&self, lengths: &[usize], delta: &mut Stats) -> Vec<Staged> {
         let mut staged = Vec::new();
         for (task, &len) in lengths.iter().enumerate() {
             let plans = plan_single(task, len, self.chunk);
             let Some(first) = plans.first() else {
                 continue;
             };
-            let kernel = Arc::new(self.kernels.create_uncached(first.bucket, &mut self.stats));
+            let kernel = Arc::new(self.kernels.create_uncached(first.bucket, delta));
             for plan in plans {
                 let slab = Slab::new(
                     &self.gpu.device,
                     &kernel.bind_group_layout,
                     plan.capacity,
-                    &mut self.stats,
+                    delta,
                 );
                 staged.push(Staged::new(plan, slab, Arc::clone(&kernel)));
             }
@@ -344,31 +406,53 @@ impl Executor {
     }
 
     /// Puts slabs back where they came from; the batch's submission has completed.
-    fn release(&mut self, staged: Vec<Staged>, source: SlabSource) {
+    fn release(&self, staged: Vec<Staged>, source: SlabSource) -> Result<()> {
         let slabs = staged.into_iter().map(|s| s.slab);
         match source {
-            SlabSource::Pool => slabs.for_each(|slab| self.pool.give_back(slab)),
+            SlabSource::Pool => {
+                let mut idle = lock(&self.idle)?;
+                slabs.for_each(|slab| idle.pool.give_back(slab));
+            }
             SlabSource::Exact(len) => {
                 let slabs: Vec<Slab> = slabs.collect();
                 if !slabs.is_empty() {
-                    self.exact.put(len, slabs, &mut self.stats);
+                    let mut delta = Stats::default();
+                    lock(&self.idle)?.exact.put(len, slabs, &mut delta);
+                    lock(&self.stats)?.absorb(&delta);
                 }
             }
             SlabSource::Fresh => {}
         }
+        Ok(())
     }
 
-    /// After a GPU-side failure cached objects may be invalid: drop them all.
-    fn forget_gpu_state(&mut self, error: &Error) {
+    /// After a GPU-side failure cached objects may be invalid: drop them all. Batches in
+    /// flight keep what they hold.
+    fn forget_gpu_state(&self, error: &Error) {
         if matches!(
             error.kind,
             ErrorKind::Gpu | ErrorKind::OutOfMemory | ErrorKind::DeviceLost
         ) {
-            self.buckets.clear();
-            self.pool.clear();
-            self.exact.clear();
+            if let Ok(mut buckets) = lock(&self.buckets) {
+                buckets.clear();
+            }
+            if let Ok(mut idle) = lock(&self.idle) {
+                idle.pool.clear();
+                idle.exact.clear();
+            }
         }
     }
+}
+
+fn timed_out(limit: Option<Duration>) -> Error {
+    let limit = limit.unwrap_or_default();
+    Error::new(
+        ErrorKind::TimedOut,
+        format!(
+            "the GPU did not finish the batch within the wait limit of {} ms; its results are abandoned",
+            limit.as_millis()
+        ),
+    )
 }
 
 /// Splits the tasks' outputs into the disjoint runs each slab fills, per slab, sorted by

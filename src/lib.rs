@@ -10,6 +10,7 @@ pub mod ffi;
 
 // The safe core.
 pub mod bucket; // size buckets and the per-bucket pipeline cache
+pub mod completion; // waiting for submissions, with or without a deadline
 pub mod config; // options of an executor
 pub mod copy; // host copies on the copy-thread pool
 pub mod device; // adapter, device, wgpu errors as ours

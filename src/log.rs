@@ -2,8 +2,9 @@
 //! batch. Hosts route them through a sink of their own; by default they go to stderr.
 //! The threshold comes from `GPU_EXECUTOR_LOG` (off, error, warn, info, debug) until set.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// Severity, most severe first; a message is emitted when its level is at or below the
 /// threshold.
@@ -56,10 +57,19 @@ pub type Sink = Arc<dyn Fn(Level, &str) + Send + Sync>;
 
 const UNSET: u8 = u8::MAX;
 static THRESHOLD: AtomicU8 = AtomicU8::new(UNSET);
-static SINK: OnceLock<RwLock<Option<Sink>>> = OnceLock::new();
+/// The sink is called with this lock read-held, so replacing it (a write) waits until every
+/// call in progress has returned: after `set_sink` nothing uses the old sink or its data.
+static SINK: RwLock<Option<Sink>> = RwLock::new(None);
 
-fn sink_slot() -> &'static RwLock<Option<Sink>> {
-    SINK.get_or_init(|| RwLock::new(None))
+thread_local! {
+    /// Set while this thread runs the sink, so a message the sink itself causes goes to
+    /// stderr instead of taking the lock again (which could deadlock behind a writer).
+    /// No destructor, so it stays usable while the thread exits.
+    static IN_SINK: Cell<bool> = const { Cell::new(false) };
+}
+
+fn in_sink() -> bool {
+    IN_SINK.try_with(Cell::get).unwrap_or(false)
 }
 
 /// The current threshold: set explicitly, else from `GPU_EXECUTOR_LOG`, else `Warn`.
@@ -79,15 +89,27 @@ pub fn set_threshold(level: Level) {
     THRESHOLD.store(level as u8, Ordering::Relaxed);
 }
 
-/// Routes messages to `sink`; `None` restores stderr.
-pub fn set_sink(sink: Option<Sink>) {
-    if let Ok(mut slot) = sink_slot().write() {
-        *slot = sink;
+/// Called from inside the sink: replacing it there would wait for itself.
+#[derive(Debug)]
+pub struct ReplacedFromSink;
+
+/// Routes messages to `sink` (`None`: stderr). Returns once no call of the old sink is in
+/// progress on any thread.
+pub fn set_sink(sink: Option<Sink>) -> Result<(), ReplacedFromSink> {
+    if in_sink() {
+        return Err(ReplacedFromSink);
     }
+    let mut slot = SINK.write().unwrap_or_else(PoisonError::into_inner);
+    *slot = sink;
+    Ok(())
 }
 
 pub fn enabled(level: Level) -> bool {
     level != Level::Off && level <= threshold()
+}
+
+fn to_stderr(level: Level, message: &str) {
+    eprintln!("[gpu_executor {}] {message}", level.name());
 }
 
 /// Emits `message` at `level` if the threshold lets it through.
@@ -95,10 +117,28 @@ pub fn emit(level: Level, message: &str) {
     if !enabled(level) {
         return;
     }
-    let sink = sink_slot().read().ok().and_then(|slot| slot.clone());
-    match sink {
-        Some(sink) => sink(level, message),
-        None => eprintln!("[gpu_executor {}] {message}", level.name()),
+    if in_sink() {
+        return to_stderr(level, message);
+    }
+    // A panicking sink poisons nothing that matters: the slot only holds the sink.
+    let slot = SINK.read().unwrap_or_else(PoisonError::into_inner);
+    match slot.as_ref() {
+        Some(sink) => {
+            let _ = IN_SINK.try_with(|flag| flag.set(true));
+            let reset = ResetInSink;
+            sink(level, message);
+            drop(reset);
+        }
+        None => to_stderr(level, message),
+    }
+}
+
+/// Clears `IN_SINK` however the sink returns (a panic unwinds through it).
+struct ResetInSink;
+
+impl Drop for ResetInSink {
+    fn drop(&mut self) {
+        let _ = IN_SINK.try_with(|flag| flag.set(false));
     }
 }
 

@@ -1,12 +1,15 @@
 //! A batch on its way through the GPU: launched, not yet copied out.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use crate::device::Gpu;
 use crate::error::{Error, ErrorKind, Result};
 use crate::pipeline::Staged;
 use crate::slab::MapRequest;
 
 /// Where a batch's slabs came from, so they go back to the same place.
+#[derive(Clone, Copy)]
 pub(crate) enum SlabSource {
     Pool,
     /// The exact-size cache entry for this length.
@@ -33,43 +36,53 @@ impl PendingBatch {
     }
 }
 
-/// Waits for one pending batch on its own, without the executor.
+/// Waits for one pending batch on its own, without borrowing the executor.
 pub struct Waiter {
-    pub(crate) device: wgpu::Device,
+    pub(crate) gpu: Arc<Gpu>,
     pub(crate) submission: Option<wgpu::SubmissionIndex>,
     pub(crate) readbacks: Vec<MapRequest>,
 }
 
 impl Waiter {
     /// Waits up to `timeout` (`None`: for ever; zero: just checks). `Ok(true)` once the
-    /// batch completed, `Ok(false)` if the time ran out first.
+    /// batch completed and its results can be copied out, `Ok(false)` if the time ran out
+    /// first; an error (device lost, a failed readback) when it never will.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<bool> {
-        let Some(submission) = self.submission.clone() else {
+        let Some(submission) = &self.submission else {
             return Ok(true);
         };
-        let poll = if timeout == Some(Duration::ZERO) {
-            wgpu::PollType::Poll
-        } else {
-            wgpu::PollType::Wait {
-                submission_index: Some(submission),
-                timeout,
+        let completion = &self.gpu.completion;
+        match timeout {
+            Some(Duration::ZERO) => {
+                completion.poll_now();
+                self.state()
             }
-        };
-        match self.device.poll(poll) {
-            Ok(_) if timeout == Some(Duration::ZERO) => {
-                Ok(self.readbacks.iter().all(MapRequest::is_ready))
+            None => {
+                let waited = completion.wait_unbounded(submission);
+                self.gpu.check_not_lost()?;
+                waited?;
+                // The submission completed: its map callbacks may still be settling elsewhere.
+                for readback in &self.readbacks {
+                    readback.settle(&self.gpu.device)?;
+                }
+                Ok(true)
             }
-            // The submission completed: its map callbacks may still be settling elsewhere.
-            Ok(_) => self
-                .readbacks
-                .iter()
-                .try_for_each(|r| r.settle(&self.device))
-                .map(|()| true),
-            Err(wgpu::PollError::Timeout) => Ok(false),
-            Err(error) => Err(Error::new(
-                ErrorKind::Gpu,
-                format!("waiting for the GPU: {error}"),
-            )),
+            Some(timeout) => {
+                let deadline = Instant::now() + timeout;
+                completion.wait_until(submission, deadline, || self.state())
+            }
         }
+    }
+
+    /// Whether every readback is mapped, without waiting; an error once one never will be.
+    fn state(&self) -> Result<bool> {
+        self.gpu.check_not_lost()?;
+        if self.readbacks.iter().any(MapRequest::failed) {
+            return Err(Error::new(
+                ErrorKind::Gpu,
+                "mapping a readback buffer failed; the results are lost",
+            ));
+        }
+        Ok(self.readbacks.iter().all(MapRequest::is_ready))
     }
 }

@@ -42,7 +42,7 @@ impl Staged {
     }
 }
 
-fn elapsed_ns(since: Instant) -> u64 {
+pub fn elapsed_ns(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
@@ -86,28 +86,12 @@ pub fn launch(
     }
     let submission = gpu.queue.submit([encoder.finish()]);
     for s in batch.iter_mut() {
-        s.readback = Some(s.slab.request_maps(s.plan.used));
+        s.readback = Some(s.slab.request_maps(s.plan.used, &gpu.completion));
     }
     stats.submits += 1;
     stats.dispatches += batch.len() as u64;
     stats.submit_ns += elapsed_ns(clock);
     Ok(Some(submission))
-}
-
-/// Blocks until `submission` (and every map callback it enables) completed.
-pub fn wait(gpu: &Gpu, submission: wgpu::SubmissionIndex, stats: &mut Stats) -> Result<()> {
-    let clock = Instant::now();
-    let result = gpu
-        .device
-        .poll(wgpu::PollType::Wait {
-            submission_index: Some(submission),
-            timeout: None,
-        })
-        .map(|_| ())
-        .map_err(|e| Error::new(ErrorKind::Gpu, format!("waiting for the GPU: {e}")));
-    stats.wait_ns += elapsed_ns(clock);
-    result?;
-    gpu.check_not_lost()
 }
 
 /// Checks every readback is mapped, then copies all slabs' results into their segments.

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::completion::Completion;
 use crate::error::{Error, ErrorKind, Result};
 use crate::kernel::ELEMENTS_PER_INVOCATION;
 use crate::log::{log, Level};
@@ -46,12 +47,19 @@ const MAP_FAILED: u8 = 2;
 const SETTLE_LIMIT: Duration = Duration::from_secs(5);
 
 impl MapRequest {
-    fn start(slice: wgpu::BufferSlice<'_>, mode: wgpu::MapMode) -> Self {
+    /// Asks for `slice` to be mapped; the callback wakes whoever waits on `completion`.
+    fn start(
+        slice: wgpu::BufferSlice<'_>,
+        mode: wgpu::MapMode,
+        completion: &Arc<Completion>,
+    ) -> Self {
         let state = Arc::new(AtomicU8::new(MAP_PENDING));
         let done = Arc::clone(&state);
+        let completion = Arc::clone(completion);
         slice.map_async(mode, move |result| {
             let value = if result.is_ok() { MAP_OK } else { MAP_FAILED };
             done.store(value, Ordering::Release);
+            completion.notify();
         });
         Self(state)
     }
@@ -74,7 +82,7 @@ impl MapRequest {
         self.ready()
     }
 
-    fn failed(&self) -> bool {
+    pub fn failed(&self) -> bool {
         self.0.load(Ordering::Acquire) == MAP_FAILED
     }
 
@@ -264,12 +272,17 @@ impl Slab {
     }
 
     /// After submit: ask for the output (read) and the upload buffer (write) to be mapped.
-    pub fn request_maps(&mut self, used: u64) -> MapRequest {
+    pub fn request_maps(&mut self, used: u64, completion: &Arc<Completion>) -> MapRequest {
         self.upload_map = Some(MapRequest::start(
             self.upload.slice(..),
             wgpu::MapMode::Write,
+            completion,
         ));
-        MapRequest::start(self.readback.slice(..used * F32), wgpu::MapMode::Read)
+        MapRequest::start(
+            self.readback.slice(..used * F32),
+            wgpu::MapMode::Read,
+            completion,
+        )
     }
 
     /// After the submission completed and its map request is ready: a read view of output

@@ -31,6 +31,57 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Adds the counters of `delta` (one call's work) to these; the cache sizes, which
+    /// are filled in when the counters are read, are left alone.
+    pub fn absorb(&mut self, delta: &Stats) {
+        let Stats {
+            batches,
+            tasks,
+            elements,
+            pipelines_created,
+            bucket_cache_hits,
+            bucket_cache_misses,
+            cached_buckets: _,
+            exact_cache_entries: _,
+            exact_cache_hits,
+            exact_cache_misses,
+            exact_cache_evictions,
+            pool_hits,
+            pool_misses,
+            buffers_created,
+            bind_groups_created,
+            bytes_uploaded,
+            bytes_read_back,
+            submits,
+            dispatches,
+            upload_ns,
+            submit_ns,
+            wait_ns,
+            download_ns,
+        } = delta;
+        self.batches += batches;
+        self.tasks += tasks;
+        self.elements += elements;
+        self.pipelines_created += pipelines_created;
+        self.bucket_cache_hits += bucket_cache_hits;
+        self.bucket_cache_misses += bucket_cache_misses;
+        self.exact_cache_hits += exact_cache_hits;
+        self.exact_cache_misses += exact_cache_misses;
+        self.exact_cache_evictions += exact_cache_evictions;
+        self.pool_hits += pool_hits;
+        self.pool_misses += pool_misses;
+        self.buffers_created += buffers_created;
+        self.bind_groups_created += bind_groups_created;
+        self.bytes_uploaded += bytes_uploaded;
+        self.bytes_read_back += bytes_read_back;
+        self.submits += submits;
+        self.dispatches += dispatches;
+        self.upload_ns += upload_ns;
+        self.submit_ns += submit_ns;
+        self.wait_ns += wait_ns;
+        self.download_ns += download_ns;
+    }
+
     /// Share of slab requests the buffer pool served without allocating, in [0, 1].
     pub fn pool_hit_rate(&self) -> f64 {
         let total = self.pool_hits + self.pool_misses;

@@ -155,7 +155,7 @@ fn threads_submit_and_wait_on_one_handle() {
 
 #[test]
 fn the_rust_api_launches_and_finishes_separately() {
-    let mut exec = Executor::new(Config::default()).expect("adapter");
+    let exec = Executor::new(Config::default()).expect("adapter");
     let mut rng = Rng::new(8);
     let cases: Vec<Case> = [300usize, 40_000]
         .iter()

@@ -5,7 +5,7 @@ mod common;
 use common::{assert_matches, poisoned, Case, Rng};
 use gpu_executor::{Config, Executor, Strategy, Task};
 
-fn submit(exec: &mut Executor, rng: &mut Rng, sizes: &[usize]) {
+fn submit(exec: &Executor, rng: &mut Rng, sizes: &[usize]) {
     let cases: Vec<Case> = sizes.iter().map(|&n| Case::random(rng, n)).collect();
     let mut outputs: Vec<Vec<f32>> = sizes.iter().map(|&n| poisoned(n)).collect();
     let mut tasks: Vec<Task> = cases
@@ -34,8 +34,8 @@ const THREE_BUCKETS: &[usize] = &[1000, 20_000, 100_000, 5000];
 #[test]
 fn a_batch_over_three_buckets_compiles_three_pipelines_once() {
     let mut rng = Rng::new(1);
-    let mut exec = new(Strategy::Bucketed);
-    submit(&mut exec, &mut rng, THREE_BUCKETS);
+    let exec = new(Strategy::Bucketed);
+    submit(&exec, &mut rng, THREE_BUCKETS);
     let s = exec.stats();
     assert_eq!(s.pipelines_created, 3);
     assert_eq!(s.bucket_cache_misses, 3);
@@ -55,7 +55,7 @@ fn a_batch_over_three_buckets_compiles_three_pipelines_once() {
     assert_eq!(s.bytes_read_back, 4 * elements);
 
     // Resubmitting the same shape creates nothing: every lookup hits.
-    submit(&mut exec, &mut rng, THREE_BUCKETS);
+    submit(&exec, &mut rng, THREE_BUCKETS);
     let s2 = exec.stats();
     assert_eq!(s2.pipelines_created, 3);
     assert_eq!(s2.bucket_cache_hits, 3);
@@ -79,8 +79,8 @@ fn a_batch_over_three_buckets_compiles_three_pipelines_once() {
 #[test]
 fn the_exact_size_cache_hits_on_the_second_call_of_a_length() {
     let mut rng = Rng::new(2);
-    let mut exec = new(Strategy::Bucketed);
-    submit(&mut exec, &mut rng, &[12_345]);
+    let exec = new(Strategy::Bucketed);
+    submit(&exec, &mut rng, &[12_345]);
     let s = exec.stats();
     assert_eq!(
         (
@@ -91,7 +91,7 @@ fn the_exact_size_cache_hits_on_the_second_call_of_a_length() {
         (0, 1, 1)
     );
     assert_eq!(s.buffers_created, 6);
-    submit(&mut exec, &mut rng, &[12_345]);
+    submit(&exec, &mut rng, &[12_345]);
     let s = exec.stats();
     assert_eq!(
         (
@@ -108,7 +108,7 @@ fn the_exact_size_cache_hits_on_the_second_call_of_a_length() {
     assert_eq!(s.bind_groups_created, 1);
     assert_eq!(s.pipelines_created, 1);
     // Another length is a miss and a second entry; the pool is never asked.
-    submit(&mut exec, &mut rng, &[999]);
+    submit(&exec, &mut rng, &[999]);
     let s = exec.stats();
     assert_eq!(
         (
@@ -128,30 +128,30 @@ fn the_exact_size_cache_hits_on_the_second_call_of_a_length() {
 #[test]
 fn the_exact_size_cache_evicts_the_least_recently_used_length() {
     let mut rng = Rng::new(3);
-    let mut exec = Executor::new(Config {
+    let exec = Executor::new(Config {
         exact_size_cache_capacity: 2,
         ..Config::default()
     })
     .expect("adapter");
     for n in [100, 200, 100, 300] {
-        submit(&mut exec, &mut rng, &[n]);
+        submit(&exec, &mut rng, &[n]);
     }
     let s = exec.stats();
     assert_eq!(s.exact_cache_entries, 2);
     assert_eq!(s.exact_cache_evictions, 1);
     // 200 was evicted (100 was used more recently): it misses again; 100 still hits.
-    submit(&mut exec, &mut rng, &[100]);
+    submit(&exec, &mut rng, &[100]);
     assert_eq!(exec.stats().exact_cache_hits, 2);
-    submit(&mut exec, &mut rng, &[200]);
+    submit(&exec, &mut rng, &[200]);
     assert_eq!(exec.stats().exact_cache_misses, 4);
 }
 
 #[test]
 fn the_baseline_creates_everything_per_task_every_time() {
     let mut rng = Rng::new(4);
-    let mut exec = new(Strategy::Baseline);
-    submit(&mut exec, &mut rng, THREE_BUCKETS);
-    submit(&mut exec, &mut rng, THREE_BUCKETS);
+    let exec = new(Strategy::Baseline);
+    submit(&exec, &mut rng, THREE_BUCKETS);
+    submit(&exec, &mut rng, THREE_BUCKETS);
     let s = exec.stats();
     assert_eq!(s.pipelines_created, 8);
     assert_eq!(s.buffers_created, 48);
@@ -165,8 +165,8 @@ fn the_baseline_creates_everything_per_task_every_time() {
 #[test]
 fn same_bucket_tasks_share_one_slab_and_dispatch() {
     let mut rng = Rng::new(5);
-    let mut exec = new(Strategy::Bucketed);
-    submit(&mut exec, &mut rng, &[4096; 100]);
+    let exec = new(Strategy::Bucketed);
+    submit(&exec, &mut rng, &[4096; 100]);
     let s = exec.stats();
     // 100 × 4096 = 409,600 elements in one slab of the 512K size class.
     assert_eq!(s.pipelines_created, 1);
@@ -178,16 +178,16 @@ fn same_bucket_tasks_share_one_slab_and_dispatch() {
 #[test]
 fn large_batches_are_one_submit_and_reuse_their_slab() {
     let mut rng = Rng::new(6);
-    let mut exec = new(Strategy::Bucketed);
+    let exec = new(Strategy::Bucketed);
     // 8 × 1,048,576 = 8M elements of one bucket: one slab of the 8M size class.
     let sizes = [1_048_576usize; 8];
-    submit(&mut exec, &mut rng, &sizes);
+    submit(&exec, &mut rng, &sizes);
     let s = exec.stats();
     assert_eq!((s.submits, s.dispatches), (1, 1));
     assert_eq!((s.pool_hits, s.pool_misses), (0, 1));
     assert_eq!(s.buffers_created, 6);
     assert_eq!(s.pipelines_created, 1);
-    submit(&mut exec, &mut rng, &sizes);
+    submit(&exec, &mut rng, &sizes);
     let s = exec.stats();
     assert_eq!((s.pool_hits, s.pool_misses), (1, 1));
     assert_eq!(s.buffers_created, 6, "the steady state creates nothing");

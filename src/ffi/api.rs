@@ -2,11 +2,14 @@
 //! map the error. Outputs are written only on success.
 
 use std::ffi::{c_char, CStr, CString};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use super::convert::{self, Rejected};
+use super::fault;
 use super::last_error;
 use super::status::{describe_ptr, gpu_executor_status_t, gpu_executor_status_t as S};
+use super::tickets::{Claim, Flights};
 use super::types::*;
 use super::version::VERSION_CSTR;
 use crate::{Error, Executor};
@@ -24,10 +27,13 @@ pub(super) fn rejected(Rejected(status, message): Rejected) -> S {
     fail(status, message)
 }
 
-/// Locks the handle, turning a poisoned mutex into `GPU_EXECUTOR_POISONED`.
-pub(super) fn with_executor<R>(
+/// Runs `f` on the handle of the exported function `entry`: NULL becomes
+/// `GPU_EXECUTOR_NULL_POINTER`, a handle poisoned by an earlier panic
+/// `GPU_EXECUTOR_POISONED`.
+pub(super) fn with_handle<R>(
     exec: *const gpu_executor_t,
-    f: impl FnOnce(&mut Executor) -> Result<R, S>,
+    entry: &str,
+    f: impl FnOnce(&gpu_executor_t) -> Result<R, S>,
 ) -> Result<R, S> {
     // SAFETY: the caller passes a handle from gpu_executor_create that is not yet destroyed.
     let Some(handle) = (unsafe { exec.as_ref() }) else {
@@ -36,13 +42,24 @@ pub(super) fn with_executor<R>(
             "executor handle is NULL",
         ));
     };
-    let mut guard = handle.inner.lock().map_err(|_| {
+    if handle.poisoned.load(Ordering::SeqCst) {
+        return Err(fail(
+            S::GPU_EXECUTOR_POISONED,
+            "an earlier panic left this executor unusable; destroy it",
+        ));
+    }
+    fault::checkpoint(entry);
+    f(handle)
+}
+
+/// Locks a handle's table of batches in flight.
+pub(super) fn flights(handle: &gpu_executor_t) -> Result<MutexGuard<'_, Flights>, S> {
+    handle.flights.lock().map_err(|_| {
         fail(
             S::GPU_EXECUTOR_POISONED,
             "an earlier panic left this executor unusable; destroy it",
         )
-    })?;
-    f(&mut guard)
+    })
 }
 
 pub(super) fn status_of(result: Result<(), S>) -> S {
@@ -54,7 +71,10 @@ pub(super) fn status_of(result: Result<(), S>) -> S {
 /// `struct_size` is set. Pure function; thread-safe.
 #[no_mangle]
 pub extern "C" fn gpu_executor_options_default() -> gpu_executor_options_t {
-    ffi_boundary!(convert::default_options(), { convert::default_options() })
+    ffi_boundary!(convert::default_options(), {
+        fault::checkpoint("gpu_executor_options_default");
+        convert::default_options()
+    })
 }
 
 /// Creates an executor: picks an adapter (honouring `WGPU_BACKEND`, `WGPU_ADAPTER_NAME`,
@@ -62,7 +82,8 @@ pub extern "C" fn gpu_executor_options_default() -> gpu_executor_options_t {
 /// handler that never aborts.
 ///
 /// - `options`: may be NULL for defaults; otherwise read during the call only, and its
-///   `struct_size` must equal `sizeof(gpu_executor_options_t)`.
+///   `struct_size` must equal `sizeof(gpu_executor_options_t)` of this or an earlier
+///   version of the header (fields it lacks take their defaults).
 /// - `out`: receives the new handle on success (untouched on failure). The caller owns the
 ///   handle and frees it with `gpu_executor_destroy`.
 ///
@@ -79,6 +100,7 @@ pub unsafe extern "C" fn gpu_executor_create(
 ) -> gpu_executor_status_t {
     ffi_boundary!({
         last_error::clear();
+        fault::checkpoint("gpu_executor_create");
         if out.is_null() {
             return fail(
                 S::GPU_EXECUTOR_NULL_POINTER,
@@ -88,16 +110,10 @@ pub unsafe extern "C" fn gpu_executor_create(
         let options = if options.is_null() {
             convert::default_options()
         } else {
-            // Read struct_size alone first: an older caller's struct may be shorter.
-            let size = std::ptr::read_unaligned(options.cast::<u32>());
-            let expected = std::mem::size_of::<gpu_executor_options_t>() as u32;
-            if size != expected {
-                return fail(
-                    S::GPU_EXECUTOR_BAD_STRUCT_SIZE,
-                    format!("options struct_size is {size}, expected {expected}; start from gpu_executor_options_default()"),
-                );
+            match read_options(options) {
+                Ok(options) => options,
+                Err(status) => return status,
             }
-            *options
         };
         let config = match convert::config_from(&options) {
             Ok(config) => config,
@@ -106,8 +122,9 @@ pub unsafe extern "C" fn gpu_executor_create(
         match Executor::new(config) {
             Ok(executor) => {
                 let handle = Box::new(gpu_executor_t {
-                    inner: Mutex::new(executor),
-                    tickets: Mutex::default(),
+                    executor,
+                    flights: Mutex::default(),
+                    poisoned: AtomicBool::new(false),
                 });
                 *out = Box::into_raw(handle);
                 S::GPU_EXECUTOR_OK
@@ -117,7 +134,9 @@ pub unsafe extern "C" fn gpu_executor_create(
     })
 }
 
-/// Destroys an executor and every GPU resource it holds. NULL is a no-op.
+/// Destroys an executor and every GPU resource it holds. NULL is a no-op. Works on a
+/// poisoned handle and after device loss. Batches still in flight are abandoned: their
+/// outputs are never written, and wgpu frees their memory once the GPU is done with it.
 ///
 /// The handle must not be used afterwards, and no other thread may be using it during the
 /// call.
@@ -127,6 +146,7 @@ pub unsafe extern "C" fn gpu_executor_create(
 #[no_mangle]
 pub unsafe extern "C" fn gpu_executor_destroy(exec: *mut gpu_executor_t) {
     ffi_boundary!((), {
+        fault::checkpoint("gpu_executor_destroy");
         if !exec.is_null() {
             drop(Box::from_raw(exec));
         }
@@ -143,8 +163,12 @@ pub unsafe extern "C" fn gpu_executor_destroy(exec: *mut gpu_executor_t) {
 /// Errors: `NULL_POINTER` (exec, tasks with count > 0, a task pointer with length > 0),
 /// `UNKNOWN_OP`, `INVALID_ARGUMENT`, `SIZE_OVERFLOW`, `MISALIGNED_POINTER`, `ALIASING`
 /// (an output overlapping an input or another output), `GPU_ERROR`, `OUT_OF_MEMORY`,
-/// `DEVICE_LOST`, `POISONED`; the last-error message names the task and the reason.
-/// Thread-safe: concurrent calls on one handle run one after another.
+/// `DEVICE_LOST`, `POISONED`, `TIMED_OUT` (the GPU took longer than the options'
+/// `wait_timeout_ns`; no output written); `ALIASING` also when an input or output overlaps
+/// an output of a batch still in flight on this handle (an unfinished ticket, or another
+/// thread's blocking batch). The last-error message names the task and the reason.
+/// Thread-safe: concurrent calls on one handle overlap (one thread's copies run while
+/// another's batch is on the GPU).
 ///
 /// # Safety
 /// Every pointer must be NULL or valid as described above; `exec` must come from
@@ -155,11 +179,15 @@ pub unsafe extern "C" fn gpu_executor_submit_batch(
     tasks: *const gpu_task_t,
     count: usize,
 ) -> gpu_executor_status_t {
-    ffi_boundary!({
+    ffi_boundary!(handle exec, {
         last_error::clear();
-        status_of(with_executor(exec, |executor| {
+        status_of(with_handle(exec, "gpu_executor_submit_batch", |handle| {
             let mut tasks = task_array(tasks, count)?;
-            executor.submit(&mut tasks).map_err(fail_with)
+            let id = flights(handle)?
+                .claim(&tasks)
+                .map_err(|(status, message)| fail(status, message))?;
+            let _claim = Claim::new(&handle.flights, id);
+            handle.executor.submit(&mut tasks).map_err(fail_with)
         }))
     })
 }
@@ -199,14 +227,49 @@ pub unsafe extern "C" fn gpu_executor_stats(
     exec: *mut gpu_executor_t,
     out: *mut gpu_executor_stats_t,
 ) -> gpu_executor_status_t {
-    ffi_boundary!({
+    ffi_boundary!(handle exec, {
         last_error::clear();
-        status_of(with_executor(exec, |executor| {
+        status_of(with_handle(exec, "gpu_executor_stats", |handle| {
             let out = check_out_struct(out, "stats")?;
-            *out = convert::stats_to_c(executor, &executor.stats());
+            let executor = &handle.executor;
+            let stats = executor.stats();
+            *out = convert::stats_to_c(executor, &stats);
             Ok(())
         }))
     })
+}
+
+/// Reads a caller's options, which may be an earlier, shorter version of the struct.
+///
+/// # Safety
+/// `options` must point to a readable options struct of the size its `struct_size` says.
+unsafe fn read_options(
+    options: *const gpu_executor_options_t,
+) -> Result<gpu_executor_options_t, S> {
+    // Read struct_size alone first: an older caller's struct may be shorter.
+    let size = std::ptr::read_unaligned(options.cast::<u32>()) as usize;
+    let current = std::mem::size_of::<gpu_executor_options_t>();
+    if size == current {
+        return Ok(*options);
+    }
+    if size == convert::OPTIONS_SIZE_V1 {
+        let mut read = convert::default_options();
+        // SAFETY: the caller's struct holds `size` readable bytes, a prefix of ours.
+        std::ptr::copy_nonoverlapping(
+            options.cast::<u8>(),
+            std::ptr::addr_of_mut!(read).cast::<u8>(),
+            size,
+        );
+        read.struct_size = current as u32;
+        return Ok(read);
+    }
+    Err(fail(
+        S::GPU_EXECUTOR_BAD_STRUCT_SIZE,
+        format!(
+            "options struct_size is {size}, expected {current} (or {} from an earlier header); start from gpu_executor_options_default()",
+            convert::OPTIONS_SIZE_V1
+        ),
+    ))
 }
 
 /// Checks a caller's out-struct pointer and its leading `struct_size` field.
@@ -245,16 +308,16 @@ pub unsafe extern "C" fn gpu_executor_bucket_sizes(
     capacity: usize,
     count: *mut usize,
 ) -> gpu_executor_status_t {
-    ffi_boundary!({
+    ffi_boundary!(handle exec, {
         last_error::clear();
-        status_of(with_executor(exec, |executor| {
+        status_of(with_handle(exec, "gpu_executor_bucket_sizes", |handle| {
             if count.is_null() || (sizes.is_null() && capacity > 0) {
                 return Err(fail(
                     S::GPU_EXECUTOR_NULL_POINTER,
                     "count, or sizes with capacity > 0, is NULL",
                 ));
             }
-            let buckets = executor.bucket_sizes();
+            let buckets = handle.executor.bucket_sizes();
             if capacity > 0 {
                 let dst = std::slice::from_raw_parts_mut(sizes, capacity);
                 for (d, s) in dst.iter_mut().zip(&buckets) {
@@ -279,11 +342,11 @@ pub unsafe extern "C" fn gpu_executor_adapter_info(
     exec: *mut gpu_executor_t,
     out: *mut gpu_adapter_info_t,
 ) -> gpu_executor_status_t {
-    ffi_boundary!({
+    ffi_boundary!(handle exec, {
         last_error::clear();
-        status_of(with_executor(exec, |executor| {
+        status_of(with_handle(exec, "gpu_executor_adapter_info", |handle| {
             let out = check_out_struct(out, "adapter info")?;
-            *out = convert::adapter_info_to_c(executor.adapter_info());
+            *out = convert::adapter_info_to_c(handle.executor.adapter_info());
             Ok(())
         }))
     })
@@ -301,11 +364,11 @@ pub unsafe extern "C" fn gpu_executor_adapter_info(
 pub unsafe extern "C" fn gpu_executor_print_stats(
     exec: *mut gpu_executor_t,
 ) -> gpu_executor_status_t {
-    ffi_boundary!({
+    ffi_boundary!(handle exec, {
         last_error::clear();
-        status_of(with_executor(exec, |executor| {
+        status_of(with_handle(exec, "gpu_executor_print_stats", |handle| {
             // Through C's stdio, so the lines stay in order with the caller's own printf.
-            for line in executor.stats_lines() {
+            for line in handle.executor.stats_lines() {
                 let line = CString::new(line).unwrap_or_default();
                 libc::printf(c"%s\n".as_ptr(), line.as_ptr());
             }
@@ -319,7 +382,10 @@ pub unsafe extern "C" fn gpu_executor_print_stats(
 /// version does not know). Never NULL; do not free. Thread-safe.
 #[no_mangle]
 pub extern "C" fn gpu_executor_status_str(status: i32) -> *const c_char {
-    ffi_boundary!(describe_ptr(-1), { describe_ptr(status) })
+    ffi_boundary!(describe_ptr(-1), {
+        fault::checkpoint("gpu_executor_status_str");
+        describe_ptr(status)
+    })
 }
 
 /// The detail of the last failed call on this thread ("" if the last call succeeded).
@@ -327,7 +393,10 @@ pub extern "C" fn gpu_executor_status_str(status: i32) -> *const c_char {
 /// library on this thread; copy it to keep it.
 #[no_mangle]
 pub extern "C" fn gpu_executor_last_error_message() -> *const c_char {
-    ffi_boundary!(c"".as_ptr(), { last_error::as_ptr() })
+    ffi_boundary!(c"".as_ptr(), {
+        fault::checkpoint("gpu_executor_last_error_message");
+        last_error::as_ptr()
+    })
 }
 
 /// The library version, e.g. "0.1.0" (equal to the `GPU_EXECUTOR_VERSION_*` macros of a
@@ -335,6 +404,7 @@ pub extern "C" fn gpu_executor_last_error_message() -> *const c_char {
 #[no_mangle]
 pub extern "C" fn gpu_executor_version() -> *const c_char {
     ffi_boundary!(c"".as_ptr(), {
+        fault::checkpoint("gpu_executor_version");
         CStr::from_bytes_with_nul(VERSION_CSTR.as_bytes()).map_or(c"".as_ptr(), CStr::as_ptr)
     })
 }

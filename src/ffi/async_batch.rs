@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use super::api::{fail, fail_with, status_of, task_array, with_executor};
+use super::api::{fail, fail_with, flights, status_of, task_array, with_handle};
 use super::last_error;
 use super::status::{gpu_executor_status_t, gpu_executor_status_t as S};
-use super::tickets::{InFlight, OutputPointers};
+use super::tickets::{Claim, InFlight, OutputPointers};
 use super::types::{gpu_executor_t, gpu_task_t, gpu_ticket_t};
 use crate::{Task, TaskInputs};
 
@@ -32,9 +32,9 @@ pub unsafe extern "C" fn gpu_executor_submit_batch_async(
     count: usize,
     ticket: *mut gpu_ticket_t,
 ) -> gpu_executor_status_t {
-    ffi_boundary!({
+    ffi_boundary!(handle exec, {
         last_error::clear();
-        status_of(with_executor(exec, |executor| {
+        status_of(with_handle(exec, "gpu_executor_submit_batch_async", |handle| {
             if ticket.is_null() {
                 return Err(fail(
                     S::GPU_EXECUTOR_NULL_POINTER,
@@ -42,39 +42,40 @@ pub unsafe extern "C" fn gpu_executor_submit_batch_async(
                 ));
             }
             let mut tasks = task_array(tasks, count)?;
+            let id = flights(handle)?
+                .claim(&tasks)
+                .map_err(|(status, message)| fail(status, message))?;
+            // Until the ticket is issued, the claim is released on every way out.
+            let claim = Claim::new(&handle.flights, id);
             let inputs: Vec<TaskInputs> = tasks.iter().map(Task::inputs).collect();
-            let batch = executor.launch(&inputs).map_err(fail_with)?;
+            let batch = handle.executor.launch(&inputs).map_err(fail_with)?;
             let outputs = OutputPointers::new(
                 tasks
                     .iter_mut()
                     .map(|t| (t.output.as_mut_ptr(), t.output.len())),
             );
-            // SAFETY: exec was checked non-NULL by with_executor.
-            let handle = &*exec;
-            let mut table = handle.tickets.lock().map_err(|_| poisoned())?;
-            *ticket = table.issue(InFlight { batch, outputs });
+            let mut table = flights(handle)?;
+            table.issue(id, InFlight { batch, outputs });
+            std::mem::forget(claim);
+            drop(table);
+            *ticket = id;
             Ok(())
         }))
     })
-}
-
-fn poisoned() -> S {
-    fail(
-        S::GPU_EXECUTOR_POISONED,
-        "an earlier panic left this executor unusable; destroy it",
-    )
 }
 
 /// Waits up to `timeout_ns` nanoseconds for the ticket's batch (`UINT64_MAX`: no limit;
 /// 0: only checks). When it has completed, copies its results into the outputs given at
 /// submission and returns `GPU_EXECUTOR_OK`: the ticket is then spent.
 ///
-/// Returns `NOT_READY` when the time ran out (the ticket stays valid: wait again or poll),
-/// `UNKNOWN_TICKET` for a ticket this executor never issued or already completed, or the
-/// batch's own error (`GPU_ERROR`, `DEVICE_LOST`, …; the ticket is then spent and no
-/// output written). The executor stays usable by other threads while this one waits.
-/// Thread-safe; if several threads wait on one ticket, one gets `OK`, the others
-/// `UNKNOWN_TICKET`.
+/// Returns `NOT_READY` when the time ran out (the ticket stays valid: wait again or poll);
+/// with `UINT64_MAX` and the options' `wait_timeout_ns` set, `TIMED_OUT` once that limit
+/// passed (the ticket stays valid too). `UNKNOWN_TICKET` for a ticket this executor never
+/// issued (another executor's included) or already spent. The batch's own error
+/// (`DEVICE_LOST`, `GPU_ERROR`, …) spends the ticket: no output is written, its memory is
+/// released, and waiting again gives `UNKNOWN_TICKET`. The executor stays usable by other
+/// threads while this one waits, and no lock is held while waiting. Thread-safe; if several
+/// threads wait on one ticket, one gets its result, the others `UNKNOWN_TICKET`.
 ///
 /// # Safety
 /// `exec` must come from `gpu_executor_create` and not be destroyed yet; the ticket's
@@ -85,18 +86,19 @@ pub unsafe extern "C" fn gpu_executor_wait(
     ticket: gpu_ticket_t,
     timeout_ns: u64,
 ) -> gpu_executor_status_t {
-    ffi_boundary!({
+    ffi_boundary!(handle exec, {
         last_error::clear();
         let timeout = match timeout_ns {
             u64::MAX => None,
             ns => Some(Duration::from_nanos(ns)),
         };
-        status_of(complete(exec, ticket, timeout))
+        status_of(complete(exec, "gpu_executor_wait", ticket, timeout))
     })
 }
 
 /// `gpu_executor_wait` with a timeout of 0: `OK` (results written) if the batch has
-/// completed, else `NOT_READY`. Never blocks on the GPU. Same errors and safety.
+/// completed, else `NOT_READY`. Never blocks on the GPU or behind another thread's batch:
+/// it takes internal locks only briefly. Same errors and safety.
 ///
 /// # Safety
 /// As `gpu_executor_wait`.
@@ -105,9 +107,9 @@ pub unsafe extern "C" fn gpu_executor_poll(
     exec: *mut gpu_executor_t,
     ticket: gpu_ticket_t,
 ) -> gpu_executor_status_t {
-    ffi_boundary!({
+    ffi_boundary!(handle exec, {
         last_error::clear();
-        status_of(complete(exec, ticket, Some(Duration::ZERO)))
+        status_of(complete(exec, "gpu_executor_poll", ticket, Some(Duration::ZERO)))
     })
 }
 
@@ -118,29 +120,46 @@ fn unknown(ticket: gpu_ticket_t) -> S {
     )
 }
 
-/// Waits without holding the executor's lock, then finishes the batch under it.
+/// Waits (holding no lock), then copies the results out. Every way out but `NOT_READY` and
+/// `TIMED_OUT` spends the ticket.
 unsafe fn complete(
     exec: *mut gpu_executor_t,
+    entry: &str,
     ticket: gpu_ticket_t,
     timeout: Option<Duration>,
 ) -> Result<(), S> {
-    let waiter = with_executor(exec, |executor| {
-        // SAFETY: exec was checked non-NULL by with_executor.
-        let table = (*exec).tickets.lock().map_err(|_| poisoned())?;
-        let in_flight = table.get(ticket).ok_or_else(|| unknown(ticket))?;
-        Ok(executor.waiter(&in_flight.batch))
-    })?;
-    if !waiter.wait(timeout).map_err(fail_with)? {
-        return Err(fail(
-            S::GPU_EXECUTOR_NOT_READY,
-            format!("ticket {ticket} has not completed yet"),
-        ));
-    }
-    with_executor(exec, |executor| {
-        let in_flight = (*exec)
-            .tickets
-            .lock()
-            .map_err(|_| poisoned())?
+    with_handle(exec, entry, |handle| {
+        let executor = &handle.executor;
+        let waiter = {
+            let table = flights(handle)?;
+            let in_flight = table.get(ticket).ok_or_else(|| unknown(ticket))?;
+            executor.waiter(&in_flight.batch)
+        };
+        // "No limit" is bounded by the executor's wait limit, when it has one.
+        let limit = timeout.or(executor.config().wait_timeout);
+        match waiter.wait(limit) {
+            Ok(true) => {}
+            Ok(false) if timeout.is_some() => {
+                return Err(fail(
+                    S::GPU_EXECUTOR_NOT_READY,
+                    format!("ticket {ticket} has not completed yet"),
+                ))
+            }
+            Ok(false) => {
+                return Err(fail(
+                    S::GPU_EXECUTOR_TIMED_OUT,
+                    format!(
+                        "ticket {ticket}: the GPU did not finish within the wait limit; the ticket stays valid"
+                    ),
+                ))
+            }
+            Err(error) => {
+                // The batch will never complete: spend the ticket, free what it holds.
+                drop(flights(handle)?.take(ticket));
+                return Err(fail_with(error));
+            }
+        }
+        let in_flight = flights(handle)?
             .take(ticket)
             .ok_or_else(|| unknown(ticket))?;
         // SAFETY: the caller kept the outputs valid and untouched (documented contract);

@@ -17,6 +17,9 @@ fn reject<T>(status: S, message: String) -> Converted<T> {
     Err(Rejected(status, message))
 }
 
+/// `sizeof(gpu_executor_options_t)` in version 0.1, before `wait_timeout_ns`.
+pub const OPTIONS_SIZE_V1: usize = std::mem::offset_of!(gpu_executor_options_t, wait_timeout_ns);
+
 pub fn default_options() -> gpu_executor_options_t {
     gpu_executor_options_t {
         struct_size: std::mem::size_of::<gpu_executor_options_t>() as u32,
@@ -27,6 +30,7 @@ pub fn default_options() -> gpu_executor_options_t {
         exact_size_cache_capacity: 16,
         max_chunk_elements: 0,
         copy_threads: 0,
+        wait_timeout_ns: 0,
     }
 }
 
@@ -82,6 +86,10 @@ pub fn config_from(options: &gpu_executor_options_t) -> Converted<Config> {
         exact_size_cache_capacity: options.exact_size_cache_capacity as usize,
         max_chunk_elements: options.max_chunk_elements,
         copy_threads: options.copy_threads as usize,
+        wait_timeout: match options.wait_timeout_ns {
+            0 => None,
+            ns => Some(std::time::Duration::from_nanos(ns)),
+        },
         ..Config::default()
     })
 }

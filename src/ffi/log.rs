@@ -4,6 +4,7 @@
 use std::ffi::{c_char, c_void, CString};
 use std::sync::Arc;
 
+use super::fault;
 use super::last_error;
 use super::status::gpu_executor_status_t;
 use crate::log::{self, Level};
@@ -53,10 +54,13 @@ impl CSink {
 ///
 /// The callback may be called from any thread that calls into the library, possibly while
 /// an executor's internal lock is held: it must be thread-safe and must not call back into
-/// gpu_executor. `userdata` is passed through untouched; it must stay valid until the
-/// callback is replaced. Messages are filtered by the threshold (`gpu_executor_set_log_level`,
-/// default from the `GPU_EXECUTOR_LOG` environment variable, else `GPU_LOG_WARN`).
-/// Never fails; returns `GPU_EXECUTOR_OK`. Thread-safe.
+/// gpu_executor (a message it causes anyway goes to stderr). `userdata` is passed through
+/// untouched. This call returns only once no call of the previous callback is still running
+/// on any thread, so the previous callback's `userdata` may be freed as soon as it returns.
+/// Messages are filtered by the threshold (`gpu_executor_set_log_level`, default from the
+/// `GPU_EXECUTOR_LOG` environment variable, else `GPU_LOG_WARN`).
+/// Errors: `INVALID_ARGUMENT` when called from inside the callback (it would wait for
+/// itself); otherwise `GPU_EXECUTOR_OK`. Thread-safe.
 ///
 /// # Safety
 /// `callback` must be NULL or a valid function that stays callable until replaced.
@@ -67,12 +71,18 @@ pub unsafe extern "C" fn gpu_executor_set_log_callback(
 ) -> gpu_executor_status_t {
     ffi_boundary!({
         last_error::clear();
+        fault::checkpoint("gpu_executor_set_log_callback");
         let sink = callback.map(|callback| {
             let sink = CSink { callback, userdata };
             Arc::new(move |level: Level, message: &str| sink.deliver(level, message)) as log::Sink
         });
-        log::set_sink(sink);
-        gpu_executor_status_t::GPU_EXECUTOR_OK
+        match log::set_sink(sink) {
+            Ok(()) => gpu_executor_status_t::GPU_EXECUTOR_OK,
+            Err(log::ReplacedFromSink) => {
+                last_error::set("the log callback cannot be replaced from inside the callback");
+                gpu_executor_status_t::GPU_EXECUTOR_INVALID_ARGUMENT
+            }
+        }
     })
 }
 
@@ -83,6 +93,7 @@ pub unsafe extern "C" fn gpu_executor_set_log_callback(
 pub extern "C" fn gpu_executor_set_log_level(level: u32) -> gpu_executor_status_t {
     ffi_boundary!({
         last_error::clear();
+        fault::checkpoint("gpu_executor_set_log_level");
         match u8::try_from(level).ok().and_then(Level::from_u8) {
             Some(level) => {
                 log::set_threshold(level);

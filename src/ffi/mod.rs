@@ -9,6 +9,8 @@ mod panic_boundary;
 mod api;
 mod async_batch;
 mod convert;
+#[doc(hidden)]
+pub mod fault;
 mod last_error;
 mod log;
 mod status;

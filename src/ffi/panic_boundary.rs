@@ -21,9 +21,33 @@ pub fn record_panic(payload: &(dyn std::any::Any + Send)) {
     ));
 }
 
+/// After a panic in a call on `exec`, its state may be half-updated: every later call
+/// but destroy gets `GPU_EXECUTOR_POISONED`.
+pub fn poison(exec: *const super::gpu_executor_t) {
+    // SAFETY: the caller passed a handle from gpu_executor_create that is not yet
+    // destroyed (the contract of every function taking one), or NULL.
+    if let Some(handle) = unsafe { exec.as_ref() } {
+        handle
+            .poisoned
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// Runs `$body` with unwinding caught: a panic becomes `$on_panic` (by default
 /// `GPU_EXECUTOR_PANIC`) and a last-error message, never an abort across the C boundary.
+/// With `handle exec,` the handle is also marked poisoned.
 macro_rules! ffi_boundary {
+    (handle $exec:expr, $body:block) => {{
+        let exec_for_panic: *const $crate::ffi::gpu_executor_t = $exec;
+        match ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| $body)) {
+            Ok(value) => value,
+            Err(payload) => {
+                $crate::ffi::panic_boundary::record_panic(&*payload);
+                $crate::ffi::panic_boundary::poison(exec_for_panic);
+                $crate::ffi::gpu_executor_status_t::GPU_EXECUTOR_PANIC
+            }
+        }
+    }};
     ($on_panic:expr, $body:block) => {{
         match ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| $body)) {
             Ok(value) => value,

@@ -43,8 +43,12 @@ pub enum gpu_executor_status_t {
     GPU_EXECUTOR_POISONED = 15,
     /// The ticket's batch has not completed yet (poll, or wait that timed out); try again.
     GPU_EXECUTOR_NOT_READY = 16,
-    /// The ticket was never issued by this executor or was already completed.
+    /// The ticket was never issued by this executor, or was already spent (completed,
+    /// successfully or not).
     GPU_EXECUTOR_UNKNOWN_TICKET = 17,
+    /// The GPU did not finish within `gpu_executor_options_t.wait_timeout_ns`. A blocking
+    /// batch's results are abandoned (no output written); a ticket stays valid.
+    GPU_EXECUTOR_TIMED_OUT = 18,
 }
 
 use gpu_executor_status_t as S;
@@ -61,6 +65,8 @@ impl From<ErrorKind> for gpu_executor_status_t {
             ErrorKind::Gpu => S::GPU_EXECUTOR_GPU_ERROR,
             ErrorKind::OutOfMemory => S::GPU_EXECUTOR_OUT_OF_MEMORY,
             ErrorKind::DeviceLost => S::GPU_EXECUTOR_DEVICE_LOST,
+            ErrorKind::Poisoned => S::GPU_EXECUTOR_POISONED,
+            ErrorKind::TimedOut => S::GPU_EXECUTOR_TIMED_OUT,
         }
     }
 }
@@ -86,6 +92,7 @@ pub fn describe(code: i32) -> &'static [u8] {
         15 => b"executor poisoned by an earlier panic\0",
         16 => b"not ready\0",
         17 => b"unknown ticket\0",
+        18 => b"timed out waiting for the GPU\0",
         _ => b"unknown status code\0",
     }
 }

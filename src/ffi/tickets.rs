@@ -1,8 +1,16 @@
-//! Tickets of asynchronous batches: the launched batch plus where its results go.
+//! Batches in flight on one handle: the tickets of asynchronous batches, and the output
+//! ranges every batch in flight (blocking or asynchronous) will still write.
+//!
+//! A batch that reads or writes memory another batch in flight will write gets `ALIASING`
+//! before anything runs: its inputs would be read while they change, or two batches would
+//! write one array in an order nobody chose.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
-use crate::PendingBatch;
+use super::status::gpu_executor_status_t as S;
+use crate::{PendingBatch, Task};
 
 /// A batch's output arrays, kept as the caller's raw pointers until the ticket completes.
 pub struct OutputPointers(Vec<(*mut f32, usize)>);
@@ -35,26 +43,119 @@ pub struct InFlight {
     pub outputs: OutputPointers,
 }
 
-/// Outstanding tickets of one executor. Ids start at 1; 0 is never a ticket.
-#[derive(Default)]
-pub struct Tickets {
-    last: u64,
-    in_flight: HashMap<u64, InFlight>,
+/// Ticket ids and blocking batches' claims come from one process-wide counter, so a ticket
+/// is never valid on an executor that did not issue it. Starts at 1; 0 is never a ticket.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+fn next_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
 }
 
-impl Tickets {
-    pub fn issue(&mut self, batch: InFlight) -> u64 {
-        self.last += 1;
-        self.in_flight.insert(self.last, batch);
-        self.last
+/// One handle's batches in flight.
+#[derive(Default)]
+pub struct Flights {
+    tickets: HashMap<u64, InFlight>,
+    /// Output byte ranges still to be written: start → (end, owning ticket or claim).
+    /// Disjoint, since each was checked against the others when registered.
+    writes: BTreeMap<usize, (usize, u64)>,
+    /// The starts in `writes` of each id's ranges.
+    owned: HashMap<u64, Vec<usize>>,
+}
+
+/// Byte range of a slice, by address.
+fn span<T>(slice: &[T]) -> (usize, usize) {
+    let start = slice.as_ptr() as usize;
+    (start, start + std::mem::size_of_val(slice))
+}
+
+impl Flights {
+    /// The batch in flight whose output overlaps `[start, end)`, if any.
+    fn writer_of(&self, (start, end): (usize, usize)) -> Option<u64> {
+        if start == end {
+            return None;
+        }
+        // Ranges are disjoint: only the last one starting before `end` can overlap.
+        let (_, &(last_end, owner)) = self.writes.range(..end).next_back()?;
+        (last_end > start).then_some(owner)
+    }
+
+    /// Checks `tasks` against every batch in flight, then registers their outputs under a
+    /// new id, which is returned. Err: the status and message for the first conflict.
+    pub fn claim(&mut self, tasks: &[Task]) -> Result<u64, (S, String)> {
+        for (i, task) in tasks.iter().enumerate() {
+            let arrays = task
+                .inputs
+                .iter()
+                .take(task.op.arity())
+                .map(|a| ("an input", span(a)))
+                .chain(std::iter::once(("the output", span(&*task.output))));
+            for (what, range) in arrays {
+                if let Some(owner) = self.writer_of(range) {
+                    return Err((
+                        S::GPU_EXECUTOR_ALIASING,
+                        format!(
+                            "task {i}: {what} overlaps an output of batch {owner}, which is still in flight; wait for it first"
+                        ),
+                    ));
+                }
+            }
+        }
+        let id = next_id();
+        let mut starts = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            let (start, end) = span(&*task.output);
+            if start != end {
+                self.writes.insert(start, (end, id));
+                starts.push(start);
+            }
+        }
+        self.owned.insert(id, starts);
+        Ok(id)
+    }
+
+    /// Forgets the output ranges registered under `id`.
+    pub fn release(&mut self, id: u64) {
+        for start in self.owned.remove(&id).unwrap_or_default() {
+            self.writes.remove(&start);
+        }
+    }
+
+    /// Makes the claimed batch `id` a ticket.
+    pub fn issue(&mut self, id: u64, batch: InFlight) {
+        self.tickets.insert(id, batch);
     }
 
     pub fn get(&self, ticket: u64) -> Option<&InFlight> {
-        self.in_flight.get(&ticket)
+        self.tickets.get(&ticket)
     }
 
-    /// Removes the ticket: whoever takes it copies the results out.
+    /// Removes the ticket and its claim: whoever takes it copies the results out (or
+    /// reports its failure); its outputs are the taker's until then.
     pub fn take(&mut self, ticket: u64) -> Option<InFlight> {
-        self.in_flight.remove(&ticket)
+        let taken = self.tickets.remove(&ticket)?;
+        self.release(ticket);
+        Some(taken)
+    }
+}
+
+/// A blocking batch's claim, released when the call returns however it returns.
+pub struct Claim<'a> {
+    flights: &'a Mutex<Flights>,
+    id: u64,
+}
+
+impl<'a> Claim<'a> {
+    pub fn new(flights: &'a Mutex<Flights>, id: u64) -> Self {
+        Self { flights, id }
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        let mut flights = self
+            .flights
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        flights.release(self.id);
     }
 }

@@ -6,15 +6,20 @@
 use std::ffi::{c_char, c_void};
 
 /// Opaque executor handle. Create with `gpu_executor_create`, free with
-/// `gpu_executor_destroy`. Safe to share between threads: calls on one handle are
-/// serialised by an internal mutex.
+/// `gpu_executor_destroy`. Safe to share between threads: calls on one handle from several
+/// threads run concurrently (internal locks are held only briefly, never across host copies
+/// or GPU waits).
 pub struct gpu_executor_t {
-    pub(crate) inner: std::sync::Mutex<crate::Executor>,
-    /// Outstanding asynchronous batches. Lock order: `inner` first, then `tickets`.
-    pub(crate) tickets: std::sync::Mutex<super::tickets::Tickets>,
+    pub(crate) executor: crate::Executor,
+    /// Outstanding asynchronous batches and the output ranges of every batch in flight.
+    pub(crate) flights: std::sync::Mutex<super::tickets::Flights>,
+    /// Set when a panic was caught in a call on this handle: every later call but
+    /// `gpu_executor_destroy` returns `GPU_EXECUTOR_POISONED`.
+    pub(crate) poisoned: std::sync::atomic::AtomicBool,
 }
 
-/// Identifies an asynchronous batch of one executor until it completes. Never 0.
+/// Identifies one asynchronous batch until it completes. Unique within the process (a
+/// ticket of another executor is `UNKNOWN_TICKET`, never someone else's batch). Never 0.
 pub type gpu_ticket_t = u64;
 
 /// Values of `gpu_task_t.op`. Zero is deliberately invalid so a zeroed task is rejected.
@@ -96,6 +101,11 @@ pub struct gpu_executor_options_t {
     /// by the machine's available parallelism; 1 = the calling thread only. Each executor
     /// starts its own threads at creation and keeps them until it is destroyed.
     pub copy_threads: u32,
+    /// Longest, in nanoseconds, that `gpu_executor_submit_batch` and
+    /// `gpu_executor_wait(..., UINT64_MAX)` wait for the GPU before returning
+    /// `GPU_EXECUTOR_TIMED_OUT`; 0 (default) = no limit. Added in 0.2: a caller compiled
+    /// against the older, shorter struct (without this field) still works, with no limit.
+    pub wait_timeout_ns: u64,
 }
 
 /// One task of a batch. Unused inputs must be NULL and `flags`/`params` zero, so that
