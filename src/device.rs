@@ -239,7 +239,13 @@ impl ErrorCapture {
                     kind == ErrorKind::OutOfMemory && f.kind != ErrorKind::OutOfMemory
                 });
                 if replaces {
-                    first = Some(Error::new(kind, error.to_string()));
+                    let message = match kind {
+                        ErrorKind::OutOfMemory => format!(
+                            "the GPU ran out of memory for this batch's buffers ({error}); a smaller batch may fit"
+                        ),
+                        _ => error.to_string(),
+                    };
+                    first = Some(Error::new(kind, message));
                 }
             }
         }

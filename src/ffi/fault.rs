@@ -29,3 +29,15 @@ pub(super) fn checkpoint(entry: &str) {
         panic!("injected test panic in {entry}");
     }
 }
+
+/// Test hook: loses `exec`'s device as a driver reset would (see
+/// `Executor::simulate_device_loss`).
+///
+/// # Safety
+/// `exec` must come from `gpu_executor_create` and not be destroyed yet.
+#[doc(hidden)]
+pub unsafe fn lose_device(exec: *mut super::gpu_executor_t) {
+    if let Some(handle) = exec.as_ref() {
+        handle.executor.simulate_device_loss();
+    }
+}
