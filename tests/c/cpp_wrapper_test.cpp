@@ -344,7 +344,7 @@ void test_errors() {
     expect_error(GPU_EXECUTOR_INVALID_OPTION, [] { ge::Executor bad{ge::Options{}.max_chunk_elements(10)}; },
                  "chunk below minimum");
     gpu_executor_options_t bad_size = gpu_executor_options_default();
-    bad_size.struct_size -= 8;
+    bad_size.struct_size -= 4;
     expect_error(GPU_EXECUTOR_BAD_STRUCT_SIZE, [&] { ge::Executor bad{ge::Options(bad_size)}; },
                  "options struct_size");
 

@@ -156,7 +156,7 @@ static void test_options_errors(void) {
   } while (0)
 
   options = gpu_executor_options_default();
-  options.struct_size = (uint32_t)sizeof(options) - 8;
+  options.struct_size = (uint32_t)sizeof(options) - 4;
   EXPECT_CREATE(&options, GPU_EXECUTOR_BAD_STRUCT_SIZE);
   options.struct_size = (uint32_t)sizeof(options) + 8;
   EXPECT_CREATE(&options, GPU_EXECUTOR_BAD_STRUCT_SIZE);

@@ -229,11 +229,16 @@ class Ticket:
         :class:`GpuExecutorError` with the batch's own status (``GPU_ERROR``,
         ``DEVICE_LOST``, ...) when it failed, after which the ticket is done and raises the
         same error again if asked; with ``UNKNOWN_TICKET`` when the executor does not know
-        the ticket (never issued, or completed through the C API); ``ValueError`` when the
-        executor was closed first (the results were abandoned). A completed ticket returns
-        ``True`` at once.
+        the ticket (never issued, or completed through the C API); with ``TIMED_OUT`` when
+        ``timeout`` is ``None`` and the executor's ``wait_timeout`` passed (the ticket stays
+        pending); ``ValueError`` when the executor was closed first (the results were
+        abandoned). A completed ticket returns ``True`` at once.
         """
         ns = _timeout_ns(timeout)
+        executor_limit = self._executor._wait_timeout_ns if self._executor is not None else 0
+        capped = ns == _NO_LIMIT and executor_limit > 0
+        if capped:
+            ns = executor_limit
         with self._lock:
             if self._done:
                 if self._error is not None:
@@ -261,12 +266,18 @@ class Ticket:
                 if deadline is not None:
                     ns = deadline - time.monotonic_ns()
                     if ns <= 0:
+                        if capped:
+                            raise GpuExecutorError(
+                                Status.TIMED_OUT,
+                                f"ticket {self._id}: the GPU did not finish within the "
+                                "executor's wait_timeout; the ticket stays pending",
+                            )
                         return False
             if status == Status.OK:
                 self._finish(None)
                 return True
             error = GpuExecutorError(status, message)
-            if status not in (Status.UNKNOWN_TICKET, Status.NULL_POINTER):
+            if status not in (Status.UNKNOWN_TICKET, Status.NULL_POINTER, Status.TIMED_OUT):
                 # The batch itself failed: the ticket is spent.
                 self._finish(error)
             raise error
@@ -300,7 +311,9 @@ class Executor:
     library default). ``max_chunk_elements``: most elements per GPU binding, longer tasks
     are split (0: what the device allows; otherwise at least 64). ``copy_threads``: threads
     copying a large batch to and from staging memory (0: up to 16, by the machine's
-    parallelism; 1: the calling thread only).
+    parallelism; 1: the calling thread only). ``wait_timeout``: longest, in seconds, that
+    :meth:`submit` and ``Ticket.wait()`` without a timeout wait for the GPU before raising
+    ``TIMED_OUT`` (``None``: no limit).
 
     Use as a context manager, or call :meth:`close`. Safe to share between threads.
     """
@@ -315,6 +328,7 @@ class Executor:
         power_preference: Union[str, int] = "default",
         exact_size_cache_capacity: Optional[int] = None,
         copy_threads: int = 0,
+        wait_timeout: Optional[float] = None,
     ) -> None:
         self._handle: Optional[_ffi.ExecutorHandle] = None
         # Calls in progress: close() waits for them to return before destroying the handle.
@@ -333,6 +347,8 @@ class Executor:
             )
         options.max_chunk_elements = _unsigned(max_chunk_elements, "max_chunk_elements", 64)
         options.copy_threads = _unsigned(copy_threads, "copy_threads", 32)
+        self._wait_timeout_ns = 0 if wait_timeout is None else max(1, _timeout_ns(wait_timeout))
+        options.wait_timeout_ns = self._wait_timeout_ns
         handle = _ffi.ExecutorHandle()
         _check(lib, lib.gpu_executor_create(ctypes.byref(options), ctypes.byref(handle)))
         self._handle = handle

@@ -59,6 +59,7 @@ class Status(enum.IntEnum):
     POISONED = 15
     NOT_READY = 16
     UNKNOWN_TICKET = 17
+    TIMED_OUT = 18
 
 
 class LogLevel(enum.IntEnum):
@@ -126,6 +127,7 @@ class gpu_executor_options_t(Structure):
         ("exact_size_cache_capacity", c_uint32),
         ("max_chunk_elements", c_uint64),
         ("copy_threads", c_uint32),
+        ("wait_timeout_ns", c_uint64),
     ]
 
 

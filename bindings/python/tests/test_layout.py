@@ -176,12 +176,19 @@ def test_library_accepts_struct_sizes(executor):
         assert str(ctypes.sizeof(cls)) in caught.value.message
 
     options = lib.gpu_executor_options_default()
-    options.struct_size -= 8
+    options.struct_size -= 4
     out = _ffi.ExecutorHandle()
     with pytest.raises(GpuExecutorError) as caught:
         _check(lib, lib.gpu_executor_create(ctypes.byref(options), ctypes.byref(out)))
     assert caught.value.status == Status.BAD_STRUCT_SIZE
     assert not out.value
+
+    # The 0.1 header's options end before wait_timeout_ns; the library still takes them.
+    options = lib.gpu_executor_options_default()
+    options.struct_size = _ffi.gpu_executor_options_t.wait_timeout_ns.offset
+    _check(lib, lib.gpu_executor_create(ctypes.byref(options), ctypes.byref(out)))
+    assert out.value
+    lib.gpu_executor_destroy(out)
 
 
 def test_raw_task_layout_reaches_the_library(executor, rng):
