@@ -21,7 +21,8 @@ pub enum gpu_executor_status_t {
     GPU_EXECUTOR_BAD_STRUCT_SIZE = 4,
     /// An element count whose size in bytes overflows the address space.
     GPU_EXECUTOR_SIZE_OVERFLOW = 5,
-    /// A task's output overlaps an input or another task's output.
+    /// A task's output overlaps an input or another task's output, or a task reads or
+    /// writes memory that a batch still in flight on this handle will write.
     GPU_EXECUTOR_ALIASING = 6,
     /// No adapter matched the requested backend, power preference or `WGPU_ADAPTER_NAME`.
     GPU_EXECUTOR_NO_ADAPTER = 7,
