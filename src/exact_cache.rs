@@ -5,11 +5,11 @@ use crate::log::{log, Level};
 use crate::slab::Slab;
 use crate::stats::Stats;
 
-/// Least-recently-used list of (length, slabs); small, so a Vec beats a map.
+/// Least-recently-used list of ((inputs, length), slabs); small, so a Vec beats a map.
 pub struct ExactSizeCache {
     capacity: usize,
     /// Most recently used last.
-    entries: Vec<(usize, Vec<Slab>)>,
+    entries: Vec<((usize, usize), Vec<Slab>)>,
 }
 
 impl ExactSizeCache {
@@ -21,7 +21,7 @@ impl ExactSizeCache {
     }
 
     /// Removes and returns the slabs cached for `len` (hit), or `None` (miss).
-    pub fn take(&mut self, len: usize, stats: &mut Stats) -> Option<Vec<Slab>> {
+    pub fn take(&mut self, len: (usize, usize), stats: &mut Stats) -> Option<Vec<Slab>> {
         match self.entries.iter().position(|(l, _)| *l == len) {
             Some(i) => {
                 stats.exact_cache_hits += 1;
@@ -36,7 +36,7 @@ impl ExactSizeCache {
 
     /// Stores slabs for `len` once their submission completed, evicting the oldest entry
     /// beyond capacity.
-    pub fn put(&mut self, len: usize, slabs: Vec<Slab>, stats: &mut Stats) {
+    pub fn put(&mut self, len: (usize, usize), slabs: Vec<Slab>, stats: &mut Stats) {
         // Two concurrent batches of one length each made slabs: keep one set.
         let known = self.entries.iter().any(|(l, _)| *l == len);
         if known || self.capacity == 0 || !slabs.iter().all(Slab::is_reusable) {
@@ -48,7 +48,9 @@ impl ExactSizeCache {
             stats.exact_cache_evictions += 1;
             log!(
                 Level::Debug,
-                "exact-size cache full: evicted length {evicted}"
+                "exact-size cache full: evicted length {} ({} inputs)",
+                evicted.1,
+                evicted.0
             );
         }
     }

@@ -12,8 +12,8 @@ use crate::slab::MapRequest;
 #[derive(Clone, Copy)]
 pub(crate) enum SlabSource {
     Pool,
-    /// The exact-size cache entry for this length.
-    Exact(usize),
+    /// The exact-size cache entry for this arity and length.
+    Exact(usize, usize),
     /// Created for this batch only (the baseline strategy).
     Fresh,
 }
@@ -27,6 +27,8 @@ pub struct PendingBatch {
     pub(crate) submission: Option<wgpu::SubmissionIndex>,
     pub(crate) lengths: Vec<usize>,
     pub(crate) total: u64,
+    /// Caller bytes copied in.
+    pub(crate) uploaded: u64,
 }
 
 impl PendingBatch {

@@ -16,22 +16,30 @@ use crate::kernel::Kernel;
 use crate::plan::SlabPlan;
 use crate::slab::{MapRequest, Slab};
 use crate::stats::Stats;
-use crate::task::TaskInputs;
+use crate::task::{TaskInputs, MAX_SCALARS};
 
 /// One planned slab with its resources, from acquisition to readback.
 pub struct Staged {
     pub plan: SlabPlan,
     pub slab: Slab,
     pub kernel: Arc<Kernel>,
+    /// The scalars every task of this slab shares.
+    pub scalars: [u32; MAX_SCALARS],
     readback: Option<MapRequest>,
 }
 
 impl Staged {
-    pub fn new(plan: SlabPlan, slab: Slab, kernel: Arc<Kernel>) -> Self {
+    pub fn new(
+        plan: SlabPlan,
+        slab: Slab,
+        kernel: Arc<Kernel>,
+        scalars: [u32; MAX_SCALARS],
+    ) -> Self {
         Self {
             plan,
             slab,
             kernel,
+            scalars,
             readback: None,
         }
     }
@@ -65,7 +73,7 @@ pub fn launch(
     let slabs: Vec<(&Slab, &SlabPlan)> = batch.iter().map(|s| (&s.slab, &s.plan)).collect();
     copy::upload(pool, &slabs, inputs)?;
     for s in batch.iter() {
-        s.slab.finish_upload(s.plan.used)?;
+        s.slab.finish_upload(s.plan.used, s.scalars)?;
     }
     stats.upload_ns += elapsed_ns(clock);
 

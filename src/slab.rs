@@ -12,22 +12,25 @@ use std::time::{Duration, Instant};
 
 use crate::completion::Completion;
 use crate::error::{Error, ErrorKind, Result};
-use crate::kernel::ELEMENTS_PER_INVOCATION;
+use crate::kernel::{ELEMENTS_PER_INVOCATION, INPUT_BINDINGS, OUTPUT_BINDING};
 use crate::log::{log, Level};
 use crate::stats::Stats;
+use crate::task::MAX_SCALARS;
 
 const F32: u64 = std::mem::size_of::<f32>() as u64;
-/// Bytes of the params block (`len4: u32`, padded to a uniform's 16-byte minimum).
+/// Bytes of the params block (`len4: u32` and three scalar words).
 const PARAMS_BYTES: u64 = 16;
 
 /// GPU buffers for up to `capacity` elements per array, plus their bind group.
 pub struct Slab {
     pub capacity: u64,
-    a: wgpu::Buffer,
-    b: wgpu::Buffer,
+    /// Input arrays (1 to 3): slabs are pooled by arity and capacity.
+    pub arity: usize,
+    inputs: Vec<wgpu::Buffer>,
     out: wgpu::Buffer,
     params: wgpu::Buffer,
-    /// MAP_WRITE staging: `[a: capacity][b: capacity][params]`. Mapped while idle.
+    /// MAP_WRITE staging: `[input 0: capacity]…[input arity-1: capacity][params]`. Mapped
+    /// while idle.
     upload: wgpu::Buffer,
     /// MAP_READ staging for the output.
     readback: wgpu::Buffer,
@@ -113,23 +116,26 @@ fn buffer(
     })
 }
 
-/// Byte offset of input `index` (0 = a, 1 = b) in the upload buffer.
+/// Byte offset of input `input` (or, at `arity`, of the params block) in the upload buffer.
 fn upload_offset(capacity: u64, input: usize) -> u64 {
     input as u64 * capacity * F32
 }
 
 impl Slab {
-    /// Creates the six buffers and the bind group; the upload buffer starts mapped.
+    /// Creates the buffers (`arity` inputs, output, params, upload, readback) and the bind
+    /// group on `layout` (the shared layout of `arity`); the upload buffer starts mapped.
     pub fn new(
         device: &wgpu::Device,
         layout: &wgpu::BindGroupLayout,
+        arity: usize,
         capacity: u64,
         stats: &mut Stats,
     ) -> Self {
         use wgpu::BufferUsages as U;
         let bytes = capacity * F32;
-        let a = buffer(device, "slab a", bytes, U::STORAGE | U::COPY_DST, false);
-        let b = buffer(device, "slab b", bytes, U::STORAGE | U::COPY_DST, false);
+        let inputs: Vec<wgpu::Buffer> = (0..arity)
+            .map(|_| buffer(device, "slab input", bytes, U::STORAGE | U::COPY_DST, false))
+            .collect();
         let out = buffer(device, "slab out", bytes, U::STORAGE | U::COPY_SRC, false);
         let params = buffer(
             device,
@@ -141,7 +147,7 @@ impl Slab {
         let upload = buffer(
             device,
             "slab upload",
-            2 * bytes + PARAMS_BYTES,
+            arity as u64 * bytes + PARAMS_BYTES,
             U::MAP_WRITE | U::COPY_SRC,
             true,
         );
@@ -152,38 +158,35 @@ impl Slab {
             U::MAP_READ | U::COPY_DST,
             false,
         );
+        let mut entries = vec![wgpu::BindGroupEntry {
+            binding: 0,
+            resource: params.as_entire_binding(),
+        }];
+        entries.extend(inputs.iter().zip(INPUT_BINDINGS).map(|(buffer, binding)| {
+            wgpu::BindGroupEntry {
+                binding,
+                resource: buffer.as_entire_binding(),
+            }
+        }));
+        entries.push(wgpu::BindGroupEntry {
+            binding: OUTPUT_BINDING,
+            resource: out.as_entire_binding(),
+        });
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("slab bind group"),
             layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: params.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: a.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: b.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 3,
-                    resource: out.as_entire_binding(),
-                },
-            ],
+            entries: &entries,
         });
         log!(
             Level::Debug,
             "creating a slab of {capacity} elements per array"
         );
-        stats.buffers_created += 6;
+        stats.buffers_created += 4 + arity as u64;
         stats.bind_groups_created += 1;
         Self {
             capacity,
-            a,
-            b,
+            arity,
+            inputs,
             out,
             params,
             upload,
@@ -201,7 +204,7 @@ impl Slab {
         }
     }
 
-    /// Write view over elements `range` of input `input` (0 = a, 1 = b) in the mapped
+    /// Write view over elements `range` of input `input` (0 to arity-1) in the mapped
     /// upload buffer. Views over disjoint ranges may be written from different threads.
     pub fn input_view(&self, input: usize, range: Range<u64>) -> Result<wgpu::BufferViewMut> {
         let base = upload_offset(self.capacity, input);
@@ -211,16 +214,17 @@ impl Slab {
             .map_err(|e| Error::new(ErrorKind::Gpu, format!("upload buffer not mapped: {e}")))
     }
 
-    /// Writes the params block and unmaps the upload buffer: the inputs are complete.
-    pub fn finish_upload(&self, used: u64) -> Result<()> {
+    /// Writes the params block (element count and the tasks' scalars) and unmaps the
+    /// upload buffer: the inputs are complete.
+    pub fn finish_upload(&self, used: u64, scalars: [u32; MAX_SCALARS]) -> Result<()> {
         let len4 = u32::try_from(used / ELEMENTS_PER_INVOCATION).map_err(|_| {
             Error::new(
                 ErrorKind::SizeOverflow,
                 "slab exceeds the kernel's index range",
             )
         })?;
-        let params = [len4, 0, 0, 0];
-        let at = upload_offset(self.capacity, 2);
+        let params = [len4, scalars[0], scalars[1], 0];
+        let at = upload_offset(self.capacity, self.arity);
         let mut view = self
             .upload
             .slice(at..at + PARAMS_BYTES)
@@ -242,17 +246,18 @@ impl Slab {
         used: u64,
     ) {
         let bytes = used * F32;
-        encoder.copy_buffer_to_buffer(&self.upload, 0, &self.a, 0, bytes);
+        for (k, input) in self.inputs.iter().enumerate() {
+            encoder.copy_buffer_to_buffer(
+                &self.upload,
+                upload_offset(self.capacity, k),
+                input,
+                0,
+                bytes,
+            );
+        }
         encoder.copy_buffer_to_buffer(
             &self.upload,
-            upload_offset(self.capacity, 1),
-            &self.b,
-            0,
-            bytes,
-        );
-        encoder.copy_buffer_to_buffer(
-            &self.upload,
-            upload_offset(self.capacity, 2),
+            upload_offset(self.capacity, self.arity),
             &self.params,
             0,
             PARAMS_BYTES,

@@ -1,36 +1,72 @@
 //! One unit of work in a batch, as the safe core sees it.
+//!
+//! Arrays are 4-byte words (`u32`) whatever the element type: the GPU side only moves and
+//! packs them, and the kernel reads them as `f32`, `i32` or `u32`.
 
-/// The operation a task runs. Element-wise ops read `inputs` of the output's length.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Op {
-    /// `out[i] = a[i] + b[i]` over `f32`.
-    VectorAdd,
-}
+use crate::error::{Error, ErrorKind, Result};
+use crate::kernel::{KernelId, MAX_INPUTS};
+use crate::ops::ElemType;
 
-impl Op {
-    /// How many input arrays the op reads.
-    pub fn arity(self) -> usize {
-        match self {
-            Op::VectorAdd => 2,
-        }
-    }
-}
+/// Most scalars an op reads from a task.
+pub const MAX_SCALARS: usize = 2;
 
 /// A task borrows its inputs and its output for the duration of one batch.
 #[derive(Debug)]
 pub struct Task<'a> {
-    pub op: Op,
-    pub inputs: [&'a [f32]; 2],
-    pub output: &'a mut [f32],
+    /// Op and element type.
+    pub op: KernelId,
+    /// The input arrays the op reads (the rest empty), each as long as the output.
+    pub inputs: [&'a [u32]; MAX_INPUTS],
+    /// The op's scalars, as bit patterns of the element type (unused ones 0).
+    pub scalars: [u32; MAX_SCALARS],
+    pub output: &'a mut [u32],
 }
 
 impl<'a> Task<'a> {
-    /// `output = a + b`; all three must have the same length.
+    /// `op` over `inputs` (as many as the op reads) with `scalars` (as many as it reads),
+    /// writing `output`. Checks the op exists for the element type and the counts.
+    pub fn new(
+        op: KernelId,
+        inputs: &[&'a [u32]],
+        scalars: &[u32],
+        output: &'a mut [u32],
+    ) -> Result<Self> {
+        let row = op.row()?;
+        if inputs.len() != row.arity || scalars.len() != row.scalars {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "{} reads {} input(s) and {} scalar(s), got {} and {}",
+                    row.name,
+                    row.arity,
+                    row.scalars,
+                    inputs.len(),
+                    scalars.len()
+                ),
+            ));
+        }
+        let mut arrays: [&'a [u32]; MAX_INPUTS] = [&[]; MAX_INPUTS];
+        arrays[..inputs.len()].copy_from_slice(inputs);
+        let mut words = [0; MAX_SCALARS];
+        words[..scalars.len()].copy_from_slice(scalars);
+        Ok(Self {
+            op,
+            inputs: arrays,
+            scalars: words,
+            output,
+        })
+    }
+
+    /// `output = a + b` over `f32`; all three must have the same length.
     pub fn vector_add(a: &'a [f32], b: &'a [f32], output: &'a mut [f32]) -> Self {
         Self {
-            op: Op::VectorAdd,
-            inputs: [a, b],
-            output,
+            op: KernelId {
+                code: 1,
+                ty: ElemType::F32,
+            },
+            inputs: [bytemuck::cast_slice(a), bytemuck::cast_slice(b), &[]],
+            scalars: [0; MAX_SCALARS],
+            output: bytemuck::cast_slice_mut(output),
         }
     }
 
@@ -39,6 +75,8 @@ impl<'a> Task<'a> {
         TaskInputs {
             op: self.op,
             arrays: self.inputs,
+            arity: self.op.row().map_or(0, |row| row.arity),
+            scalars: self.scalars,
             len: self.len(),
         }
     }
@@ -53,34 +91,42 @@ impl<'a> Task<'a> {
     }
 }
 
-/// What the GPU needs of a task before it runs: the op, its input arrays and the output
-/// length. The output itself is only needed when the results are copied out, which lets
-/// [`Executor::launch`](crate::Executor::launch) return before then.
+/// What the GPU needs of a task before it runs: the op, its input arrays, scalars and the
+/// output length. The output itself is only needed when the results are copied out, which
+/// lets [`Executor::launch`](crate::Executor::launch) return before then.
 #[derive(Clone, Copy, Debug)]
 pub struct TaskInputs<'a> {
-    pub op: Op,
-    pub arrays: [&'a [f32]; 2],
+    pub op: KernelId,
+    pub arrays: [&'a [u32]; MAX_INPUTS],
+    /// How many of `arrays` the op reads (0 when the op is unknown: rejected at launch).
+    pub arity: usize,
+    pub scalars: [u32; MAX_SCALARS],
     /// Output elements.
     pub len: usize,
 }
 
 impl<'a> TaskInputs<'a> {
-    /// `a + b` with an output of `a.len()` elements.
+    /// `a + b` over `f32` with an output of `a.len()` elements.
     pub fn vector_add(a: &'a [f32], b: &'a [f32]) -> Self {
         Self {
-            op: Op::VectorAdd,
-            arrays: [a, b],
+            op: KernelId {
+                code: 1,
+                ty: ElemType::F32,
+            },
+            arrays: [bytemuck::cast_slice(a), bytemuck::cast_slice(b), &[]],
+            arity: 2,
+            scalars: [0; MAX_SCALARS],
             len: a.len(),
         }
     }
 
-    /// How many input arrays the op reads.
-    pub fn arity(&self) -> usize {
-        self.op.arity()
+    /// The arrays the op actually reads.
+    pub fn used(&self) -> &[&'a [u32]] {
+        &self.arrays[..self.arity]
     }
 
-    /// The arrays the op actually reads.
-    pub fn used(&self) -> &[&'a [f32]] {
-        &self.arrays[..self.arity()]
+    /// What tasks must share to be packed into one slab: kernel and scalars.
+    pub fn group(&self) -> (KernelId, [u32; MAX_SCALARS]) {
+        (self.op, self.scalars)
     }
 }
