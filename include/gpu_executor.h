@@ -37,6 +37,15 @@ static inline uint64_t gpu_param_i32(int32_t value) {
 
 #define GPU_EXECUTOR_VERSION_PATCH 0
 
+// Binding of a reduction's block table.
+#define BLOCKS_BINDING 5
+
+// Invocations of a reduction's workgroup (`GROUP` in shaders/reduce.wgsl).
+#define REDUCE_GROUP 256
+
+// Elements one workgroup reduces to one partial.
+#define REDUCE_BLOCK 4096
+
 // Result of every fallible call. `GPU_EXECUTOR_OK` is zero; every other value names one
 // kind of failure, and `gpu_executor_last_error_message()` gives the detail.
 enum gpu_executor_status_t
@@ -114,7 +123,7 @@ typedef uint32_t gpu_log_level_t;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-// Values of `gpu_task_t.op`: the element-wise ops. Zero is deliberately invalid so a zeroed
+// Values of `gpu_task_t.op`: the element-wise ops, then the reductions. Zero is deliberately invalid so a zeroed
 // task is rejected. `a`, `b`, `c` are `inputs[0..3]`, `s0`, `s1` the scalars in
 // `params[0..2]` (the element type's 32-bit pattern in the low half; see `gpu_param_f32`),
 // every array `length` elements of the task's element type (`flags`, `gpu_dtype_t`).
@@ -164,8 +173,23 @@ enum gpu_op_t
   GPU_OP_AXPY = 19,
   // `out = min(max(a, s0), s1)`. f32, i32, u32.
   GPU_OP_CLAMP = 20,
-  // `out = a * b + c` (fused for f32). f32, i32, u32.
+  // `out = a * b + c` (fused where the GPU fuses). f32, i32, u32.
   GPU_OP_FMA = 21,
+  // Reductions: one `float` result in `output[0]` over `length` elements of `a` (and
+  // `b`); `float` only. Summed per block of 4,096 elements on the GPU (a tree in
+  // workgroup memory), the blocks combined in double precision on the host.
+  // `output[0] = sum(a)`; 0 over no elements.
+  GPU_OP_SUM = 64,
+  // `output[0] = min(a)`; +infinity over no elements; NaN if any element is NaN.
+  GPU_OP_REDUCE_MIN = 65,
+  // `output[0] = max(a)`; -infinity over no elements; NaN if any element is NaN.
+  GPU_OP_REDUCE_MAX = 66,
+  // `output[0] = sum(a) / length`; NaN over no elements.
+  GPU_OP_MEAN = 67,
+  // `output[0] = sum(a * b)`; 0 over no elements.
+  GPU_OP_DOT = 68,
+  // `output[0] = sqrt(sum(a * a))`; 0 over no elements.
+  GPU_OP_NORM2 = 69,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -327,8 +351,8 @@ typedef struct gpu_task_t {
   // each, 4-byte aligned); the rest must be NULL. Read during the call only; may alias
   // each other.
   const void *inputs[4];
-  // Output array (`length` elements of the element type). Written only when the batch
-  // succeeds. Must not overlap any input or any other task's output.
+  // Output array (`length` elements of the element type; one for a reduction). Written
+  // only when the batch succeeds. Must not overlap any input or any other task's output.
   void *output;
   // Element count. 0 is a valid no-op (pointers may then be NULL).
   size_t length;

@@ -22,7 +22,8 @@ use crate::copy::{CopyPool, Segment};
 use crate::device::Gpu;
 use crate::error::{Error, ErrorKind, Result};
 use crate::exact_cache::ExactSizeCache;
-use crate::kernel::{Kernel, KernelFactory, KernelId};
+use crate::kernel::{Kernel, KernelFactory, KernelId, KernelKind, SlabShape};
+use crate::ops::ReductionOp;
 use crate::pending::{PendingBatch, SlabSource, Waiter};
 use crate::pipeline::{self, Staged};
 use crate::plan::{plan_bucketed, plan_single};
@@ -95,18 +96,21 @@ fn chunk_limit(limits: &wgpu::Limits, requested: u64) -> Result<u64> {
     Ok(floor_pow2(wanted))
 }
 
-fn validate(tasks: &[TaskInputs]) -> Result<()> {
+fn validate(tasks: &[TaskInputs]) -> Result<Vec<KernelKind>> {
+    let mut kinds = Vec::with_capacity(tasks.len());
     for (i, task) in tasks.iter().enumerate() {
-        let row = task
+        let kind = task
             .op
-            .row()
+            .kind()
             .map_err(|e| Error::new(e.kind, format!("task {i}: {}", e.message)))?;
-        if task.arity != row.arity {
+        if task.shape() != kind.shape() {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 format!(
-                    "task {i}: {} reads {} inputs, not {}",
-                    row.name, row.arity, task.arity
+                    "task {i}: {} reads {} input(s), not {}",
+                    kind.name(),
+                    kind.arity(),
+                    task.arity
                 ),
             ));
         }
@@ -115,15 +119,16 @@ fn validate(tasks: &[TaskInputs]) -> Result<()> {
                 return Err(Error::new(
                     ErrorKind::InvalidArgument,
                     format!(
-                        "task {i}: input {k} has {} elements but the output has {}",
+                        "task {i}: input {k} has {} elements but the task has {}",
                         input.len(),
                         task.len
                     ),
                 ));
             }
         }
+        kinds.push(kind);
     }
-    Ok(())
+    Ok(kinds)
 }
 
 impl Executor {
@@ -215,10 +220,18 @@ impl Executor {
     /// results are copied out by [`finish`](Self::finish). On error nothing is submitted.
     pub fn launch(&self, tasks: &[TaskInputs]) -> Result<PendingBatch> {
         self.gpu.check_not_lost()?;
-        validate(tasks)?;
-        let lengths: Vec<usize> = tasks.iter().map(|t| t.len).collect();
+        let kinds = validate(tasks)?;
+        let lengths: Vec<usize> = tasks.iter().map(TaskInputs::output_len).collect();
+        let reductions = kinds
+            .iter()
+            .zip(tasks)
+            .map(|(kind, task)| match kind {
+                KernelKind::Reduction(op) => Some((*op, task.len)),
+                KernelKind::Elementwise(_) => None,
+            })
+            .collect();
         let source = self.choose_source(tasks);
-        let total: u64 = lengths.iter().map(|&n| n as u64).sum();
+        let total: u64 = tasks.iter().map(|t| t.len as u64).sum();
         let uploaded: u64 = tasks.iter().map(|t| (t.len * t.arity) as u64 * 4).sum();
 
         let mut delta = Stats::default();
@@ -241,6 +254,7 @@ impl Executor {
                 source,
                 submission,
                 lengths,
+                reductions,
                 total,
                 uploaded,
             }),
@@ -289,7 +303,7 @@ impl Executor {
         stats.tasks += pending.lengths.len() as u64;
         stats.elements += pending.total;
         stats.bytes_uploaded += pending.uploaded;
-        stats.bytes_read_back += pending.total * 4;
+        stats.bytes_read_back += pending.lengths.iter().sum::<usize>() as u64 * 4;
         drop(stats);
         self.release(pending.staged, pending.source)
     }
@@ -301,6 +315,8 @@ impl Executor {
         delta: &mut Stats,
     ) -> Result<()> {
         if pending.submission.is_none() {
+            // Nothing ran: only reductions over no elements, whose results are known.
+            finish_reductions(&pending.reductions, Vec::new(), outputs);
             return Ok(());
         }
         let clock = std::time::Instant::now();
@@ -310,7 +326,10 @@ impl Executor {
             return Err(timed_out(self.config.wait_timeout));
         }
         let segments = output_segments(&pending.staged, outputs);
-        pipeline::land(&self.gpu, &pending.staged, segments, &self.copy_pool, delta)
+        let partials =
+            pipeline::land(&self.gpu, &pending.staged, segments, &self.copy_pool, delta)?;
+        finish_reductions(&pending.reductions, partials, outputs);
+        Ok(())
     }
 
     /// Test hook: loses the device as a driver reset would. Every later call and every
@@ -324,7 +343,7 @@ impl Executor {
         match (self.config.strategy, tasks) {
             (Strategy::Baseline, _) => SlabSource::Fresh,
             (Strategy::Bucketed, [task]) if self.config.exact_size_cache => {
-                SlabSource::Exact(task.arity, task.len)
+                SlabSource::Exact(task.shape(), task.len)
             }
             (Strategy::Bucketed, _) => SlabSource::Pool,
         }
@@ -348,11 +367,11 @@ impl Executor {
         lock(&self.buckets)?.get_or_create(id, bucket, &self.kernels, delta)
     }
 
-    fn new_slab(&self, arity: usize, capacity: u64, delta: &mut Stats) -> Slab {
+    fn new_slab(&self, shape: SlabShape, capacity: u64, delta: &mut Stats) -> Slab {
         Slab::new(
             &self.gpu.device,
-            self.kernels.shared_layout(arity),
-            arity,
+            &self.kernels.shared_layout(shape),
+            shape,
             capacity,
             delta,
         )
@@ -376,10 +395,10 @@ impl Executor {
             };
             let pooled = lock(&self.idle)?
                 .pool
-                .take(task.arity, plan.capacity, delta);
+                .take(task.shape(), plan.capacity, delta);
             let slab = match pooled {
                 Some(slab) => slab,
-                None => self.new_slab(task.arity, plan.capacity, delta),
+                None => self.new_slab(task.shape(), plan.capacity, delta),
             };
             staged.push(Staged::new(plan, slab, kernel, task.scalars));
         }
@@ -393,12 +412,14 @@ impl Executor {
             return Ok(Vec::new());
         };
         let kernel = self.kernel_for(task.op, first.bucket, delta)?;
-        let cached = lock(&self.idle)?.exact.take((task.arity, task.len), delta);
+        let cached = lock(&self.idle)?
+            .exact
+            .take((task.shape(), task.len), delta);
         let slabs = match cached {
             Some(slabs) => slabs,
             None => plans
                 .iter()
-                .map(|p| self.new_slab(task.arity, p.capacity, delta))
+                .map(|p| self.new_slab(task.shape(), p.capacity, delta))
                 .collect(),
         };
         Ok(plans
@@ -421,7 +442,7 @@ impl Executor {
                 let slab = Slab::new(
                     &self.gpu.device,
                     &kernel.bind_group_layout,
-                    task.arity,
+                    task.shape(),
                     plan.capacity,
                     delta,
                 );
@@ -439,11 +460,11 @@ impl Executor {
                 let mut idle = lock(&self.idle)?;
                 slabs.for_each(|slab| idle.pool.give_back(slab));
             }
-            SlabSource::Exact(arity, len) => {
+            SlabSource::Exact(shape, len) => {
                 let slabs: Vec<Slab> = slabs.collect();
                 if !slabs.is_empty() {
                     let mut delta = Stats::default();
-                    lock(&self.idle)?.exact.put((arity, len), slabs, &mut delta);
+                    lock(&self.idle)?.exact.put((shape, len), slabs, &mut delta);
                     lock(&self.stats)?.absorb(&delta);
                 }
             }
@@ -481,13 +502,38 @@ fn timed_out(limit: Option<Duration>) -> Error {
     )
 }
 
+/// Combines each reduction's partials on the host (in f64, in block order) and writes its
+/// one result; a reduction over no elements gets its identity.
+fn finish_reductions(
+    reductions: &[Option<(&'static ReductionOp, usize)>],
+    partials: Vec<(usize, f32)>,
+    outputs: &mut [&mut [u32]],
+) {
+    let mut combined: Vec<f64> = reductions
+        .iter()
+        .map(|r| r.map_or(0.0, |(op, _)| op.combine.identity()))
+        .collect();
+    for (task, partial) in partials {
+        if let Some((op, _)) = reductions[task] {
+            combined[task] = op.combine.apply(combined[task], f64::from(partial));
+        }
+    }
+    for ((reduction, value), output) in reductions.iter().zip(combined).zip(outputs.iter_mut()) {
+        if let (Some((op, len)), Some(slot)) = (reduction, output.first_mut()) {
+            *slot = op.finish(value, *len).to_bits();
+        }
+    }
+}
+
 /// Splits the tasks' outputs into the disjoint runs each slab fills, per slab, sorted by
 /// slab offset.
 fn output_segments<'o>(staged: &[Staged], outputs: &'o mut [&mut [u32]]) -> Vec<Vec<Segment<'o>>> {
     // (task, task offset, len, slab, slab offset), in output order.
+    // A reduction's output is combined from partials, not copied.
     let mut pieces: Vec<(usize, usize, usize, usize, u64)> = staged
         .iter()
         .enumerate()
+        .filter(|(_, s)| !s.kernel.reduction)
         .flat_map(|(slab, s)| {
             s.plan
                 .pieces

@@ -175,3 +175,141 @@ mod tests {
         assert!(elementwise(0).is_none());
     }
 }
+
+/// How a reduction combines two values; also how the host combines the per-block partials.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Combine {
+    Sum,
+    Min,
+    Max,
+}
+
+/// What the host does with the combined value (in `f64`) before writing the result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Finish {
+    Identity,
+    /// Divided by the element count.
+    Mean,
+    SquareRoot,
+}
+
+/// One built-in reduction over `f32`: `map` turns the inputs' elements into values, which
+/// are combined on the GPU per block of [`REDUCE_BLOCK`] elements (a tree in workgroup
+/// memory) and the blocks' partials on the host in `f64`.
+#[derive(Debug)]
+pub struct ReductionOp {
+    pub code: u32,
+    pub name: &'static str,
+    pub arity: usize,
+    /// WGSL over `vec4<f32>` values `a`, `b`.
+    pub map: &'static str,
+    pub combine: Combine,
+    pub finish: Finish,
+}
+
+/// Elements one workgroup reduces to one partial.
+pub const REDUCE_BLOCK: u64 = 4096;
+
+/// Every built-in reduction. Codes are part of the ABI: only ever appended.
+pub const REDUCTIONS: &[ReductionOp] = &[
+    ReductionOp {
+        code: 64,
+        name: "SUM",
+        arity: 1,
+        map: "a",
+        combine: Combine::Sum,
+        finish: Finish::Identity,
+    },
+    ReductionOp {
+        code: 65,
+        name: "REDUCE_MIN",
+        arity: 1,
+        map: "a",
+        combine: Combine::Min,
+        finish: Finish::Identity,
+    },
+    ReductionOp {
+        code: 66,
+        name: "REDUCE_MAX",
+        arity: 1,
+        map: "a",
+        combine: Combine::Max,
+        finish: Finish::Identity,
+    },
+    ReductionOp {
+        code: 67,
+        name: "MEAN",
+        arity: 1,
+        map: "a",
+        combine: Combine::Sum,
+        finish: Finish::Mean,
+    },
+    ReductionOp {
+        code: 68,
+        name: "DOT",
+        arity: 2,
+        map: "a * b",
+        combine: Combine::Sum,
+        finish: Finish::Identity,
+    },
+    ReductionOp {
+        code: 69,
+        name: "NORM2",
+        arity: 1,
+        map: "a * a",
+        combine: Combine::Sum,
+        finish: Finish::SquareRoot,
+    },
+];
+
+/// The reduction of op code `code`.
+pub fn reduction(code: u32) -> Option<&'static ReductionOp> {
+    REDUCTIONS.iter().find(|op| op.code == code)
+}
+
+impl Combine {
+    /// The value that changes nothing: also the result over zero elements (before
+    /// `Finish`).
+    pub fn identity(self) -> f64 {
+        match self {
+            Combine::Sum => 0.0,
+            Combine::Min => f64::INFINITY,
+            Combine::Max => f64::NEG_INFINITY,
+        }
+    }
+
+    pub fn apply(self, x: f64, y: f64) -> f64 {
+        match self {
+            Combine::Sum => x + y,
+            Combine::Min => x.min(y),
+            Combine::Max => x.max(y),
+        }
+    }
+
+    /// The WGSL that combines `x` and `y`, and the WGSL identity.
+    pub fn wgsl(self) -> (&'static str, &'static str) {
+        match self {
+            Combine::Sum => ("x + y", "0.0"),
+            // A NaN input makes the result NaN, as on the host.
+            Combine::Min => (
+                "select(min(x, y), x + y, x != x || y != y)",
+                "bitcast<f32>(0x7f800000u)",
+            ),
+            Combine::Max => (
+                "select(max(x, y), x + y, x != x || y != y)",
+                "bitcast<f32>(0xff800000u)",
+            ),
+        }
+    }
+}
+
+impl ReductionOp {
+    /// The final result over `count` elements from the combined partials.
+    pub fn finish(&self, combined: f64, count: usize) -> f32 {
+        match self.finish {
+            Finish::Identity => combined as f32,
+            Finish::Mean => (combined / count as f64) as f32,
+            Finish::SquareRoot => combined.sqrt() as f32,
+        }
+    }
+}

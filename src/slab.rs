@@ -3,7 +3,8 @@
 //! Tasks are packed back to back into a slab's input arrays (each padded to a multiple of
 //! four elements). The host writes inputs into a persistently mapped upload buffer; the
 //! batch's command buffer copies them to device-local storage, dispatches, and copies the
-//! output to a readback buffer.
+//! output to a readback buffer. A reduction slab also holds a table of blocks (one
+//! workgroup each), and its output is one partial per block.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -12,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use crate::completion::Completion;
 use crate::error::{Error, ErrorKind, Result};
-use crate::kernel::{ELEMENTS_PER_INVOCATION, INPUT_BINDINGS, OUTPUT_BINDING};
+use crate::kernel::{
+    SlabShape, BLOCKS_BINDING, ELEMENTS_PER_INVOCATION, INPUT_BINDINGS, OUTPUT_BINDING,
+};
 use crate::log::{log, Level};
 use crate::stats::Stats;
 use crate::task::MAX_SCALARS;
@@ -24,13 +27,16 @@ const PARAMS_BYTES: u64 = 16;
 /// GPU buffers for up to `capacity` elements per array, plus their bind group.
 pub struct Slab {
     pub capacity: u64,
-    /// Input arrays (1 to 3): slabs are pooled by arity and capacity.
-    pub arity: usize,
+    /// Input arrays (1 to 3) and whether there is a block table: slabs are pooled by shape
+    /// and capacity.
+    pub shape: SlabShape,
     inputs: Vec<wgpu::Buffer>,
     out: wgpu::Buffer,
     params: wgpu::Buffer,
-    /// MAP_WRITE staging: `[input 0: capacity]…[input arity-1: capacity][params]`. Mapped
-    /// while idle.
+    /// A reduction's block table: (first element, count) per block.
+    blocks: Option<wgpu::Buffer>,
+    /// MAP_WRITE staging: `[input 0: capacity]…[input arity-1: capacity][params][blocks]`.
+    /// Mapped while idle.
     upload: wgpu::Buffer,
     /// MAP_READ staging for the output.
     readback: wgpu::Buffer,
@@ -121,22 +127,64 @@ fn upload_offset(capacity: u64, input: usize) -> u64 {
     input as u64 * capacity * F32
 }
 
+/// Most blocks a reduction slab of `capacity` elements can need: every piece starts at a
+/// multiple of four elements and every block holds at least one piece's worth.
+pub fn max_blocks(capacity: u64) -> u64 {
+    capacity.div_ceil(ELEMENTS_PER_INVOCATION).max(1)
+}
+
+/// One block of a reduction slab: `count` elements from `first` (a multiple of four).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+pub struct Block {
+    pub first: u32,
+    pub count: u32,
+}
+
 impl Slab {
-    /// Creates the buffers (`arity` inputs, output, params, upload, readback) and the bind
-    /// group on `layout` (the shared layout of `arity`); the upload buffer starts mapped.
+    /// Creates the buffers (the shape's inputs, output, params, block table for a
+    /// reduction, upload, readback) and the bind group on `layout` (the shared layout of
+    /// `shape`); the upload buffer starts mapped.
     pub fn new(
         device: &wgpu::Device,
         layout: &wgpu::BindGroupLayout,
-        arity: usize,
+        shape: SlabShape,
         capacity: u64,
         stats: &mut Stats,
     ) -> Self {
         use wgpu::BufferUsages as U;
+        let arity = shape.arity;
         let bytes = capacity * F32;
         let inputs: Vec<wgpu::Buffer> = (0..arity)
             .map(|_| buffer(device, "slab input", bytes, U::STORAGE | U::COPY_DST, false))
             .collect();
-        let out = buffer(device, "slab out", bytes, U::STORAGE | U::COPY_SRC, false);
+        // A reduction writes one partial per block.
+        let out_bytes = if shape.reduction {
+            max_blocks(capacity) * F32
+        } else {
+            bytes
+        };
+        let table_bytes = if shape.reduction {
+            max_blocks(capacity) * std::mem::size_of::<Block>() as u64
+        } else {
+            0
+        };
+        let out = buffer(
+            device,
+            "slab out",
+            out_bytes,
+            U::STORAGE | U::COPY_SRC,
+            false,
+        );
+        let blocks = shape.reduction.then(|| {
+            buffer(
+                device,
+                "slab blocks",
+                table_bytes,
+                U::STORAGE | U::COPY_DST,
+                false,
+            )
+        });
         let params = buffer(
             device,
             "slab params",
@@ -147,14 +195,14 @@ impl Slab {
         let upload = buffer(
             device,
             "slab upload",
-            arity as u64 * bytes + PARAMS_BYTES,
+            arity as u64 * bytes + PARAMS_BYTES + table_bytes,
             U::MAP_WRITE | U::COPY_SRC,
             true,
         );
         let readback = buffer(
             device,
             "slab readback",
-            bytes,
+            out_bytes,
             U::MAP_READ | U::COPY_DST,
             false,
         );
@@ -172,6 +220,12 @@ impl Slab {
             binding: OUTPUT_BINDING,
             resource: out.as_entire_binding(),
         });
+        if let Some(blocks) = &blocks {
+            entries.push(wgpu::BindGroupEntry {
+                binding: BLOCKS_BINDING,
+                resource: blocks.as_entire_binding(),
+            });
+        }
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("slab bind group"),
             layout,
@@ -181,13 +235,14 @@ impl Slab {
             Level::Debug,
             "creating a slab of {capacity} elements per array"
         );
-        stats.buffers_created += 4 + arity as u64;
+        stats.buffers_created += 4 + arity as u64 + u64::from(shape.reduction);
         stats.bind_groups_created += 1;
         Self {
             capacity,
-            arity,
+            shape,
             inputs,
             out,
+            blocks,
             params,
             upload,
             readback,
@@ -214,29 +269,54 @@ impl Slab {
             .map_err(|e| Error::new(ErrorKind::Gpu, format!("upload buffer not mapped: {e}")))
     }
 
-    /// Writes the params block (element count and the tasks' scalars) and unmaps the
-    /// upload buffer: the inputs are complete.
-    pub fn finish_upload(&self, used: u64, scalars: [u32; MAX_SCALARS]) -> Result<()> {
-        let len4 = u32::try_from(used / ELEMENTS_PER_INVOCATION).map_err(|_| {
+    /// Writes the params block (element count, or a reduction's block count, and the
+    /// tasks' scalars) and a reduction's block table, then unmaps the upload buffer: the
+    /// inputs are complete.
+    pub fn finish_upload(
+        &self,
+        used: u64,
+        scalars: [u32; MAX_SCALARS],
+        blocks: &[Block],
+    ) -> Result<()> {
+        let count = if self.shape.reduction {
+            blocks.len() as u64
+        } else {
+            used / ELEMENTS_PER_INVOCATION
+        };
+        let count = u32::try_from(count).map_err(|_| {
             Error::new(
                 ErrorKind::SizeOverflow,
                 "slab exceeds the kernel's index range",
             )
         })?;
-        let params = [len4, scalars[0], scalars[1], 0];
-        let at = upload_offset(self.capacity, self.arity);
+        let params = [count, scalars[0], scalars[1], 0];
+        let at = upload_offset(self.capacity, self.shape.arity);
         let mut view = self
             .upload
-            .slice(at..at + PARAMS_BYTES)
+            .slice(at..at + PARAMS_BYTES + std::mem::size_of_val(blocks) as u64)
             .get_mapped_range_mut()
             .map_err(|e| Error::new(ErrorKind::Gpu, format!("upload buffer not mapped: {e}")))?;
-        view.copy_from_slice(bytemuck::cast_slice(&params));
+        let table = PARAMS_BYTES as usize..PARAMS_BYTES as usize + std::mem::size_of_val(blocks);
+        view.slice(..PARAMS_BYTES as usize)
+            .copy_from_slice(bytemuck::cast_slice(&params));
+        view.slice(table)
+            .copy_from_slice(bytemuck::cast_slice(blocks));
         drop(view);
         self.upload.unmap();
         Ok(())
     }
 
-    /// GPU side: upload copies, one dispatch over `used` elements, readback copy.
+    /// Bytes the dispatch writes for the host: every element, or a partial per block.
+    fn result_bytes(&self, used: u64, blocks: usize) -> u64 {
+        if self.shape.reduction {
+            blocks as u64 * F32
+        } else {
+            used * F32
+        }
+    }
+
+    /// GPU side: upload copies, one dispatch over `used` elements (or one workgroup per
+    /// block of a reduction), readback copy.
     pub fn encode(
         &self,
         encoder: &mut wgpu::CommandEncoder,
@@ -244,6 +324,7 @@ impl Slab {
         workgroup_size: u32,
         max_groups_x: u32,
         used: u64,
+        blocks: usize,
     ) {
         let bytes = used * F32;
         for (k, input) in self.inputs.iter().enumerate() {
@@ -255,13 +336,20 @@ impl Slab {
                 bytes,
             );
         }
-        encoder.copy_buffer_to_buffer(
-            &self.upload,
-            upload_offset(self.capacity, self.arity),
-            &self.params,
-            0,
-            PARAMS_BYTES,
-        );
+        let params_at = upload_offset(self.capacity, self.shape.arity);
+        encoder.copy_buffer_to_buffer(&self.upload, params_at, &self.params, 0, PARAMS_BYTES);
+        if let Some(table) = &self.blocks {
+            let table_bytes = (blocks * std::mem::size_of::<Block>()) as u64;
+            if table_bytes > 0 {
+                encoder.copy_buffer_to_buffer(
+                    &self.upload,
+                    params_at + PARAMS_BYTES,
+                    table,
+                    0,
+                    table_bytes,
+                );
+            }
+        }
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("slab dispatch"),
@@ -269,22 +357,32 @@ impl Slab {
             });
             pass.set_pipeline(pipeline);
             pass.set_bind_group(0, &self.bind_group, &[]);
-            let invocations = used.div_ceil(ELEMENTS_PER_INVOCATION);
+            let invocations = if self.shape.reduction {
+                blocks as u64 * u64::from(workgroup_size)
+            } else {
+                used.div_ceil(ELEMENTS_PER_INVOCATION)
+            };
             let (x, y) = dispatch_grid(invocations, workgroup_size, max_groups_x);
             pass.dispatch_workgroups(x, y, 1);
         }
-        encoder.copy_buffer_to_buffer(&self.out, 0, &self.readback, 0, bytes);
+        let result = self.result_bytes(used, blocks);
+        encoder.copy_buffer_to_buffer(&self.out, 0, &self.readback, 0, result);
     }
 
-    /// After submit: ask for the output (read) and the upload buffer (write) to be mapped.
-    pub fn request_maps(&mut self, used: u64, completion: &Arc<Completion>) -> MapRequest {
+    /// After submit: ask for the results (read) and the upload buffer (write) to be mapped.
+    pub fn request_maps(
+        &mut self,
+        used: u64,
+        blocks: usize,
+        completion: &Arc<Completion>,
+    ) -> MapRequest {
         self.upload_map = Some(MapRequest::start(
             self.upload.slice(..),
             wgpu::MapMode::Write,
             completion,
         ));
         MapRequest::start(
-            self.readback.slice(..used * F32),
+            self.readback.slice(..self.result_bytes(used, blocks)),
             wgpu::MapMode::Read,
             completion,
         )

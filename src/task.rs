@@ -4,7 +4,7 @@
 //! packs them, and the kernel reads them as `f32`, `i32` or `u32`.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::kernel::{KernelId, MAX_INPUTS};
+use crate::kernel::{KernelId, KernelKind, SlabShape, MAX_INPUTS};
 use crate::ops::ElemType;
 
 /// Most scalars an op reads from a task.
@@ -15,33 +15,49 @@ pub const MAX_SCALARS: usize = 2;
 pub struct Task<'a> {
     /// Op and element type.
     pub op: KernelId,
-    /// The input arrays the op reads (the rest empty), each as long as the output.
+    /// The input arrays the op reads (the rest empty), each `len` elements.
     pub inputs: [&'a [u32]; MAX_INPUTS],
+    /// Input elements: the output's length for element-wise ops; a reduction writes one.
+    pub len: usize,
     /// The op's scalars, as bit patterns of the element type (unused ones 0).
     pub scalars: [u32; MAX_SCALARS],
     pub output: &'a mut [u32],
 }
 
 impl<'a> Task<'a> {
-    /// `op` over `inputs` (as many as the op reads) with `scalars` (as many as it reads),
-    /// writing `output`. Checks the op exists for the element type and the counts.
+    /// `op` over `len` elements of `inputs` (as many as the op reads) with `scalars` (as
+    /// many as it reads), writing `output` (`len` elements, or one for a reduction). Checks
+    /// the op exists for the element type, the counts and the lengths.
     pub fn new(
         op: KernelId,
+        len: usize,
         inputs: &[&'a [u32]],
         scalars: &[u32],
         output: &'a mut [u32],
     ) -> Result<Self> {
-        let row = op.row()?;
-        if inputs.len() != row.arity || scalars.len() != row.scalars {
+        let kind = op.kind()?;
+        if inputs.len() != kind.arity() || scalars.len() != kind.scalars() {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 format!(
                     "{} reads {} input(s) and {} scalar(s), got {} and {}",
-                    row.name,
-                    row.arity,
-                    row.scalars,
+                    kind.name(),
+                    kind.arity(),
+                    kind.scalars(),
                     inputs.len(),
                     scalars.len()
+                ),
+            ));
+        }
+        let lengths_match =
+            inputs.iter().all(|i| i.len() == len) && output.len() == kind.output_len(len);
+        if !lengths_match {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "{} over {len} elements reads inputs of {len} and writes {} element(s)",
+                    kind.name(),
+                    kind.output_len(len)
                 ),
             ));
         }
@@ -52,6 +68,7 @@ impl<'a> Task<'a> {
         Ok(Self {
             op,
             inputs: arrays,
+            len,
             scalars: words,
             output,
         })
@@ -65,6 +82,7 @@ impl<'a> Task<'a> {
                 ty: ElemType::F32,
             },
             inputs: [bytemuck::cast_slice(a), bytemuck::cast_slice(b), &[]],
+            len: output.len(),
             scalars: [0; MAX_SCALARS],
             output: bytemuck::cast_slice_mut(output),
         }
@@ -72,22 +90,24 @@ impl<'a> Task<'a> {
 
     /// The arrays the op reads, detached from the output so both can be borrowed at once.
     pub fn inputs(&self) -> TaskInputs<'a> {
+        let kind = self.op.kind().ok();
         TaskInputs {
             op: self.op,
             arrays: self.inputs,
-            arity: self.op.row().map_or(0, |row| row.arity),
+            arity: kind.map_or(0, KernelKind::arity),
+            reduction: matches!(kind, Some(KernelKind::Reduction(_))),
             scalars: self.scalars,
-            len: self.len(),
+            len: self.len,
         }
     }
 
-    /// Number of output elements.
+    /// Number of input elements.
     pub fn len(&self) -> usize {
-        self.output.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.output.is_empty()
+        self.len == 0
     }
 }
 
@@ -100,8 +120,10 @@ pub struct TaskInputs<'a> {
     pub arrays: [&'a [u32]; MAX_INPUTS],
     /// How many of `arrays` the op reads (0 when the op is unknown: rejected at launch).
     pub arity: usize,
+    /// A reduction writes one element however long its inputs.
+    pub reduction: bool,
     pub scalars: [u32; MAX_SCALARS],
-    /// Output elements.
+    /// Input elements.
     pub len: usize,
 }
 
@@ -115,8 +137,26 @@ impl<'a> TaskInputs<'a> {
             },
             arrays: [bytemuck::cast_slice(a), bytemuck::cast_slice(b), &[]],
             arity: 2,
+            reduction: false,
             scalars: [0; MAX_SCALARS],
             len: a.len(),
+        }
+    }
+
+    /// The slabs this task runs on.
+    pub fn shape(&self) -> SlabShape {
+        SlabShape {
+            arity: self.arity,
+            reduction: self.reduction,
+        }
+    }
+
+    /// Output elements.
+    pub fn output_len(&self) -> usize {
+        if self.reduction {
+            1
+        } else {
+            self.len
         }
     }
 

@@ -2,8 +2,10 @@
 //! element type it supports, generated from the template) compiles on the test device with
 //! every per-bucket constant.
 
-use gpu_executor::kernel::{elementwise_source, workgroup_size_for_bucket, SHADERS};
-use gpu_executor::ops::ELEMENTWISE;
+use gpu_executor::kernel::{
+    elementwise_source, reduction_source, workgroup_size_for_bucket, SHADERS,
+};
+use gpu_executor::ops::{ELEMENTWISE, REDUCTIONS};
 
 #[test]
 fn every_shader_file_is_listed() {
@@ -44,6 +46,27 @@ fn every_kernel_validates_and_builds_for_every_bucket_size() {
         44,
         "ops times the element types each supports"
     );
+    let reductions: Vec<(String, String)> = REDUCTIONS
+        .iter()
+        .map(|op| (op.name.to_string(), reduction_source(op)))
+        .collect();
+    for (name, source) in &reductions {
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(name),
+            source: wgpu::ShaderSource::Wgsl(source.as_str().into()),
+        });
+        let _pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(name.as_str()),
+            layout: None,
+            module: &module,
+            entry_point: None,
+            compilation_options: wgpu::PipelineCompilationOptions::default(),
+            cache: None,
+        });
+        let error = pollster::block_on(scope.pop());
+        assert!(error.is_none(), "{name}: {error:?}");
+    }
     for (name, source) in &kernels {
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {

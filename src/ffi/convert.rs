@@ -6,8 +6,8 @@ use super::status::gpu_executor_status_t as S;
 use super::types::*;
 use crate::config::{BackendChoice, Config, PowerChoice, Strategy};
 use crate::executor::MIN_CHUNK_ELEMENTS;
-use crate::kernel::KernelId;
-use crate::ops::{self, ElemType, ElementwiseOp};
+use crate::kernel::{self, KernelId, KernelKind};
+use crate::ops::ElemType;
 use crate::{Executor, Stats, Task};
 
 /// A failed conversion: the status to return and the message to record.
@@ -114,10 +114,10 @@ pub unsafe fn tasks_from<'a>(tasks: &'a [gpu_task_t]) -> Converted<Vec<Task<'a>>
     let mut spans = Vec::with_capacity(tasks.len() * 3);
     let mut checked = Vec::with_capacity(tasks.len());
     for (i, t) in tasks.iter().enumerate() {
-        let (row, id) = check_task(i, t)?;
+        let (kind, id) = check_task(i, t)?;
         let bytes = t.length * 4;
         if bytes > 0 {
-            for p in &t.inputs[..row.arity] {
+            for p in &t.inputs[..kind.arity()] {
                 let start = *p as usize;
                 spans.push(Span {
                     start,
@@ -126,33 +126,41 @@ pub unsafe fn tasks_from<'a>(tasks: &'a [gpu_task_t]) -> Converted<Vec<Task<'a>>
                     is_output: false,
                 });
             }
+        }
+        // A reduction writes one element even over no input.
+        let out_bytes = kind.output_len(t.length) * 4;
+        if out_bytes > 0 {
             let start = t.output as usize;
             spans.push(Span {
                 start,
-                end: start + bytes,
+                end: start + out_bytes,
                 task: i,
                 is_output: true,
             });
         }
-        checked.push((row, id));
+        checked.push((kind, id));
     }
     check_aliasing(&mut spans)?;
     tasks
         .iter()
         .zip(checked)
         .enumerate()
-        .map(|(i, (t, (row, id)))| {
+        .map(|(i, (t, (kind, id)))| {
             // SAFETY: check_task proved every pointer the op reads non-NULL, aligned and
             // non-overflowing for length > 0; the caller guarantees validity;
             // check_aliasing proved outputs are disjoint from every other range, so no
             // `&mut` aliases another reference.
-            let inputs: Vec<&'a [u32]> = t.inputs[..row.arity]
+            let inputs: Vec<&'a [u32]> = t.inputs[..kind.arity()]
                 .iter()
                 .map(|&p| unsafe { input_slice(p, t.length) })
                 .collect();
-            let scalars: Vec<u32> = t.params[..row.scalars].iter().map(|&p| p as u32).collect();
-            let output = unsafe { output_slice(t.output, t.length) };
-            Task::new(id, &inputs, &scalars, output)
+            let scalars: Vec<u32> = t.params[..kind.scalars()]
+                .iter()
+                .map(|&p| p as u32)
+                .collect();
+            // A reduction over no elements still writes its one result.
+            let output = unsafe { output_slice(t.output, kind.output_len(t.length)) };
+            Task::new(id, t.length, &inputs, &scalars, output)
                 .or_else(|e| reject(S::from(e.kind), format!("task {i}: {}", e.message)))
         })
         .collect()
@@ -184,9 +192,9 @@ fn elem_type(flags: u32) -> Option<ElemType> {
     }
 }
 
-/// Checks one task against its op's row; returns the row and kernel.
-fn check_task(i: usize, t: &gpu_task_t) -> Converted<(&'static ElementwiseOp, KernelId)> {
-    let Some(row) = ops::elementwise(t.op) else {
+/// Checks one task against its op's table row; returns the kind and kernel.
+fn check_task(i: usize, t: &gpu_task_t) -> Converted<(KernelKind, KernelId)> {
+    let Some(kind) = kernel::kind_of(t.op) else {
         return reject(
             S::GPU_EXECUTOR_UNKNOWN_OP,
             format!("task {i}: unknown op code {}", t.op),
@@ -210,30 +218,31 @@ fn check_task(i: usize, t: &gpu_task_t) -> Converted<(&'static ElementwiseOp, Ke
             ),
         );
     }
-    if row.expression(ty).is_none() {
+    let name = kind.name();
+    if !kind.supports(ty) {
         return reject(
             S::GPU_EXECUTOR_INVALID_ARGUMENT,
             format!(
-                "task {i}: GPU_OP_{} is not defined for {} (it takes {})",
-                row.name,
+                "task {i}: GPU_OP_{name} is not defined for {} (it takes {})",
                 ty.name(),
-                row.types()
+                kind.types()
+                    .into_iter()
                     .map(ElemType::name)
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
         );
     }
-    if t.inputs[row.arity..].iter().any(|p| !p.is_null()) {
+    let (arity, scalars) = (kind.arity(), kind.scalars());
+    if t.inputs[arity..].iter().any(|p| !p.is_null()) {
         return reject(
             S::GPU_EXECUTOR_INVALID_ARGUMENT,
             format!(
-                "task {i}: GPU_OP_{} reads {} input(s); inputs[{}..] must be NULL",
-                row.name, row.arity, row.arity
+                "task {i}: GPU_OP_{name} reads {arity} input(s); inputs[{arity}..] must be NULL"
             ),
         );
     }
-    if let Some(k) = (0..row.scalars).find(|&k| t.params[k] > u64::from(u32::MAX)) {
+    if let Some(k) = (0..scalars).find(|&k| t.params[k] > u64::from(u32::MAX)) {
         return reject(
             S::GPU_EXECUTOR_INVALID_ARGUMENT,
             format!(
@@ -241,14 +250,22 @@ fn check_task(i: usize, t: &gpu_task_t) -> Converted<(&'static ElementwiseOp, Ke
             ),
         );
     }
-    if t.params[row.scalars..].iter().any(|&p| p != 0) {
+    if t.params[scalars..].iter().any(|&p| p != 0) {
         return reject(
             S::GPU_EXECUTOR_INVALID_ARGUMENT,
             format!(
-                "task {i}: GPU_OP_{} reads {} scalar(s); params[{}..] must be 0",
-                row.name, row.scalars, row.scalars
+                "task {i}: GPU_OP_{name} reads {scalars} scalar(s); params[{scalars}..] must be 0"
             ),
         );
+    }
+    let id = KernelId { code: t.op, ty };
+    // A reduction writes its one result even over no elements.
+    let out_bytes = kind.output_len(t.length).saturating_mul(4);
+    if t.length == 0 {
+        if out_bytes > 0 {
+            check_pointer(i, "output", t.output as usize, out_bytes)?;
+        }
+        return Ok((kind, id));
     }
     // Rust slices may span at most isize::MAX bytes; the end address must not wrap.
     let bytes = match t.length.checked_mul(4) {
@@ -263,36 +280,35 @@ fn check_task(i: usize, t: &gpu_task_t) -> Converted<(&'static ElementwiseOp, Ke
             )
         }
     };
-    if bytes == 0 {
-        return Ok((row, KernelId { code: t.op, ty }));
-    }
     let names = ["inputs[0]", "inputs[1]", "inputs[2]"];
-    let pointers = t.inputs[..row.arity]
-        .iter()
-        .zip(names)
-        .map(|(p, name)| (name, *p as usize))
-        .chain(std::iter::once(("output", t.output as usize)));
-    for (name, addr) in pointers {
-        if addr == 0 {
-            return reject(
-                S::GPU_EXECUTOR_NULL_POINTER,
-                format!("task {i}: {name} is NULL"),
-            );
-        }
-        if addr % std::mem::align_of::<f32>() != 0 {
-            return reject(
-                S::GPU_EXECUTOR_MISALIGNED_POINTER,
-                format!("task {i}: {name} is not 4-byte aligned"),
-            );
-        }
-        if addr.checked_add(bytes).is_none() {
-            return reject(
-                S::GPU_EXECUTOR_SIZE_OVERFLOW,
-                format!("task {i}: {name} + length wraps around the address space"),
-            );
-        }
+    for (name, p) in names.iter().zip(&t.inputs[..arity]) {
+        check_pointer(i, name, *p as usize, bytes)?;
     }
-    Ok((row, KernelId { code: t.op, ty }))
+    check_pointer(i, "output", t.output as usize, out_bytes)?;
+    Ok((kind, id))
+}
+
+/// A task pointer must be non-NULL, 4-byte aligned, and `bytes` past it must not wrap.
+fn check_pointer(i: usize, name: &str, addr: usize, bytes: usize) -> Converted<()> {
+    if addr == 0 {
+        return reject(
+            S::GPU_EXECUTOR_NULL_POINTER,
+            format!("task {i}: {name} is NULL"),
+        );
+    }
+    if addr % std::mem::align_of::<f32>() != 0 {
+        return reject(
+            S::GPU_EXECUTOR_MISALIGNED_POINTER,
+            format!("task {i}: {name} is not 4-byte aligned"),
+        );
+    }
+    if addr.checked_add(bytes).is_none() {
+        return reject(
+            S::GPU_EXECUTOR_SIZE_OVERFLOW,
+            format!("task {i}: {name} + length wraps around the address space"),
+        );
+    }
+    Ok(())
 }
 
 /// Outputs may overlap nothing; inputs may overlap each other. Sort-and-sweep, O(n log n).

@@ -83,7 +83,7 @@ impl Flights {
     /// new id, which is returned. Err: the status and message for the first conflict.
     pub fn claim(&mut self, tasks: &[Task]) -> Result<u64, (S, String)> {
         for (i, task) in tasks.iter().enumerate() {
-            let arity = task.op.row().map_or(0, |row| row.arity);
+            let arity = task.op.kind().map_or(0, |kind| kind.arity());
             let arrays = task
                 .inputs
                 .iter()
