@@ -28,8 +28,11 @@ static inline uint64_t gpu_param_i32(int32_t value) {
 #define GPU_OP_ADD 1
 
 // The bits of `gpu_task_t.flags` that hold its `gpu_dtype_t`; every other bit is reserved
-// and must be 0.
+// and must be 0 (but `GPU_TASK_TRANSPOSE_B` for `GPU_OP_MATMUL`).
 #define GPU_TASK_DTYPE_MASK 15
+
+// `GPU_OP_MATMUL` only: `inputs[1]` is B transposed (N×K, row-major).
+#define GPU_TASK_TRANSPOSE_B 16
 
 #define GPU_EXECUTOR_VERSION_MAJOR 0
 
@@ -40,11 +43,23 @@ static inline uint64_t gpu_param_i32(int32_t value) {
 // Binding of a reduction's block table.
 #define BLOCKS_BINDING 5
 
+// Words of a matmul task's parameters: M, K, N, flags (bit 0: B transposed).
+#define MATMUL_PARAMS 4
+
 // Invocations of a reduction's workgroup (`GROUP` in shaders/reduce.wgsl).
 #define REDUCE_GROUP 256
 
 // Elements one workgroup reduces to one partial.
 #define REDUCE_BLOCK 4096
+
+// `gpu_op_t` of matrix multiply: `C[M×N] = A[M×K] · B[K×N]`, row-major `f32`.
+#define MATMUL 128
+
+// Most whole-array tasks in one slab: they are the z layers of one dispatch.
+#define MAX_WHOLE_PER_SLAB 65535
+
+// Words of the params block: a count and up to seven parameters (see `Staged::params`).
+#define PARAMS_WORDS 8
 
 // Result of every fallible call. `GPU_EXECUTOR_OK` is zero; every other value names one
 // kind of failure, and `gpu_executor_last_error_message()` gives the detail.
@@ -190,6 +205,12 @@ enum gpu_op_t
   GPU_OP_DOT = 68,
   // `output[0] = sqrt(sum(a * a))`; 0 over no elements.
   GPU_OP_NORM2 = 69,
+  // Matrix multiply, `float` only: `output[M×N] = inputs[0][M×K] · inputs[1][K×N]`,
+  // row-major, with M, K, N in `params[0..3]` and `length` = M·N. With
+  // `GPU_TASK_TRANSPOSE_B` in `flags`, `inputs[1]` is stored N×K. Tiled in workgroup
+  // memory; a product is never split (every operand must fit one binding), and products
+  // of one shape in one batch share a dispatch.
+  GPU_OP_MATMUL = 128,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -345,7 +366,8 @@ typedef struct gpu_task_t {
   // A `gpu_op_t` value.
   uint32_t op;
   // The element type, a `gpu_dtype_t` (0: `float`), in the bits of
-  // `GPU_TASK_DTYPE_MASK`; every other bit is reserved and must be 0.
+  // `GPU_TASK_DTYPE_MASK`; `GPU_TASK_TRANSPOSE_B` for a matmul; every other bit is
+  // reserved and must be 0.
   uint32_t flags;
   // Input arrays: the op reads the first 1 to 3 (`length` elements of the element type
   // each, 4-byte aligned); the rest must be NULL. Read during the call only; may alias
@@ -354,11 +376,12 @@ typedef struct gpu_task_t {
   // Output array (`length` elements of the element type; one for a reduction). Written
   // only when the batch succeeds. Must not overlap any input or any other task's output.
   void *output;
-  // Element count. 0 is a valid no-op (pointers may then be NULL).
+  // Element count of each input (and of the output of an element-wise op); M·N for a
+  // matmul. 0 is a valid no-op (pointers may then be NULL; a reduction still writes).
   size_t length;
   // The op's scalars (`GPU_OP_SCALE`, `GPU_OP_AXPY`: `s0`; `GPU_OP_CLAMP`: `s0`, `s1`),
   // each the element type's 32-bit pattern in the low half (`gpu_param_f32(x)` for a
-  // float). Params the op does not read must be 0.
+  // float); `GPU_OP_MATMUL`: M, K, N. Params the op does not read must be 0.
   uint64_t params[4];
 } gpu_task_t;
 

@@ -85,20 +85,23 @@ pub fn upload(pool: &CopyPool, slabs: &[(&Slab, &SlabPlan)], inputs: &[TaskInput
         // Pieces are in slab order: skip to the first one that reaches this unit.
         let first = plan
             .pieces
-            .partition_point(|p| p.slab_offset + p.len as u64 <= range.start);
+            .partition_point(|p| p.slab_offset + p.footprint as u64 <= range.start);
         for p in &plan.pieces[first..] {
             if p.slab_offset >= range.end {
                 break;
             }
-            let start = p.slab_offset.max(range.start);
-            let end = (p.slab_offset + p.len as u64).min(range.end);
-            if start >= end {
-                continue;
-            }
-            let src = p.task_offset + (start - p.slab_offset) as usize;
-            let len = (end - start) as usize;
-            let dst = (start - range.start) as usize * 4;
+            // Each array fills its own length of the piece's footprint: all of it for
+            // element-wise tasks, A and B of their own sizes for a matmul.
             for (view, array) in views.iter_mut().zip(inputs[p.task].used()) {
+                let available = array.len().saturating_sub(p.task_offset).min(p.footprint);
+                let start = p.slab_offset.max(range.start);
+                let end = (p.slab_offset + available as u64).min(range.end);
+                if start >= end {
+                    continue;
+                }
+                let src = p.task_offset + (start - p.slab_offset) as usize;
+                let len = (end - start) as usize;
+                let dst = (start - range.start) as usize * 4;
                 let data: &[u8] = bytemuck::cast_slice(&array[src..src + len]);
                 view.slice(dst..dst + data.len()).copy_from_slice(data);
             }

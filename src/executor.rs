@@ -26,7 +26,7 @@ use crate::kernel::{Kernel, KernelFactory, KernelId, KernelKind, SlabShape};
 use crate::ops::ReductionOp;
 use crate::pending::{PendingBatch, SlabSource, Waiter};
 use crate::pipeline::{self, Staged};
-use crate::plan::{plan_bucketed, plan_single};
+use crate::plan::{plan_bucketed, plan_single_item};
 use crate::pool::SlabPool;
 use crate::slab::Slab;
 use crate::stats::Stats;
@@ -115,13 +115,13 @@ fn validate(tasks: &[TaskInputs]) -> Result<Vec<KernelKind>> {
             ));
         }
         for (k, input) in task.used().iter().enumerate() {
-            if input.len() != task.len {
+            if input.len() != task.input_len(k) {
                 return Err(Error::new(
                     ErrorKind::InvalidArgument,
                     format!(
-                        "task {i}: input {k} has {} elements but the task has {}",
+                        "task {i}: input {k} has {} elements, the op reads {}",
                         input.len(),
-                        task.len
+                        task.input_len(k)
                     ),
                 ));
             }
@@ -227,12 +227,16 @@ impl Executor {
             .zip(tasks)
             .map(|(kind, task)| match kind {
                 KernelKind::Reduction(op) => Some((*op, task.len)),
-                KernelKind::Elementwise(_) => None,
+                KernelKind::Elementwise(_) | KernelKind::Matmul => None,
             })
             .collect();
         let source = self.choose_source(tasks);
         let total: u64 = tasks.iter().map(|t| t.len as u64).sum();
-        let uploaded: u64 = tasks.iter().map(|t| (t.len * t.arity) as u64 * 4).sum();
+        let uploaded: u64 = tasks
+            .iter()
+            .map(|t| (0..t.arity).map(|k| t.input_len(k) as u64 * 4).sum::<u64>())
+            .sum();
+        self.check_fits(tasks)?;
 
         let mut delta = Stats::default();
         let capture = self.gpu.capture_errors();
@@ -342,11 +346,41 @@ impl Executor {
     fn choose_source(&self, tasks: &[TaskInputs]) -> SlabSource {
         match (self.config.strategy, tasks) {
             (Strategy::Baseline, _) => SlabSource::Fresh,
-            (Strategy::Bucketed, [task]) if self.config.exact_size_cache => {
+            // Whole-array tasks (matmul) are sized by shape, not length: pooled.
+            (Strategy::Bucketed, [task])
+                if self.config.exact_size_cache && task.plan_item().whole.is_none() =>
+            {
                 SlabSource::Exact(task.shape(), task.len)
             }
             (Strategy::Bucketed, _) => SlabSource::Pool,
         }
+    }
+
+    /// A whole-array task must fit one binding, and its grid the device's limits.
+    fn check_fits(&self, tasks: &[TaskInputs]) -> Result<()> {
+        let max_groups = self.gpu.limits.max_compute_workgroups_per_dimension;
+        for (i, task) in tasks.iter().enumerate() {
+            let Some((footprint, class)) = task.plan_item().whole else {
+                continue;
+            };
+            if footprint as u64 > self.chunk {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!(
+                        "task {i}: an operand of {footprint} elements exceeds the {} elements one binding holds; whole-array ops are not split",
+                        self.chunk
+                    ),
+                ));
+            }
+            let (m, n) = (task.scalars[0] as u64, task.scalars[2] as u64);
+            if m.div_ceil(class).max(n.div_ceil(class)) > u64::from(max_groups) {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("task {i}: a {m}x{n} result needs more workgroups per dimension than the device's {max_groups}"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn acquire(
@@ -380,7 +414,7 @@ impl Executor {
     /// Bucketed: tasks grouped by kernel and scalars, then bucket; slabs from the pool, one
     /// pipeline lookup per group and bucket. New slabs are created outside the lock.
     fn acquire_pooled(&self, tasks: &[TaskInputs], delta: &mut Stats) -> Result<Vec<Staged>> {
-        let keyed: Vec<_> = tasks.iter().map(|t| (t.group(), t.len)).collect();
+        let keyed: Vec<_> = tasks.iter().map(TaskInputs::plan_item).collect();
         let mut staged: Vec<Staged> = Vec::new();
         for plan in plan_bucketed(&keyed, self.chunk) {
             let task = &tasks[plan.pieces[0].task];
@@ -407,7 +441,7 @@ impl Executor {
 
     /// Single task with the exact-size cache: slabs sized for exactly this length.
     fn acquire_exact(&self, task: &TaskInputs, delta: &mut Stats) -> Result<Vec<Staged>> {
-        let plans = plan_single(0, task.len, self.chunk);
+        let plans = plan_single_item(0, task.len, task.plan_item().whole, self.chunk);
         let Some(first) = plans.first() else {
             return Ok(Vec::new());
         };
@@ -433,7 +467,7 @@ impl Executor {
     fn acquire_fresh(&self, tasks: &[TaskInputs], delta: &mut Stats) -> Result<Vec<Staged>> {
         let mut staged = Vec::new();
         for (index, task) in tasks.iter().enumerate() {
-            let plans = plan_single(index, task.len, self.chunk);
+            let plans = plan_single_item(index, task.len, task.plan_item().whole, self.chunk);
             let Some(first) = plans.first() else {
                 continue;
             };
@@ -533,7 +567,7 @@ fn output_segments<'o>(staged: &[Staged], outputs: &'o mut [&mut [u32]]) -> Vec<
     let mut pieces: Vec<(usize, usize, usize, usize, u64)> = staged
         .iter()
         .enumerate()
-        .filter(|(_, s)| !s.kernel.reduction)
+        .filter(|(_, s)| !s.kernel.is_reduction())
         .flat_map(|(slab, s)| {
             s.plan
                 .pieces

@@ -18,6 +18,7 @@ pub const SHADERS: &[(&str, &str)] = &[
         include_str!("../shaders/elementwise.wgsl"),
     ),
     ("reduce.wgsl", include_str!("../shaders/reduce.wgsl")),
+    ("matmul.wgsl", include_str!("../shaders/matmul.wgsl")),
 ];
 
 /// `shaders/elementwise.wgsl`, the template of every element-wise kernel.
@@ -25,6 +26,9 @@ pub const ELEMENTWISE_TEMPLATE: &str = SHADERS[0].1;
 
 /// `shaders/reduce.wgsl`, the template of every reduction.
 pub const REDUCE_TEMPLATE: &str = SHADERS[1].1;
+
+/// `shaders/matmul.wgsl`, matrix multiply for both shape classes.
+pub const MATMUL_WGSL: &str = SHADERS[2].1;
 
 /// Binding of a reduction's block table.
 pub const BLOCKS_BINDING: u32 = 5;
@@ -47,18 +51,24 @@ pub struct KernelId {
     pub ty: ElemType,
 }
 
-/// What a kernel is: an element-wise op or a reduction, with its table row.
+/// What a kernel is: an element-wise op or a reduction, with its table row, or matmul.
 #[derive(Clone, Copy, Debug)]
 pub enum KernelKind {
     Elementwise(&'static ElementwiseOp),
     Reduction(&'static ReductionOp),
+    /// Whole-array: one task is one product, never split.
+    Matmul,
 }
+
+/// Words of a matmul task's parameters: M, K, N, flags (bit 0: B transposed).
+pub const MATMUL_PARAMS: usize = 4;
 
 impl KernelKind {
     pub fn name(self) -> &'static str {
         match self {
             KernelKind::Elementwise(op) => op.name,
             KernelKind::Reduction(op) => op.name,
+            KernelKind::Matmul => "MATMUL",
         }
     }
 
@@ -66,13 +76,16 @@ impl KernelKind {
         match self {
             KernelKind::Elementwise(op) => op.arity,
             KernelKind::Reduction(op) => op.arity,
+            KernelKind::Matmul => 2,
         }
     }
 
+    /// Parameter words the task carries (scalars, or matmul's dimensions and flags).
     pub fn scalars(self) -> usize {
         match self {
             KernelKind::Elementwise(op) => op.scalars,
             KernelKind::Reduction(_) => 0,
+            KernelKind::Matmul => MATMUL_PARAMS,
         }
     }
 
@@ -80,7 +93,22 @@ impl KernelKind {
     pub fn supports(self, ty: ElemType) -> bool {
         match self {
             KernelKind::Elementwise(op) => op.expression(ty).is_some(),
-            KernelKind::Reduction(_) => ty == ElemType::F32,
+            KernelKind::Reduction(_) | KernelKind::Matmul => ty == ElemType::F32,
+        }
+    }
+
+    /// Elements of input `k` of a task of `len` output elements with parameters `params`.
+    pub fn input_len(self, k: usize, len: usize, params: &[u32]) -> usize {
+        match self {
+            KernelKind::Matmul => {
+                let (m, kd, n) = (params[0] as usize, params[1] as usize, params[2] as usize);
+                if k == 0 {
+                    m * kd
+                } else {
+                    kd * n
+                }
+            }
+            _ => len,
         }
     }
 
@@ -100,10 +128,10 @@ impl KernelKind {
         }
     }
 
-    /// Output elements of a task over `len` input elements.
+    /// Output elements of a task over `len` input elements (matmul: `len` is M·N).
     pub fn output_len(self, len: usize) -> usize {
         match self {
-            KernelKind::Elementwise(_) => len,
+            KernelKind::Elementwise(_) | KernelKind::Matmul => len,
             KernelKind::Reduction(_) => 1,
         }
     }
@@ -119,6 +147,9 @@ pub struct SlabShape {
 
 /// The kind of op code `code`, if it names one.
 pub fn kind_of(code: u32) -> Option<KernelKind> {
+    if code == ops::MATMUL {
+        return Some(KernelKind::Matmul);
+    }
     ops::elementwise(code)
         .map(KernelKind::Elementwise)
         .or_else(|| ops::reduction(code).map(KernelKind::Reduction))
@@ -195,14 +226,29 @@ pub fn elementwise_source(op: &ElementwiseOp, ty: ElemType) -> Option<String> {
 /// Invocations of a reduction's workgroup (`GROUP` in shaders/reduce.wgsl).
 pub const REDUCE_GROUP: u32 = 256;
 
+/// How a kernel's grid is sized.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dispatch {
+    /// One invocation per four elements, in workgroups of this size.
+    PerElement(u32),
+    /// One workgroup of `REDUCE_GROUP` invocations per block.
+    PerBlock,
+    /// One workgroup per tile of C of this many rows and columns, one grid layer per
+    /// product.
+    Tiles(u32),
+}
+
 /// A compiled pipeline and the layout its bind groups must use.
 pub struct Kernel {
     pub pipeline: wgpu::ComputePipeline,
     pub bind_group_layout: Arc<wgpu::BindGroupLayout>,
-    pub workgroup_size: u32,
-    /// Reductions dispatch one workgroup per block; element-wise kernels one invocation
-    /// per four elements.
-    pub reduction: bool,
+    pub dispatch: Dispatch,
+}
+
+impl Kernel {
+    pub fn is_reduction(&self) -> bool {
+        self.dispatch == Dispatch::PerBlock
+    }
 }
 
 /// Workgroup size tuned per bucket: small buckets keep more workgroups in flight.
@@ -311,7 +357,7 @@ fn create_kernel(
     stats: &mut Stats,
 ) -> Result<Kernel> {
     let kind = id.kind()?;
-    let (source, workgroup_size) = match kind {
+    let (source, dispatch) = match kind {
         KernelKind::Elementwise(op) => (
             elementwise_source(op, id.ty).ok_or_else(|| {
                 Error::new(
@@ -319,14 +365,18 @@ fn create_kernel(
                     format!("{} is not defined for {}", op.name, id.ty.name()),
                 )
             })?,
-            workgroup_size_for_bucket(bucket),
+            Dispatch::PerElement(workgroup_size_for_bucket(bucket)),
         ),
-        KernelKind::Reduction(op) => (reduction_source(op), REDUCE_GROUP),
+        KernelKind::Reduction(op) => (reduction_source(op), Dispatch::PerBlock),
+        // For matmul the "bucket" is the shape class: the tile size.
+        KernelKind::Matmul => (MATMUL_WGSL.to_string(), Dispatch::Tiles(bucket as u32)),
     };
     let label = format!("{} {}", kind.name(), id.ty.name());
-    let constants: Vec<(&str, f64)> = match kind {
-        KernelKind::Elementwise(_) => vec![("WORKGROUP_SIZE", f64::from(workgroup_size))],
-        KernelKind::Reduction(_) => Vec::new(),
+    let (constants, entry): (Vec<(&str, f64)>, &str) = match dispatch {
+        Dispatch::PerElement(size) => (vec![("WORKGROUP_SIZE", f64::from(size))], "main"),
+        Dispatch::PerBlock => (Vec::new(), "main"),
+        Dispatch::Tiles(64) => (Vec::new(), "tile64"),
+        Dispatch::Tiles(_) => (Vec::new(), "tile16"),
     };
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some(&label),
@@ -341,7 +391,7 @@ fn create_kernel(
         label: Some(&label),
         layout: Some(&pipeline_layout),
         module: &module,
-        entry_point: Some("main"),
+        entry_point: Some(entry),
         compilation_options: wgpu::PipelineCompilationOptions {
             constants: &constants[..],
             zero_initialize_workgroup_memory: false,
@@ -352,7 +402,6 @@ fn create_kernel(
     Ok(Kernel {
         pipeline,
         bind_group_layout,
-        workgroup_size,
-        reduction: matches!(kind, KernelKind::Reduction(_)),
+        dispatch,
     })
 }

@@ -12,10 +12,10 @@ use std::time::Instant;
 use crate::copy::{self, CopyPool, Segment};
 use crate::device::Gpu;
 use crate::error::{Error, ErrorKind, Result};
-use crate::kernel::Kernel;
+use crate::kernel::{Dispatch, Kernel, ELEMENTS_PER_INVOCATION, REDUCE_GROUP};
 use crate::ops::REDUCE_BLOCK;
 use crate::plan::SlabPlan;
-use crate::slab::{Block, MapRequest, Slab};
+use crate::slab::{dispatch_grid, Block, MapRequest, Slab, PARAMS_WORDS};
 use crate::stats::Stats;
 use crate::task::{TaskInputs, MAX_SCALARS};
 
@@ -59,7 +59,7 @@ impl Staged {
         kernel: Arc<Kernel>,
         scalars: [u32; MAX_SCALARS],
     ) -> Self {
-        let (blocks, block_tasks) = if kernel.reduction {
+        let (blocks, block_tasks) = if kernel.is_reduction() {
             blocks_of(&plan)
         } else {
             (Vec::new(), Vec::new())
@@ -73,6 +73,78 @@ impl Staged {
             block_tasks,
             readback: None,
         }
+    }
+
+    /// The params block: the element count (in vec4s), the block count, or the products'
+    /// shape, followed by the tasks' scalars.
+    fn params(&self) -> Result<[u32; PARAMS_WORDS]> {
+        let words = |n: u64| {
+            u32::try_from(n).map_err(|_| {
+                Error::new(
+                    ErrorKind::SizeOverflow,
+                    "slab exceeds the kernel's index range",
+                )
+            })
+        };
+        let s = self.scalars;
+        Ok(match self.kernel.dispatch {
+            Dispatch::PerElement(_) => {
+                let len4 = words(self.plan.used / ELEMENTS_PER_INVOCATION)?;
+                [len4, s[0], s[1], 0, 0, 0, 0, 0]
+            }
+            Dispatch::PerBlock => [words(self.blocks.len() as u64)?, 0, 0, 0, 0, 0, 0, 0],
+            Dispatch::Tiles(_) => {
+                let stride = words(self.stride())?;
+                let count = words(self.plan.pieces.len() as u64)?;
+                [s[0], s[1], s[2], s[3], stride, count, 0, 0]
+            }
+        })
+    }
+
+    /// Elements between consecutive whole-array tasks of the slab.
+    fn stride(&self) -> u64 {
+        match self.plan.pieces.as_slice() {
+            [first, second, ..] => second.slab_offset - first.slab_offset,
+            _ => self.plan.used,
+        }
+    }
+
+    /// Workgroups to dispatch in x, y and z.
+    fn grid(&self, max_groups_x: u32) -> (u32, u32, u32) {
+        match self.kernel.dispatch {
+            Dispatch::PerElement(size) => {
+                let (x, y) = dispatch_grid(
+                    self.plan.used.div_ceil(ELEMENTS_PER_INVOCATION),
+                    size,
+                    max_groups_x,
+                );
+                (x, y, 1)
+            }
+            Dispatch::PerBlock => {
+                let group = u64::from(REDUCE_GROUP);
+                let (x, y) =
+                    dispatch_grid(self.blocks.len() as u64 * group, REDUCE_GROUP, max_groups_x);
+                (x, y, 1)
+            }
+            Dispatch::Tiles(tile) => {
+                let (m, n) = (self.scalars[0], self.scalars[2]);
+                (
+                    n.div_ceil(tile).max(1),
+                    m.div_ceil(tile).max(1),
+                    self.plan.pieces.len() as u32,
+                )
+            }
+        }
+    }
+
+    /// Bytes the dispatch leaves for the host: every element, or a partial per block.
+    fn result_bytes(&self) -> u64 {
+        let elements = if self.kernel.is_reduction() {
+            self.blocks.len() as u64
+        } else {
+            self.plan.used
+        };
+        elements * 4
     }
 
     /// The readback's map request, once the slab was submitted.
@@ -104,7 +176,7 @@ pub fn launch(
     let slabs: Vec<(&Slab, &SlabPlan)> = batch.iter().map(|s| (&s.slab, &s.plan)).collect();
     copy::upload(pool, &slabs, inputs)?;
     for s in batch.iter() {
-        s.slab.finish_upload(s.plan.used, s.scalars, &s.blocks)?;
+        s.slab.finish_upload(s.params()?, &s.blocks)?;
     }
     stats.upload_ns += elapsed_ns(clock);
 
@@ -118,18 +190,14 @@ pub fn launch(
         s.slab.encode(
             &mut encoder,
             &s.kernel.pipeline,
-            s.kernel.workgroup_size,
-            gpu.max_groups_x,
+            s.grid(gpu.max_groups_x),
             s.plan.used,
-            s.blocks.len(),
+            s.result_bytes(),
         );
     }
     let submission = gpu.queue.submit([encoder.finish()]);
     for s in batch.iter_mut() {
-        s.readback = Some(
-            s.slab
-                .request_maps(s.plan.used, s.blocks.len(), &gpu.completion),
-        );
+        s.readback = Some(s.slab.request_maps(s.result_bytes(), &gpu.completion));
     }
     stats.submits += 1;
     stats.dispatches += batch.len() as u64;
@@ -159,7 +227,7 @@ pub fn land(
     let mut element_segments = Vec::new();
     let mut result = Ok(());
     for (s, segs) in staged.iter().zip(segments) {
-        if s.kernel.reduction {
+        if s.kernel.is_reduction() {
             match s.slab.output_view(0..s.blocks.len() as u64) {
                 Ok(view) => {
                     let values: &[f32] = bytemuck::cast_slice(&view);

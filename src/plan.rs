@@ -15,9 +15,13 @@ pub struct Piece {
     pub task: usize,
     /// First element of the run within the task.
     pub task_offset: usize,
+    /// Output elements of the run.
     pub len: usize,
     /// First element of the run within the slab.
     pub slab_offset: u64,
+    /// Elements the run reserves in each of the slab's arrays: `len`, or for a
+    /// whole-array task (matmul) the longest of its arrays.
+    pub footprint: usize,
 }
 
 /// One slab's worth of work: one dispatch with one pipeline.
@@ -89,21 +93,70 @@ impl Packer {
                 task_offset,
                 len: piece_len,
                 slab_offset: slab.used,
+                footprint: piece_len,
             });
             slab.used += need;
             task_offset += piece_len;
         }
     }
+
+    /// Places a whole-array task (never split): `len` output elements, `footprint`
+    /// elements reserved per array (at most the chunk limit), pipeline `class`. A slab
+    /// holds at most `MAX_WHOLE_PER_SLAB` of them (one grid layer each).
+    fn add_whole(&mut self, task: usize, len: usize, footprint: usize, group: usize, class: u64) {
+        let need = padded(footprint);
+        let full = self.current.as_ref().is_some_and(|s| {
+            s.bucket != class
+                || self.group != group
+                || s.used + need > self.chunk
+                || s.pieces.len() >= MAX_WHOLE_PER_SLAB
+        });
+        if full {
+            self.close();
+        }
+        self.group = group;
+        let slab = self.current.get_or_insert_with(|| SlabPlan {
+            bucket: class,
+            used: 0,
+            capacity: 0,
+            pieces: Vec::new(),
+        });
+        slab.pieces.push(Piece {
+            task,
+            task_offset: 0,
+            len,
+            slab_offset: slab.used,
+            footprint,
+        });
+        slab.used += need;
+    }
+}
+
+/// Most whole-array tasks in one slab: they are the z layers of one dispatch.
+pub const MAX_WHOLE_PER_SLAB: usize = 65_535;
+
+/// One task as the planner sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct PlanItem<G> {
+    /// Tasks of one group (one kernel with the same parameters) may share a slab.
+    pub group: G,
+    /// Output elements (element-wise: also input elements).
+    pub len: usize,
+    /// For a whole-array task: elements reserved per array, and the pipeline class.
+    pub whole: Option<(usize, u64)>,
 }
 
 /// Plans a batch for the bucketed strategy: tasks (each a group and a length) grouped by
 /// group, then bucket, then exact size, packed into pooled slabs of `size_bucket(used)`
 /// elements (capped at `chunk`). `chunk` must be a multiple of four.
-pub fn plan_bucketed<G: Ord>(tasks: &[(G, usize)], chunk: u64) -> Vec<SlabPlan> {
-    let mut order: Vec<usize> = (0..tasks.len()).filter(|&i| tasks[i].1 > 0).collect();
+pub fn plan_bucketed<G: Ord>(tasks: &[PlanItem<G>], chunk: u64) -> Vec<SlabPlan> {
+    let mut order: Vec<usize> = (0..tasks.len()).filter(|&i| tasks[i].len > 0).collect();
     order.sort_by(|&i, &j| {
-        let key = |k: usize| (size_bucket(tasks[k].1 as u64), tasks[k].1, k);
-        tasks[i].0.cmp(&tasks[j].0).then(key(i).cmp(&key(j)))
+        let key = |k: usize| (size_bucket(tasks[k].len as u64), tasks[k].len, k);
+        tasks[i]
+            .group
+            .cmp(&tasks[j].group)
+            .then(key(i).cmp(&key(j)))
     });
     let mut packer = Packer {
         chunk,
@@ -115,10 +168,14 @@ pub fn plan_bucketed<G: Ord>(tasks: &[(G, usize)], chunk: u64) -> Vec<SlabPlan> 
     // Groups numbered in sorted order: equal neighbours share a number.
     let mut group = 0;
     for (n, &i) in order.iter().enumerate() {
-        if n > 0 && tasks[order[n - 1]].0 != tasks[i].0 {
+        if n > 0 && tasks[order[n - 1]].group != tasks[i].group {
             group += 1;
         }
-        packer.add_task(i, tasks[i].1, group, size_bucket(tasks[i].1 as u64));
+        let item = &tasks[i];
+        match item.whole {
+            Some((footprint, class)) => packer.add_whole(i, item.len, footprint, group, class),
+            None => packer.add_task(i, item.len, group, size_bucket(item.len as u64)),
+        }
     }
     packer.close();
     packer.slabs
@@ -127,6 +184,16 @@ pub fn plan_bucketed<G: Ord>(tasks: &[(G, usize)], chunk: u64) -> Vec<SlabPlan> 
 /// Plans one task on its own, in slabs of exactly the size it needs (used by the
 /// exact-size cache and by the uncached baseline).
 pub fn plan_single(task: usize, len: usize, chunk: u64) -> Vec<SlabPlan> {
+    plan_single_item(task, len, None, chunk)
+}
+
+/// `plan_single` for a task that may be whole-array (see [`PlanItem::whole`]).
+pub fn plan_single_item(
+    task: usize,
+    len: usize,
+    whole: Option<(usize, u64)>,
+    chunk: u64,
+) -> Vec<SlabPlan> {
     let mut packer = Packer {
         chunk,
         slabs: Vec::new(),
@@ -134,8 +201,10 @@ pub fn plan_single(task: usize, len: usize, chunk: u64) -> Vec<SlabPlan> {
         group: 0,
         capacity_of: |used, _| used,
     };
-    if len > 0 {
-        packer.add_task(task, len, 0, size_bucket(len as u64));
+    match whole {
+        _ if len == 0 => {}
+        Some((footprint, class)) => packer.add_whole(task, len, footprint, 0, class),
+        None => packer.add_task(task, len, 0, size_bucket(len as u64)),
     }
     packer.close();
     packer.slabs
@@ -145,9 +214,33 @@ pub fn plan_single(task: usize, len: usize, chunk: u64) -> Vec<SlabPlan> {
 mod tests {
     use super::*;
 
+    fn item(group: u32, len: usize) -> PlanItem<u32> {
+        PlanItem {
+            group,
+            len,
+            whole: None,
+        }
+    }
+
+    #[test]
+    fn whole_array_tasks_are_never_split_and_reserve_their_footprint() {
+        let whole = |len, footprint| PlanItem {
+            group: 7u32,
+            len,
+            whole: Some((footprint, 2)),
+        };
+        let plan = plan_bucketed(&[whole(6, 10), whole(6, 10), whole(6, 10)], 24);
+        assert_eq!(plan.len(), 2, "two of 12 elements fit a chunk of 24");
+        assert_eq!(plan[0].bucket, 2, "the class picks the pipeline");
+        let offsets: Vec<u64> = plan[0].pieces.iter().map(|p| p.slab_offset).collect();
+        assert_eq!(offsets, vec![0, 12]);
+        assert_eq!(plan[0].pieces[0].len, 6);
+        assert_eq!(plan[0].pieces[0].footprint, 10);
+    }
+
     #[test]
     fn groups_by_bucket_then_size() {
-        let plan = plan_bucketed(&[100, 20_000, 100, 0, 7].map(|n| (0, n)), 1 << 20);
+        let plan = plan_bucketed(&[100, 20_000, 100, 0, 7].map(|n| item(0, n)), 1 << 20);
         assert_eq!(plan.len(), 2);
         assert_eq!(plan[0].bucket, 16_384);
         let order: Vec<usize> = plan[0].pieces.iter().map(|p| p.task).collect();
@@ -161,7 +254,10 @@ mod tests {
 
     #[test]
     fn groups_never_share_a_slab() {
-        let plan = plan_bucketed(&[(2, 100), (1, 100), (2, 50), (1, 20_000)], 1 << 20);
+        let plan = plan_bucketed(
+            &[item(2, 100), item(1, 100), item(2, 50), item(1, 20_000)],
+            1 << 20,
+        );
         let tasks: Vec<Vec<usize>> = plan
             .iter()
             .map(|s| s.pieces.iter().map(|p| p.task).collect())
@@ -180,7 +276,7 @@ mod tests {
 
     #[test]
     fn empty_tasks_plan_nothing() {
-        assert!(plan_bucketed(&[(0, 0), (1, 0)], 4096).is_empty());
+        assert!(plan_bucketed(&[item(0, 0), item(1, 0)], 4096).is_empty());
         assert!(plan_single(0, 0, 4096).is_empty());
     }
 }

@@ -18,11 +18,11 @@ use crate::kernel::{
 };
 use crate::log::{log, Level};
 use crate::stats::Stats;
-use crate::task::MAX_SCALARS;
 
 const F32: u64 = std::mem::size_of::<f32>() as u64;
-/// Bytes of the params block (`len4: u32` and three scalar words).
-const PARAMS_BYTES: u64 = 16;
+/// Words of the params block: a count and up to seven parameters (see `Staged::params`).
+pub const PARAMS_WORDS: usize = 8;
+const PARAMS_BYTES: u64 = PARAMS_WORDS as u64 * 4;
 
 /// GPU buffers for up to `capacity` elements per array, plus their bind group.
 pub struct Slab {
@@ -269,62 +269,34 @@ impl Slab {
             .map_err(|e| Error::new(ErrorKind::Gpu, format!("upload buffer not mapped: {e}")))
     }
 
-    /// Writes the params block (element count, or a reduction's block count, and the
-    /// tasks' scalars) and a reduction's block table, then unmaps the upload buffer: the
-    /// inputs are complete.
-    pub fn finish_upload(
-        &self,
-        used: u64,
-        scalars: [u32; MAX_SCALARS],
-        blocks: &[Block],
-    ) -> Result<()> {
-        let count = if self.shape.reduction {
-            blocks.len() as u64
-        } else {
-            used / ELEMENTS_PER_INVOCATION
-        };
-        let count = u32::try_from(count).map_err(|_| {
-            Error::new(
-                ErrorKind::SizeOverflow,
-                "slab exceeds the kernel's index range",
-            )
-        })?;
-        let params = [count, scalars[0], scalars[1], 0];
+    /// Writes the params block and a reduction's block table, then unmaps the upload
+    /// buffer: the inputs are complete.
+    pub fn finish_upload(&self, params: [u32; PARAMS_WORDS], blocks: &[Block]) -> Result<()> {
         let at = upload_offset(self.capacity, self.shape.arity);
+        let table = std::mem::size_of_val(blocks) as u64;
         let mut view = self
             .upload
-            .slice(at..at + PARAMS_BYTES + std::mem::size_of_val(blocks) as u64)
+            .slice(at..at + PARAMS_BYTES + table)
             .get_mapped_range_mut()
             .map_err(|e| Error::new(ErrorKind::Gpu, format!("upload buffer not mapped: {e}")))?;
-        let table = PARAMS_BYTES as usize..PARAMS_BYTES as usize + std::mem::size_of_val(blocks);
         view.slice(..PARAMS_BYTES as usize)
             .copy_from_slice(bytemuck::cast_slice(&params));
-        view.slice(table)
+        view.slice(PARAMS_BYTES as usize..)
             .copy_from_slice(bytemuck::cast_slice(blocks));
         drop(view);
         self.upload.unmap();
         Ok(())
     }
 
-    /// Bytes the dispatch writes for the host: every element, or a partial per block.
-    fn result_bytes(&self, used: u64, blocks: usize) -> u64 {
-        if self.shape.reduction {
-            blocks as u64 * F32
-        } else {
-            used * F32
-        }
-    }
-
-    /// GPU side: upload copies, one dispatch over `used` elements (or one workgroup per
-    /// block of a reduction), readback copy.
+    /// GPU side: upload copies, one dispatch of `grid` workgroups, and a copy of the first
+    /// `result_bytes` of the output for the host.
     pub fn encode(
         &self,
         encoder: &mut wgpu::CommandEncoder,
         pipeline: &wgpu::ComputePipeline,
-        workgroup_size: u32,
-        max_groups_x: u32,
+        grid: (u32, u32, u32),
         used: u64,
-        blocks: usize,
+        result_bytes: u64,
     ) {
         let bytes = used * F32;
         for (k, input) in self.inputs.iter().enumerate() {
@@ -339,7 +311,8 @@ impl Slab {
         let params_at = upload_offset(self.capacity, self.shape.arity);
         encoder.copy_buffer_to_buffer(&self.upload, params_at, &self.params, 0, PARAMS_BYTES);
         if let Some(table) = &self.blocks {
-            let table_bytes = (blocks * std::mem::size_of::<Block>()) as u64;
+            // As many blocks as partials: four bytes of result each.
+            let table_bytes = result_bytes / F32 * std::mem::size_of::<Block>() as u64;
             if table_bytes > 0 {
                 encoder.copy_buffer_to_buffer(
                     &self.upload,
@@ -357,32 +330,20 @@ impl Slab {
             });
             pass.set_pipeline(pipeline);
             pass.set_bind_group(0, &self.bind_group, &[]);
-            let invocations = if self.shape.reduction {
-                blocks as u64 * u64::from(workgroup_size)
-            } else {
-                used.div_ceil(ELEMENTS_PER_INVOCATION)
-            };
-            let (x, y) = dispatch_grid(invocations, workgroup_size, max_groups_x);
-            pass.dispatch_workgroups(x, y, 1);
+            pass.dispatch_workgroups(grid.0, grid.1, grid.2);
         }
-        let result = self.result_bytes(used, blocks);
-        encoder.copy_buffer_to_buffer(&self.out, 0, &self.readback, 0, result);
+        encoder.copy_buffer_to_buffer(&self.out, 0, &self.readback, 0, result_bytes);
     }
 
     /// After submit: ask for the results (read) and the upload buffer (write) to be mapped.
-    pub fn request_maps(
-        &mut self,
-        used: u64,
-        blocks: usize,
-        completion: &Arc<Completion>,
-    ) -> MapRequest {
+    pub fn request_maps(&mut self, result_bytes: u64, completion: &Arc<Completion>) -> MapRequest {
         self.upload_map = Some(MapRequest::start(
             self.upload.slice(..),
             wgpu::MapMode::Write,
             completion,
         ));
         MapRequest::start(
-            self.readback.slice(..self.result_bytes(used, blocks)),
+            self.readback.slice(..result_bytes),
             wgpu::MapMode::Read,
             completion,
         )

@@ -5,10 +5,11 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::kernel::{KernelId, KernelKind, SlabShape, MAX_INPUTS};
-use crate::ops::ElemType;
+use crate::ops::{matmul_class, ElemType};
+use crate::plan::PlanItem;
 
-/// Most scalars an op reads from a task.
-pub const MAX_SCALARS: usize = 2;
+/// Most parameter words a task carries: an op's scalars, or matmul's M, K, N and flags.
+pub const MAX_SCALARS: usize = 4;
 
 /// A task borrows its inputs and its output for the duration of one batch.
 #[derive(Debug)]
@@ -19,7 +20,8 @@ pub struct Task<'a> {
     pub inputs: [&'a [u32]; MAX_INPUTS],
     /// Input elements: the output's length for element-wise ops; a reduction writes one.
     pub len: usize,
-    /// The op's scalars, as bit patterns of the element type (unused ones 0).
+    /// The op's scalars, as bit patterns of the element type, or matmul's M, K, N and
+    /// flags (unused ones 0).
     pub scalars: [u32; MAX_SCALARS],
     pub output: &'a mut [u32],
 }
@@ -49,15 +51,17 @@ impl<'a> Task<'a> {
                 ),
             ));
         }
-        let lengths_match =
-            inputs.iter().all(|i| i.len() == len) && output.len() == kind.output_len(len);
+        let lengths_match = inputs
+            .iter()
+            .enumerate()
+            .all(|(k, i)| i.len() == kind.input_len(k, len, scalars))
+            && output.len() == kind.output_len(len);
         if !lengths_match {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 format!(
-                    "{} over {len} elements reads inputs of {len} and writes {} element(s)",
-                    kind.name(),
-                    kind.output_len(len)
+                    "{} over {len} elements: the arrays' lengths do not match the op",
+                    kind.name()
                 ),
             ));
         }
@@ -88,6 +92,28 @@ impl<'a> Task<'a> {
         }
     }
 
+    /// `C[m×n] = A[m×k] · B[k×n]` over row-major `f32` (`b` is n×k when `transpose_b`).
+    pub fn matmul(
+        a: &'a [f32],
+        b: &'a [f32],
+        c: &'a mut [f32],
+        (m, k, n): (u32, u32, u32),
+        transpose_b: bool,
+    ) -> Result<Self> {
+        let op = KernelId {
+            code: crate::ops::MATMUL,
+            ty: ElemType::F32,
+        };
+        let len = c.len();
+        Self::new(
+            op,
+            len,
+            &[bytemuck::cast_slice(a), bytemuck::cast_slice(b)],
+            &[m, k, n, u32::from(transpose_b)],
+            bytemuck::cast_slice_mut(c),
+        )
+    }
+
     /// The arrays the op reads, detached from the output so both can be borrowed at once.
     pub fn inputs(&self) -> TaskInputs<'a> {
         let kind = self.op.kind().ok();
@@ -95,7 +121,7 @@ impl<'a> Task<'a> {
             op: self.op,
             arrays: self.inputs,
             arity: kind.map_or(0, KernelKind::arity),
-            reduction: matches!(kind, Some(KernelKind::Reduction(_))),
+            kind,
             scalars: self.scalars,
             len: self.len,
         }
@@ -120,8 +146,8 @@ pub struct TaskInputs<'a> {
     pub arrays: [&'a [u32]; MAX_INPUTS],
     /// How many of `arrays` the op reads (0 when the op is unknown: rejected at launch).
     pub arity: usize,
-    /// A reduction writes one element however long its inputs.
-    pub reduction: bool,
+    /// What the op is (`None` when unknown: rejected at launch).
+    pub kind: Option<KernelKind>,
     pub scalars: [u32; MAX_SCALARS],
     /// Input elements.
     pub len: usize,
@@ -137,7 +163,12 @@ impl<'a> TaskInputs<'a> {
             },
             arrays: [bytemuck::cast_slice(a), bytemuck::cast_slice(b), &[]],
             arity: 2,
-            reduction: false,
+            kind: KernelId {
+                code: 1,
+                ty: ElemType::F32,
+            }
+            .kind()
+            .ok(),
             scalars: [0; MAX_SCALARS],
             len: a.len(),
         }
@@ -147,16 +178,39 @@ impl<'a> TaskInputs<'a> {
     pub fn shape(&self) -> SlabShape {
         SlabShape {
             arity: self.arity,
-            reduction: self.reduction,
+            reduction: matches!(self.kind, Some(KernelKind::Reduction(_))),
         }
     }
 
     /// Output elements.
     pub fn output_len(&self) -> usize {
-        if self.reduction {
-            1
-        } else {
-            self.len
+        self.kind.map_or(self.len, |kind| kind.output_len(self.len))
+    }
+
+    /// Elements of input `k`.
+    pub fn input_len(&self, k: usize) -> usize {
+        self.kind
+            .map_or(self.len, |kind| kind.input_len(k, self.len, &self.scalars))
+    }
+
+    /// How the planner sees the task: its group, its length and, for a whole-array task
+    /// (matmul), the elements it reserves per array and its pipeline class.
+    pub fn plan_item(&self) -> PlanItem<(KernelId, [u32; MAX_SCALARS])> {
+        let whole = match self.kind {
+            Some(KernelKind::Matmul) => {
+                let footprint = (0..self.arity)
+                    .map(|k| self.input_len(k))
+                    .chain(std::iter::once(self.len))
+                    .max()
+                    .unwrap_or(0);
+                Some((footprint, matmul_class(self.scalars[0], self.scalars[2])))
+            }
+            _ => None,
+        };
+        PlanItem {
+            group: self.group(),
+            len: self.len,
+            whole,
         }
     }
 

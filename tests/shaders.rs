@@ -3,7 +3,7 @@
 //! every per-bucket constant.
 
 use gpu_executor::kernel::{
-    elementwise_source, reduction_source, workgroup_size_for_bucket, SHADERS,
+    elementwise_source, reduction_source, workgroup_size_for_bucket, MATMUL_WGSL, SHADERS,
 };
 use gpu_executor::ops::{ELEMENTWISE, REDUCTIONS};
 
@@ -46,11 +46,15 @@ fn every_kernel_validates_and_builds_for_every_bucket_size() {
         44,
         "ops times the element types each supports"
     );
-    let reductions: Vec<(String, String)> = REDUCTIONS
+    // Reductions (entry point main) and matmul's two shape classes.
+    let mut fixed: Vec<(String, String, &str)> = REDUCTIONS
         .iter()
-        .map(|op| (op.name.to_string(), reduction_source(op)))
+        .map(|op| (op.name.to_string(), reduction_source(op), "main"))
         .collect();
-    for (name, source) in &reductions {
+    for entry in ["tile64", "tile16"] {
+        fixed.push(("MATMUL".to_string(), MATMUL_WGSL.to_string(), entry));
+    }
+    for (name, source, entry) in &fixed {
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(name),
@@ -60,12 +64,12 @@ fn every_kernel_validates_and_builds_for_every_bucket_size() {
             label: Some(name.as_str()),
             layout: None,
             module: &module,
-            entry_point: None,
+            entry_point: Some(entry),
             compilation_options: wgpu::PipelineCompilationOptions::default(),
             cache: None,
         });
         let error = pollster::block_on(scope.pop());
-        assert!(error.is_none(), "{name}: {error:?}");
+        assert!(error.is_none(), "{name} {entry}: {error:?}");
     }
     for (name, source) in &kernels {
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);

@@ -115,9 +115,10 @@ pub unsafe fn tasks_from<'a>(tasks: &'a [gpu_task_t]) -> Converted<Vec<Task<'a>>
     let mut checked = Vec::with_capacity(tasks.len());
     for (i, t) in tasks.iter().enumerate() {
         let (kind, id) = check_task(i, t)?;
-        let bytes = t.length * 4;
-        if bytes > 0 {
-            for p in &t.inputs[..kind.arity()] {
+        let params = task_params(i, kind, t)?;
+        for (k, p) in t.inputs[..kind.arity()].iter().enumerate() {
+            let bytes = kind.input_len(k, t.length, &params) * 4;
+            if bytes > 0 {
                 let start = *p as usize;
                 spans.push(Span {
                     start,
@@ -138,29 +139,26 @@ pub unsafe fn tasks_from<'a>(tasks: &'a [gpu_task_t]) -> Converted<Vec<Task<'a>>
                 is_output: true,
             });
         }
-        checked.push((kind, id));
+        checked.push((kind, id, params));
     }
     check_aliasing(&mut spans)?;
     tasks
         .iter()
         .zip(checked)
         .enumerate()
-        .map(|(i, (t, (kind, id)))| {
+        .map(|(i, (t, (kind, id, params)))| {
             // SAFETY: check_task proved every pointer the op reads non-NULL, aligned and
             // non-overflowing for length > 0; the caller guarantees validity;
             // check_aliasing proved outputs are disjoint from every other range, so no
             // `&mut` aliases another reference.
             let inputs: Vec<&'a [u32]> = t.inputs[..kind.arity()]
                 .iter()
-                .map(|&p| unsafe { input_slice(p, t.length) })
-                .collect();
-            let scalars: Vec<u32> = t.params[..kind.scalars()]
-                .iter()
-                .map(|&p| p as u32)
+                .enumerate()
+                .map(|(k, &p)| unsafe { input_slice(p, kind.input_len(k, t.length, &params)) })
                 .collect();
             // A reduction over no elements still writes its one result.
             let output = unsafe { output_slice(t.output, kind.output_len(t.length)) };
-            Task::new(id, t.length, &inputs, &scalars, output)
+            Task::new(id, t.length, &inputs, &params, output)
                 .or_else(|e| reject(S::from(e.kind), format!("task {i}: {}", e.message)))
         })
         .collect()
@@ -209,12 +207,17 @@ fn check_task(i: usize, t: &gpu_task_t) -> Converted<(KernelKind, KernelId)> {
             ),
         );
     };
-    if t.flags & !GPU_TASK_DTYPE_MASK != 0 {
+    let allowed = match kind {
+        KernelKind::Matmul => GPU_TASK_DTYPE_MASK | GPU_TASK_TRANSPOSE_B,
+        _ => GPU_TASK_DTYPE_MASK,
+    };
+    if t.flags & !allowed != 0 {
         return reject(
             S::GPU_EXECUTOR_INVALID_ARGUMENT,
             format!(
-                "task {i}: flags {:#x} set reserved bits (only the element type may be set)",
-                t.flags
+                "task {i}: flags {:#x} set bits GPU_OP_{} does not take",
+                t.flags,
+                kind.name()
             ),
         );
     }
@@ -233,7 +236,7 @@ fn check_task(i: usize, t: &gpu_task_t) -> Converted<(KernelKind, KernelId)> {
             ),
         );
     }
-    let (arity, scalars) = (kind.arity(), kind.scalars());
+    let arity = kind.arity();
     if t.inputs[arity..].iter().any(|p| !p.is_null()) {
         return reject(
             S::GPU_EXECUTOR_INVALID_ARGUMENT,
@@ -242,22 +245,7 @@ fn check_task(i: usize, t: &gpu_task_t) -> Converted<(KernelKind, KernelId)> {
             ),
         );
     }
-    if let Some(k) = (0..scalars).find(|&k| t.params[k] > u64::from(u32::MAX)) {
-        return reject(
-            S::GPU_EXECUTOR_INVALID_ARGUMENT,
-            format!(
-                "task {i}: params[{k}] holds a scalar's 32-bit pattern; its upper 32 bits must be 0"
-            ),
-        );
-    }
-    if t.params[scalars..].iter().any(|&p| p != 0) {
-        return reject(
-            S::GPU_EXECUTOR_INVALID_ARGUMENT,
-            format!(
-                "task {i}: GPU_OP_{name} reads {scalars} scalar(s); params[{scalars}..] must be 0"
-            ),
-        );
-    }
+    let params = task_params(i, kind, t)?;
     let id = KernelId { code: t.op, ty };
     // A reduction writes its one result even over no elements.
     let out_bytes = kind.output_len(t.length).saturating_mul(4);
@@ -268,8 +256,8 @@ fn check_task(i: usize, t: &gpu_task_t) -> Converted<(KernelKind, KernelId)> {
         return Ok((kind, id));
     }
     // Rust slices may span at most isize::MAX bytes; the end address must not wrap.
-    let bytes = match t.length.checked_mul(4) {
-        Some(b) if b <= isize::MAX as usize => b,
+    match t.length.checked_mul(4) {
+        Some(b) if b <= isize::MAX as usize => {}
         _ => {
             return reject(
                 S::GPU_EXECUTOR_SIZE_OVERFLOW,
@@ -281,11 +269,65 @@ fn check_task(i: usize, t: &gpu_task_t) -> Converted<(KernelKind, KernelId)> {
         }
     };
     let names = ["inputs[0]", "inputs[1]", "inputs[2]"];
-    for (name, p) in names.iter().zip(&t.inputs[..arity]) {
-        check_pointer(i, name, *p as usize, bytes)?;
+    for (k, (name, p)) in names.iter().zip(&t.inputs[..arity]).enumerate() {
+        let input_bytes = kind.input_len(k, t.length, &params) * 4;
+        check_pointer(i, name, *p as usize, input_bytes)?;
     }
     check_pointer(i, "output", t.output as usize, out_bytes)?;
     Ok((kind, id))
+}
+
+/// The task's parameter words for the core: an op's scalars (each a 32-bit pattern in the
+/// low half of its `params` slot), or matmul's M, K, N (which must give `length` = M·N and
+/// operands that fit the address space) and its transposed-B flag. Unread params must be 0.
+fn task_params(i: usize, kind: KernelKind, t: &gpu_task_t) -> Converted<Vec<u32>> {
+    let name = kind.name();
+    let read = match kind {
+        KernelKind::Matmul => 3,
+        _ => kind.scalars(),
+    };
+    if let Some(k) = (0..read).find(|&k| t.params[k] > u64::from(u32::MAX)) {
+        let what = match kind {
+            KernelKind::Matmul => "a matmul dimension, at most 2^32 - 1",
+            _ => "a scalar's 32-bit pattern; its upper 32 bits must be 0",
+        };
+        return reject(
+            S::GPU_EXECUTOR_INVALID_ARGUMENT,
+            format!("task {i}: params[{k}] holds {what}"),
+        );
+    }
+    if t.params[read..].iter().any(|&p| p != 0) {
+        return reject(
+            S::GPU_EXECUTOR_INVALID_ARGUMENT,
+            format!("task {i}: GPU_OP_{name} reads {read} param(s); params[{read}..] must be 0"),
+        );
+    }
+    let mut words: Vec<u32> = t.params[..read].iter().map(|&p| p as u32).collect();
+    if let KernelKind::Matmul = kind {
+        let (m, k, n) = (t.params[0], t.params[1], t.params[2]);
+        let fits = |x: u64, y: u64| {
+            x.checked_mul(y)
+                .is_some_and(|e| e.checked_mul(4).is_some_and(|b| b <= isize::MAX as u64))
+        };
+        if !(fits(m, k) && fits(k, n) && fits(m, n)) {
+            return reject(
+                S::GPU_EXECUTOR_SIZE_OVERFLOW,
+                format!("task {i}: a {m}x{k} by {k}x{n} matmul overflows the address space"),
+            );
+        }
+        if t.length as u64 != m * n {
+            return reject(
+                S::GPU_EXECUTOR_INVALID_ARGUMENT,
+                format!(
+                    "task {i}: GPU_OP_MATMUL's length must be M*N = {}, not {}",
+                    m * n,
+                    t.length
+                ),
+            );
+        }
+        words.push(u32::from(t.flags & GPU_TASK_TRANSPOSE_B != 0));
+    }
+    Ok(words)
 }
 
 /// A task pointer must be non-NULL, 4-byte aligned, and `bytes` past it must not wrap.

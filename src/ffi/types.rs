@@ -87,6 +87,12 @@ pub enum gpu_op_t {
     GPU_OP_DOT = 68,
     /// `output[0] = sqrt(sum(a * a))`; 0 over no elements.
     GPU_OP_NORM2 = 69,
+    /// Matrix multiply, `float` only: `output[M×N] = inputs[0][M×K] · inputs[1][K×N]`,
+    /// row-major, with M, K, N in `params[0..3]` and `length` = M·N. With
+    /// `GPU_TASK_TRANSPOSE_B` in `flags`, `inputs[1]` is stored N×K. Tiled in workgroup
+    /// memory; a product is never split (every operand must fit one binding), and products
+    /// of one shape in one batch share a dispatch.
+    GPU_OP_MATMUL = 128,
 }
 
 /// `GPU_OP_VECTOR_ADD` under the name of its family.
@@ -103,8 +109,11 @@ pub enum gpu_dtype_t {
 }
 
 /// The bits of `gpu_task_t.flags` that hold its `gpu_dtype_t`; every other bit is reserved
-/// and must be 0.
+/// and must be 0 (but `GPU_TASK_TRANSPOSE_B` for `GPU_OP_MATMUL`).
 pub const GPU_TASK_DTYPE_MASK: u32 = 0xF;
+
+/// `GPU_OP_MATMUL` only: `inputs[1]` is B transposed (N×K, row-major).
+pub const GPU_TASK_TRANSPOSE_B: u32 = 0x10;
 
 /// Values of `gpu_executor_options_t.backend` and `gpu_adapter_info_t.backend`.
 #[repr(u32)]
@@ -192,7 +201,8 @@ pub struct gpu_task_t {
     /// A `gpu_op_t` value.
     pub op: u32,
     /// The element type, a `gpu_dtype_t` (0: `float`), in the bits of
-    /// `GPU_TASK_DTYPE_MASK`; every other bit is reserved and must be 0.
+    /// `GPU_TASK_DTYPE_MASK`; `GPU_TASK_TRANSPOSE_B` for a matmul; every other bit is
+    /// reserved and must be 0.
     pub flags: u32,
     /// Input arrays: the op reads the first 1 to 3 (`length` elements of the element type
     /// each, 4-byte aligned); the rest must be NULL. Read during the call only; may alias
@@ -201,11 +211,12 @@ pub struct gpu_task_t {
     /// Output array (`length` elements of the element type; one for a reduction). Written
     /// only when the batch succeeds. Must not overlap any input or any other task's output.
     pub output: *mut c_void,
-    /// Element count. 0 is a valid no-op (pointers may then be NULL).
+    /// Element count of each input (and of the output of an element-wise op); M·N for a
+    /// matmul. 0 is a valid no-op (pointers may then be NULL; a reduction still writes).
     pub length: usize,
     /// The op's scalars (`GPU_OP_SCALE`, `GPU_OP_AXPY`: `s0`; `GPU_OP_CLAMP`: `s0`, `s1`),
     /// each the element type's 32-bit pattern in the low half (`gpu_param_f32(x)` for a
-    /// float). Params the op does not read must be 0.
+    /// float); `GPU_OP_MATMUL`: M, K, N. Params the op does not read must be 0.
     pub params: [u64; 4],
 }
 

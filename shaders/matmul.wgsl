@@ -1,0 +1,136 @@
+// C[M×N] = A[M×K] · B[K×N], row-major f32 (B given as N×K when TRANSPOSE_B is set), for a
+// batch of same-shaped products packed into one slab: product z's arrays start at element
+// z * stride of each binding, and the dispatch's z dimension runs over them.
+//
+// Two entry points, the two shape classes:
+//   tile64  a workgroup of 16×16 invocations computes a 64×64 tile of C, each invocation
+//           a 4×4 block, stepping through K 16 at a time with both operands' tiles in
+//           workgroup memory (M and N both at least 64);
+//   tile16  each invocation computes one element of a 16×16 tile (small or thin shapes).
+
+struct Params {
+    m: u32,
+    k: u32,
+    n: u32,
+    // Bit 0: B is stored transposed (N×K).
+    flags: u32,
+    // Elements between consecutive products in each binding.
+    stride: u32,
+    // Products in this slab.
+    count: u32,
+    pad0: u32,
+    pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+
+// A[row][col] of product z, 0 outside the matrix.
+fn load_a(base: u32, row: u32, col: u32) -> f32 {
+    if (row < params.m && col < params.k) {
+        return a[base + row * params.k + col];
+    }
+    return 0.0;
+}
+
+// B[row][col] (row in K, col in N) of product z, 0 outside the matrix.
+fn load_b(base: u32, row: u32, col: u32) -> f32 {
+    if (row < params.k && col < params.n) {
+        if ((params.flags & 1u) != 0u) {
+            return b[base + col * params.k + row];
+        }
+        return b[base + row * params.n + col];
+    }
+    return 0.0;
+}
+
+// 64×64 tiles, 16 steps of K per round. as4[kk * 16 + r] holds rows 4r..4r+3 of the A tile
+// at depth kk; bs4[kk * 16 + q] columns 4q..4q+3 of the B tile.
+var<workgroup> as4: array<vec4<f32>, 256>;
+var<workgroup> bs4: array<vec4<f32>, 256>;
+
+@compute @workgroup_size(16, 16)
+fn tile64(
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+) {
+    let base = wid.z * params.stride;
+    let row0 = wid.y * 64u;
+    let col0 = wid.x * 64u;
+    let t = lid.y * 16u + lid.x;
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    for (var k0 = 0u; k0 < params.k; k0 = k0 + 16u) {
+        // Each invocation loads one vec4 of each tile: neighbours read neighbouring memory.
+        let kk = t % 16u;
+        let rq = t / 16u;
+        let r = row0 + rq * 4u;
+        as4[kk * 16u + rq] = vec4<f32>(
+            load_a(base, r, k0 + kk),
+            load_a(base, r + 1u, k0 + kk),
+            load_a(base, r + 2u, k0 + kk),
+            load_a(base, r + 3u, k0 + kk),
+        );
+        let bk = t / 16u;
+        let cq = t % 16u;
+        let cc = col0 + cq * 4u;
+        bs4[bk * 16u + cq] = vec4<f32>(
+            load_b(base, k0 + bk, cc),
+            load_b(base, k0 + bk, cc + 1u),
+            load_b(base, k0 + bk, cc + 2u),
+            load_b(base, k0 + bk, cc + 3u),
+        );
+        workgroupBarrier();
+        for (var d = 0u; d < 16u; d = d + 1u) {
+            let av = as4[d * 16u + lid.y];
+            let bv = bs4[d * 16u + lid.x];
+            acc0 = fma(vec4<f32>(av.x), bv, acc0);
+            acc1 = fma(vec4<f32>(av.y), bv, acc1);
+            acc2 = fma(vec4<f32>(av.z), bv, acc2);
+            acc3 = fma(vec4<f32>(av.w), bv, acc3);
+        }
+        workgroupBarrier();
+    }
+    var rows = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+    for (var i = 0u; i < 4u; i = i + 1u) {
+        let row = row0 + lid.y * 4u + i;
+        if (row < params.m) {
+            for (var j = 0u; j < 4u; j = j + 1u) {
+                let col = col0 + lid.x * 4u + j;
+                if (col < params.n) {
+                    c[base + row * params.n + col] = rows[i][j];
+                }
+            }
+        }
+    }
+}
+
+var<workgroup> as16: array<f32, 256>;
+var<workgroup> bs16: array<f32, 256>;
+
+@compute @workgroup_size(16, 16)
+fn tile16(
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+) {
+    let base = wid.z * params.stride;
+    let row = wid.y * 16u + lid.y;
+    let col = wid.x * 16u + lid.x;
+    var acc = 0.0;
+    for (var k0 = 0u; k0 < params.k; k0 = k0 + 16u) {
+        as16[lid.y * 16u + lid.x] = load_a(base, row, k0 + lid.x);
+        bs16[lid.y * 16u + lid.x] = load_b(base, k0 + lid.y, col);
+        workgroupBarrier();
+        for (var d = 0u; d < 16u; d = d + 1u) {
+            acc = fma(as16[lid.y * 16u + d], bs16[d * 16u + lid.x], acc);
+        }
+        workgroupBarrier();
+    }
+    if (row < params.m && col < params.n) {
+        c[base + row * params.n + col] = acc;
+    }
+}
