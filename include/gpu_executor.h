@@ -10,12 +10,41 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+/* The 32-bit pattern of a float scalar, for gpu_task_t.params. */
+static inline uint64_t gpu_param_f32(float value) {
+  uint32_t bits;
+  memcpy(&bits, &value, sizeof bits);
+  return bits;
+}
+
+/* The 32-bit pattern of an int32_t scalar, for gpu_task_t.params. */
+static inline uint64_t gpu_param_i32(int32_t value) {
+  return (uint32_t)value;
+}
+
+
+// `GPU_OP_VECTOR_ADD` under the name of its family.
+#define GPU_OP_ADD 1
+
+// The bits of `gpu_task_t.flags` that hold its `gpu_dtype_t`; every other bit is reserved
+// and must be 0.
+#define GPU_TASK_DTYPE_MASK 15
 
 #define GPU_EXECUTOR_VERSION_MAJOR 0
 
 #define GPU_EXECUTOR_VERSION_MINOR 1
 
 #define GPU_EXECUTOR_VERSION_PATCH 0
+
+// Binding of a reduction's block table.
+#define BLOCKS_BINDING 5
+
+// Invocations of a reduction's workgroup (`GROUP` in shaders/reduce.wgsl).
+#define REDUCE_GROUP 256
+
+// Elements one workgroup reduces to one partial.
+#define REDUCE_BLOCK 4096
 
 // Result of every fallible call. `GPU_EXECUTOR_OK` is zero; every other value names one
 // kind of failure, and `gpu_executor_last_error_message()` gives the detail.
@@ -94,20 +123,98 @@ typedef uint32_t gpu_log_level_t;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-// Values of `gpu_task_t.op`. Zero is deliberately invalid so a zeroed task is rejected.
+// Values of `gpu_task_t.op`: the element-wise ops, then the reductions. Zero is deliberately invalid so a zeroed
+// task is rejected. `a`, `b`, `c` are `inputs[0..3]`, `s0`, `s1` the scalars in
+// `params[0..2]` (the element type's 32-bit pattern in the low half; see `gpu_param_f32`),
+// every array `length` elements of the task's element type (`flags`, `gpu_dtype_t`).
+// docs/KERNELS.md gives each op's exact definition and accuracy per type.
 enum gpu_op_t
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
-  // `output[i] = inputs[0][i] + inputs[1][i]` over `float`; `length` elements each.
+  // `out = a + b` (also `GPU_OP_ADD`). f32, i32, u32 (integers wrap).
   GPU_OP_VECTOR_ADD = 1,
+  // `out = a - b`. f32, i32, u32.
+  GPU_OP_SUB = 2,
+  // `out = a * b`. f32, i32, u32.
+  GPU_OP_MUL = 3,
+  // `out = a / b`. f32, i32, u32 (integer division by 0 gives `a`).
+  GPU_OP_DIV = 4,
+  // `out = min(a, b)`. f32, i32, u32.
+  GPU_OP_MIN = 5,
+  // `out = max(a, b)`. f32, i32, u32.
+  GPU_OP_MAX = 6,
+  // `out = pow(a, b)`. f32.
+  GPU_OP_POW = 7,
+  // `out = -a`. f32, i32.
+  GPU_OP_NEG = 8,
+  // `out = |a|`. f32, i32.
+  GPU_OP_ABS = 9,
+  // `out = sqrt(a)`. f32.
+  GPU_OP_SQRT = 10,
+  // `out = exp(a)`. f32.
+  GPU_OP_EXP = 11,
+  // `out = log(a)` (natural). f32.
+  GPU_OP_LOG = 12,
+  // `out = sin(a)`. f32.
+  GPU_OP_SIN = 13,
+  // `out = cos(a)`. f32.
+  GPU_OP_COS = 14,
+  // `out = tanh(a)`. f32.
+  GPU_OP_TANH = 15,
+  // `out = max(a, 0)`. f32, i32.
+  GPU_OP_RELU = 16,
+  // `out = 1 / (1 + exp(-a))`. f32.
+  GPU_OP_SIGMOID = 17,
+  // `out = a * s0`. f32, i32, u32.
+  GPU_OP_SCALE = 18,
+  // `out = s0 * a + b`. f32, i32, u32.
+  GPU_OP_AXPY = 19,
+  // `out = min(max(a, s0), s1)`. f32, i32, u32.
+  GPU_OP_CLAMP = 20,
+  // `out = a * b + c` (fused where the GPU fuses). f32, i32, u32.
+  GPU_OP_FMA = 21,
+  // Reductions: one `float` result in `output[0]` over `length` elements of `a` (and
+  // `b`); `float` only. Summed per block of 4,096 elements on the GPU (a tree in
+  // workgroup memory), the blocks combined in double precision on the host.
+  // `output[0] = sum(a)`; 0 over no elements.
+  GPU_OP_SUM = 64,
+  // `output[0] = min(a)`; +infinity over no elements; NaN if any element is NaN.
+  GPU_OP_REDUCE_MIN = 65,
+  // `output[0] = max(a)`; -infinity over no elements; NaN if any element is NaN.
+  GPU_OP_REDUCE_MAX = 66,
+  // `output[0] = sum(a) / length`; NaN over no elements.
+  GPU_OP_MEAN = 67,
+  // `output[0] = sum(a * b)`; 0 over no elements.
+  GPU_OP_DOT = 68,
+  // `output[0] = sqrt(sum(a * a))`; 0 over no elements.
+  GPU_OP_NORM2 = 69,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
 typedef enum gpu_op_t gpu_op_t;
 #else
 typedef uint32_t gpu_op_t;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+// Element types of a task, in the low bits of `gpu_task_t.flags` (`GPU_TASK_DTYPE_MASK`).
+// Zero is `float`, so a task written for 0.1 keeps its meaning.
+enum gpu_dtype_t
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  GPU_DTYPE_F32 = 0,
+  GPU_DTYPE_I32 = 1,
+  GPU_DTYPE_U32 = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum gpu_dtype_t gpu_dtype_t;
+#else
+typedef uint32_t gpu_dtype_t;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -193,6 +300,9 @@ typedef uint32_t gpu_device_type_t;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// Element type of a task's arrays: 4 bytes each, so any array fits any slab.
+typedef struct ElemType ElemType;
+
 // Opaque executor handle. Create with `gpu_executor_create`, free with
 // `gpu_executor_destroy`. Safe to share between threads: calls on one handle from several
 // threads run concurrently (internal locks are held only briefly, never across host copies
@@ -229,22 +339,26 @@ typedef struct gpu_executor_options_t {
   uint64_t wait_timeout_ns;
 } gpu_executor_options_t;
 
-// One task of a batch. Unused inputs must be NULL and `flags`/`params` zero, so that
-// later ops can give them meaning without breaking the ABI.
+// One task of a batch. Inputs the op does not read must be NULL, and params it does not
+// read 0, so that later ops can give them meaning without breaking the ABI.
 typedef struct gpu_task_t {
   // A `gpu_op_t` value.
   uint32_t op;
-  // Reserved, must be 0.
+  // The element type, a `gpu_dtype_t` (0: `float`), in the bits of
+  // `GPU_TASK_DTYPE_MASK`; every other bit is reserved and must be 0.
   uint32_t flags;
-  // Input arrays; `GPU_OP_VECTOR_ADD` reads `inputs[0]` and `inputs[1]` (`float`, `length`
-  // elements each, 4-byte aligned). Read during the call only; may alias each other.
+  // Input arrays: the op reads the first 1 to 3 (`length` elements of the element type
+  // each, 4-byte aligned); the rest must be NULL. Read during the call only; may alias
+  // each other.
   const void *inputs[4];
-  // Output array (`float`, `length` elements). Written only when the batch succeeds.
-  // Must not overlap any input or any other task's output.
+  // Output array (`length` elements of the element type; one for a reduction). Written
+  // only when the batch succeeds. Must not overlap any input or any other task's output.
   void *output;
   // Element count. 0 is a valid no-op (pointers may then be NULL).
   size_t length;
-  // Op-specific parameters; must be 0 for `GPU_OP_VECTOR_ADD`.
+  // The op's scalars (`GPU_OP_SCALE`, `GPU_OP_AXPY`: `s0`; `GPU_OP_CLAMP`: `s0`, `s1`),
+  // each the element type's 32-bit pattern in the low half (`gpu_param_f32(x)` for a
+  // float). Params the op does not read must be 0.
   uint64_t params[4];
 } gpu_task_t;
 
@@ -314,6 +428,11 @@ typedef uint64_t gpu_ticket_t;
 // Receives one log message: its `gpu_log_level_t` level, a NUL-terminated message valid
 // only during the call, and the `userdata` given to `gpu_executor_set_log_callback`.
 typedef void (*gpu_log_callback_t)(uint32_t level, const char *message, void *userdata);
+
+// Binding of input `k` (`a`, `b`, `c`); the params block is 0 and the output 3.
+#define INPUT_BINDINGS { 1, 2, 4, }
+
+
 
 #ifdef __cplusplus
 extern "C" {

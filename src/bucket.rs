@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::kernel::{Kernel, KernelFactory};
+use crate::error::Result;
+use crate::kernel::{Kernel, KernelFactory, KernelId};
 use crate::log::{log, Level};
 use crate::stats::Stats;
 
@@ -19,37 +20,53 @@ pub fn size_bucket(n: u64) -> u64 {
     }
 }
 
-/// Lazily created pipelines, one per bucket, shared by `Arc`. A hit never compiles.
+/// Lazily created pipelines, one per (kernel, bucket), shared by `Arc`. A hit never
+/// compiles.
 #[derive(Default)]
 pub struct BucketCache {
-    kernels: BTreeMap<u64, Arc<Kernel>>,
+    kernels: BTreeMap<(KernelId, u64), Arc<Kernel>>,
 }
 
 impl BucketCache {
-    /// The bucket's kernel, created on first use.
+    /// The pipeline of `id` for `bucket`, created on first use.
     pub fn get_or_create(
         &mut self,
+        id: KernelId,
         bucket: u64,
         factory: &KernelFactory,
         stats: &mut Stats,
-    ) -> Arc<Kernel> {
-        if let Some(kernel) = self.kernels.get(&bucket) {
+    ) -> Result<Arc<Kernel>> {
+        if let Some(kernel) = self.kernels.get(&(id, bucket)) {
             stats.bucket_cache_hits += 1;
-            return Arc::clone(kernel);
+            return Ok(Arc::clone(kernel));
         }
         stats.bucket_cache_misses += 1;
-        log!(Level::Debug, "compiling the pipeline of bucket {bucket}");
-        let kernel = Arc::new(factory.create(bucket, stats));
-        self.kernels.insert(bucket, Arc::clone(&kernel));
-        kernel
+        log!(
+            Level::Debug,
+            "compiling the pipeline of op {} ({}) for bucket {bucket}",
+            id.code,
+            id.ty.name()
+        );
+        let kernel = Arc::new(factory.create(id, bucket, stats)?);
+        self.kernels.insert((id, bucket), Arc::clone(&kernel));
+        Ok(kernel)
     }
 
-    /// Cached bucket sizes, ascending.
+    /// Sizes of the buckets with at least one cached pipeline, ascending.
     pub fn bucket_sizes(&self) -> Vec<u64> {
-        self.kernels.keys().copied().collect()
+        let mut sizes: Vec<u64> = self.kernels.keys().map(|&(_, b)| b).collect();
+        sizes.sort_unstable();
+        sizes.dedup();
+        sizes
     }
 
+    /// Number of buckets with at least one cached pipeline.
     pub fn len(&self) -> usize {
+        self.bucket_sizes().len()
+    }
+
+    /// Number of cached pipelines (kernel and bucket pairs).
+    pub fn pipelines(&self) -> usize {
         self.kernels.len()
     }
 

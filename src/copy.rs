@@ -78,7 +78,7 @@ pub fn upload(pool: &CopyPool, slabs: &[(&Slab, &SlabPlan)], inputs: &[TaskInput
     pool.run(units, |(i, range)| {
         let (slab, plan) = slabs[i];
         // A slab holds tasks of one op, so the first piece tells how many inputs there are.
-        let arity = plan.pieces.first().map_or(0, |p| inputs[p.task].arity());
+        let arity = plan.pieces.first().map_or(0, |p| inputs[p.task].arity);
         let mut views = (0..arity)
             .map(|k| slab.input_view(k, range.clone()))
             .collect::<Result<Vec<_>>>()?;
@@ -108,7 +108,7 @@ pub fn upload(pool: &CopyPool, slabs: &[(&Slab, &SlabPlan)], inputs: &[TaskInput
 }
 
 /// Where one run of output elements goes: slab element offset and caller memory.
-pub type Segment<'o> = (u64, &'o mut [f32]);
+pub type Segment<'o> = (u64, &'o mut [u32]);
 
 /// Copies each slab's mapped output into its `segments` (per slab: sorted by offset,
 /// disjoint). The caller has checked the readbacks are mapped and unmaps them afterwards.
@@ -128,7 +128,7 @@ pub fn download(
         for (offset, dst) in job {
             let start = (offset - range.start) as usize * 4;
             let len = dst.len() * 4;
-            bytemuck::cast_slice_mut::<f32, u8>(dst).copy_from_slice(&view[start..start + len]);
+            bytemuck::cast_slice_mut::<u32, u8>(dst).copy_from_slice(&view[start..start + len]);
         }
         Ok(())
     })
@@ -182,8 +182,8 @@ mod tests {
 
     #[test]
     fn segments_are_cut_at_range_bounds() {
-        let mut a = [0.0f32; 10];
-        let mut b = [0.0f32; 6];
+        let mut a = [0u32; 10];
+        let mut b = [0u32; 6];
         let ranges = vec![0..8, 8..16, 16..20];
         let jobs = assign_segments(vec![(0, &mut a[..]), (12, &mut b[..])], &ranges);
         let shape: Vec<Vec<(u64, usize)>> = jobs

@@ -1,15 +1,16 @@
 //! The exact-size cache (`va_cache`, seed item 3): for single-task batches, persistent
 //! slabs sized for one exact length, reused by every later call of that length.
 
+use crate::kernel::SlabShape;
 use crate::log::{log, Level};
 use crate::slab::Slab;
 use crate::stats::Stats;
 
-/// Least-recently-used list of (length, slabs); small, so a Vec beats a map.
+/// Least-recently-used list of ((shape, length), slabs); small, so a Vec beats a map.
 pub struct ExactSizeCache {
     capacity: usize,
     /// Most recently used last.
-    entries: Vec<(usize, Vec<Slab>)>,
+    entries: Vec<((SlabShape, usize), Vec<Slab>)>,
 }
 
 impl ExactSizeCache {
@@ -21,7 +22,7 @@ impl ExactSizeCache {
     }
 
     /// Removes and returns the slabs cached for `len` (hit), or `None` (miss).
-    pub fn take(&mut self, len: usize, stats: &mut Stats) -> Option<Vec<Slab>> {
+    pub fn take(&mut self, len: (SlabShape, usize), stats: &mut Stats) -> Option<Vec<Slab>> {
         match self.entries.iter().position(|(l, _)| *l == len) {
             Some(i) => {
                 stats.exact_cache_hits += 1;
@@ -36,7 +37,7 @@ impl ExactSizeCache {
 
     /// Stores slabs for `len` once their submission completed, evicting the oldest entry
     /// beyond capacity.
-    pub fn put(&mut self, len: usize, slabs: Vec<Slab>, stats: &mut Stats) {
+    pub fn put(&mut self, len: (SlabShape, usize), slabs: Vec<Slab>, stats: &mut Stats) {
         // Two concurrent batches of one length each made slabs: keep one set.
         let known = self.entries.iter().any(|(l, _)| *l == len);
         if known || self.capacity == 0 || !slabs.iter().all(Slab::is_reusable) {
@@ -48,7 +49,9 @@ impl ExactSizeCache {
             stats.exact_cache_evictions += 1;
             log!(
                 Level::Debug,
-                "exact-size cache full: evicted length {evicted}"
+                "exact-size cache full: evicted length {} ({:?})",
+                evicted.1,
+                evicted.0
             );
         }
     }

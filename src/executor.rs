@@ -22,7 +22,8 @@ use crate::copy::{CopyPool, Segment};
 use crate::device::Gpu;
 use crate::error::{Error, ErrorKind, Result};
 use crate::exact_cache::ExactSizeCache;
-use crate::kernel::{Kernel, KernelFactory};
+use crate::kernel::{Kernel, KernelFactory, KernelId, KernelKind, SlabShape};
+use crate::ops::ReductionOp;
 use crate::pending::{PendingBatch, SlabSource, Waiter};
 use crate::pipeline::{self, Staged};
 use crate::plan::{plan_bucketed, plan_single};
@@ -95,22 +96,39 @@ fn chunk_limit(limits: &wgpu::Limits, requested: u64) -> Result<u64> {
     Ok(floor_pow2(wanted))
 }
 
-fn validate(tasks: &[TaskInputs]) -> Result<()> {
+fn validate(tasks: &[TaskInputs]) -> Result<Vec<KernelKind>> {
+    let mut kinds = Vec::with_capacity(tasks.len());
     for (i, task) in tasks.iter().enumerate() {
+        let kind = task
+            .op
+            .kind()
+            .map_err(|e| Error::new(e.kind, format!("task {i}: {}", e.message)))?;
+        if task.shape() != kind.shape() {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "task {i}: {} reads {} input(s), not {}",
+                    kind.name(),
+                    kind.arity(),
+                    task.arity
+                ),
+            ));
+        }
         for (k, input) in task.used().iter().enumerate() {
             if input.len() != task.len {
                 return Err(Error::new(
                     ErrorKind::InvalidArgument,
                     format!(
-                        "task {i}: input {k} has {} elements but the output has {}",
+                        "task {i}: input {k} has {} elements but the task has {}",
                         input.len(),
                         task.len
                     ),
                 ));
             }
         }
+        kinds.push(kind);
     }
-    Ok(())
+    Ok(kinds)
 }
 
 impl Executor {
@@ -193,7 +211,7 @@ impl Executor {
     pub fn submit(&self, tasks: &mut [Task]) -> Result<()> {
         let inputs: Vec<TaskInputs> = tasks.iter().map(Task::inputs).collect();
         let pending = self.launch(&inputs)?;
-        let mut outputs: Vec<&mut [f32]> = tasks.iter_mut().map(|t| &mut *t.output).collect();
+        let mut outputs: Vec<&mut [u32]> = tasks.iter_mut().map(|t| &mut *t.output).collect();
         self.finish(pending, &mut outputs)
     }
 
@@ -202,15 +220,24 @@ impl Executor {
     /// results are copied out by [`finish`](Self::finish). On error nothing is submitted.
     pub fn launch(&self, tasks: &[TaskInputs]) -> Result<PendingBatch> {
         self.gpu.check_not_lost()?;
-        validate(tasks)?;
-        let lengths: Vec<usize> = tasks.iter().map(|t| t.len).collect();
-        let source = self.choose_source(&lengths);
-        let total: u64 = lengths.iter().map(|&n| n as u64).sum();
+        let kinds = validate(tasks)?;
+        let lengths: Vec<usize> = tasks.iter().map(TaskInputs::output_len).collect();
+        let reductions = kinds
+            .iter()
+            .zip(tasks)
+            .map(|(kind, task)| match kind {
+                KernelKind::Reduction(op) => Some((*op, task.len)),
+                KernelKind::Elementwise(_) => None,
+            })
+            .collect();
+        let source = self.choose_source(tasks);
+        let total: u64 = tasks.iter().map(|t| t.len as u64).sum();
+        let uploaded: u64 = tasks.iter().map(|t| (t.len * t.arity) as u64 * 4).sum();
 
         let mut delta = Stats::default();
         let capture = self.gpu.capture_errors();
         let launched = self
-            .acquire(source, &lengths, &mut delta)
+            .acquire(source, tasks, &mut delta)
             .and_then(|mut staged| {
                 let submission =
                     pipeline::launch(&self.gpu, &mut staged, tasks, &self.copy_pool, &mut delta)?;
@@ -227,7 +254,9 @@ impl Executor {
                 source,
                 submission,
                 lengths,
+                reductions,
                 total,
+                uploaded,
             }),
             (_, Err(error)) | (Err(error), Ok(())) => {
                 self.forget_gpu_state(&error);
@@ -249,7 +278,7 @@ impl Executor {
     /// into `outputs` (one array per task, of that task's length) and recycles its slabs.
     /// On error no output is written and the batch is gone; its slabs are dropped, and wgpu
     /// frees their memory once the GPU no longer uses it.
-    pub fn finish(&self, pending: PendingBatch, outputs: &mut [&mut [f32]]) -> Result<()> {
+    pub fn finish(&self, pending: PendingBatch, outputs: &mut [&mut [u32]]) -> Result<()> {
         let shapes_match = outputs.len() == pending.lengths.len()
             && outputs
                 .iter()
@@ -273,8 +302,8 @@ impl Executor {
         stats.batches += 1;
         stats.tasks += pending.lengths.len() as u64;
         stats.elements += pending.total;
-        stats.bytes_uploaded += pending.total * 8;
-        stats.bytes_read_back += pending.total * 4;
+        stats.bytes_uploaded += pending.uploaded;
+        stats.bytes_read_back += pending.lengths.iter().sum::<usize>() as u64 * 4;
         drop(stats);
         self.release(pending.staged, pending.source)
     }
@@ -282,10 +311,12 @@ impl Executor {
     fn wait_and_land(
         &self,
         pending: &PendingBatch,
-        outputs: &mut [&mut [f32]],
+        outputs: &mut [&mut [u32]],
         delta: &mut Stats,
     ) -> Result<()> {
         if pending.submission.is_none() {
+            // Nothing ran: only reductions over no elements, whose results are known.
+            finish_reductions(&pending.reductions, Vec::new(), outputs);
             return Ok(());
         }
         let clock = std::time::Instant::now();
@@ -295,7 +326,10 @@ impl Executor {
             return Err(timed_out(self.config.wait_timeout));
         }
         let segments = output_segments(&pending.staged, outputs);
-        pipeline::land(&self.gpu, &pending.staged, segments, &self.copy_pool, delta)
+        let partials =
+            pipeline::land(&self.gpu, &pending.staged, segments, &self.copy_pool, delta)?;
+        finish_reductions(&pending.reductions, partials, outputs);
+        Ok(())
     }
 
     /// Test hook: loses the device as a driver reset would. Every later call and every
@@ -305,104 +339,117 @@ impl Executor {
         self.gpu.simulate_loss();
     }
 
-    fn choose_source(&self, lengths: &[usize]) -> SlabSource {
-        match self.config.strategy {
-            Strategy::Baseline => SlabSource::Fresh,
-            Strategy::Bucketed if self.config.exact_size_cache && lengths.len() == 1 => {
-                SlabSource::Exact(lengths[0])
+    fn choose_source(&self, tasks: &[TaskInputs]) -> SlabSource {
+        match (self.config.strategy, tasks) {
+            (Strategy::Baseline, _) => SlabSource::Fresh,
+            (Strategy::Bucketed, [task]) if self.config.exact_size_cache => {
+                SlabSource::Exact(task.shape(), task.len)
             }
-            Strategy::Bucketed => SlabSource::Pool,
+            (Strategy::Bucketed, _) => SlabSource::Pool,
         }
     }
 
     fn acquire(
         &self,
         source: SlabSource,
-        lengths: &[usize],
+        tasks: &[TaskInputs],
         delta: &mut Stats,
     ) -> Result<Vec<Staged>> {
         match source {
-            SlabSource::Pool => self.acquire_pooled(lengths, delta),
-            SlabSource::Exact(len) => self.acquire_exact(len, delta),
-            SlabSource::Fresh => Ok(self.acquire_fresh(lengths, delta)),
+            SlabSource::Pool => self.acquire_pooled(tasks, delta),
+            SlabSource::Exact(..) => self.acquire_exact(&tasks[0], delta),
+            SlabSource::Fresh => self.acquire_fresh(tasks, delta),
         }
     }
 
-    /// The cached pipeline of `bucket`, compiled on first use.
-    fn kernel_for(&self, bucket: u64, delta: &mut Stats) -> Result<Arc<Kernel>> {
-        Ok(lock(&self.buckets)?.get_or_create(bucket, &self.kernels, delta))
+    /// The cached pipeline of `id` for `bucket`, compiled on first use.
+    fn kernel_for(&self, id: KernelId, bucket: u64, delta: &mut Stats) -> Result<Arc<Kernel>> {
+        lock(&self.buckets)?.get_or_create(id, bucket, &self.kernels, delta)
     }
 
-    fn new_slab(&self, capacity: u64, delta: &mut Stats) -> Slab {
+    fn new_slab(&self, shape: SlabShape, capacity: u64, delta: &mut Stats) -> Slab {
         Slab::new(
             &self.gpu.device,
-            self.kernels.shared_layout(),
+            &self.kernels.shared_layout(shape),
+            shape,
             capacity,
             delta,
         )
     }
 
-    /// Bucketed: tasks grouped by bucket, slabs from the pool, one lookup per bucket.
-    /// New slabs are created outside the lock.
-    fn acquire_pooled(&self, lengths: &[usize], delta: &mut Stats) -> Result<Vec<Staged>> {
+    /// Bucketed: tasks grouped by kernel and scalars, then bucket; slabs from the pool, one
+    /// pipeline lookup per group and bucket. New slabs are created outside the lock.
+    fn acquire_pooled(&self, tasks: &[TaskInputs], delta: &mut Stats) -> Result<Vec<Staged>> {
+        let keyed: Vec<_> = tasks.iter().map(|t| (t.group(), t.len)).collect();
         let mut staged: Vec<Staged> = Vec::new();
-        for plan in plan_bucketed(lengths, self.chunk) {
+        for plan in plan_bucketed(&keyed, self.chunk) {
+            let task = &tasks[plan.pieces[0].task];
             let kernel = match staged.last() {
-                Some(prev) if prev.plan.bucket == plan.bucket => Arc::clone(&prev.kernel),
-                _ => self.kernel_for(plan.bucket, delta)?,
+                Some(prev)
+                    if prev.plan.bucket == plan.bucket
+                        && tasks[prev.plan.pieces[0].task].op == task.op =>
+                {
+                    Arc::clone(&prev.kernel)
+                }
+                _ => self.kernel_for(task.op, plan.bucket, delta)?,
             };
-            let pooled = lock(&self.idle)?.pool.take(plan.capacity, delta);
+            let pooled = lock(&self.idle)?
+                .pool
+                .take(task.shape(), plan.capacity, delta);
             let slab = match pooled {
                 Some(slab) => slab,
-                None => self.new_slab(plan.capacity, delta),
+                None => self.new_slab(task.shape(), plan.capacity, delta),
             };
-            staged.push(Staged::new(plan, slab, kernel));
+            staged.push(Staged::new(plan, slab, kernel, task.scalars));
         }
         Ok(staged)
     }
 
     /// Single task with the exact-size cache: slabs sized for exactly this length.
-    fn acquire_exact(&self, len: usize, delta: &mut Stats) -> Result<Vec<Staged>> {
-        let plans = plan_single(0, len, self.chunk);
+    fn acquire_exact(&self, task: &TaskInputs, delta: &mut Stats) -> Result<Vec<Staged>> {
+        let plans = plan_single(0, task.len, self.chunk);
         let Some(first) = plans.first() else {
             return Ok(Vec::new());
         };
-        let kernel = self.kernel_for(first.bucket, delta)?;
-        let cached = lock(&self.idle)?.exact.take(len, delta);
+        let kernel = self.kernel_for(task.op, first.bucket, delta)?;
+        let cached = lock(&self.idle)?
+            .exact
+            .take((task.shape(), task.len), delta);
         let slabs = match cached {
             Some(slabs) => slabs,
             None => plans
                 .iter()
-                .map(|p| self.new_slab(p.capacity, delta))
+                .map(|p| self.new_slab(task.shape(), p.capacity, delta))
                 .collect(),
         };
         Ok(plans
             .into_iter()
             .zip(slabs)
-            .map(|(plan, slab)| Staged::new(plan, slab, Arc::clone(&kernel)))
+            .map(|(plan, slab)| Staged::new(plan, slab, Arc::clone(&kernel), task.scalars))
             .collect())
     }
 
     /// Baseline: per task, a freshly compiled pipeline and fresh slabs.
-    fn acquire_fresh(&self, lengths: &[usize], delta: &mut Stats) -> Vec<Staged> {
+    fn acquire_fresh(&self, tasks: &[TaskInputs], delta: &mut Stats) -> Result<Vec<Staged>> {
         let mut staged = Vec::new();
-        for (task, &len) in lengths.iter().enumerate() {
-            let plans = plan_single(task, len, self.chunk);
+        for (index, task) in tasks.iter().enumerate() {
+            let plans = plan_single(index, task.len, self.chunk);
             let Some(first) = plans.first() else {
                 continue;
             };
-            let kernel = Arc::new(self.kernels.create_uncached(first.bucket, delta));
+            let kernel = Arc::new(self.kernels.create_uncached(task.op, first.bucket, delta)?);
             for plan in plans {
                 let slab = Slab::new(
                     &self.gpu.device,
                     &kernel.bind_group_layout,
+                    task.shape(),
                     plan.capacity,
                     delta,
                 );
-                staged.push(Staged::new(plan, slab, Arc::clone(&kernel)));
+                staged.push(Staged::new(plan, slab, Arc::clone(&kernel), task.scalars));
             }
         }
-        staged
+        Ok(staged)
     }
 
     /// Puts slabs back where they came from; the batch's submission has completed.
@@ -413,11 +460,11 @@ impl Executor {
                 let mut idle = lock(&self.idle)?;
                 slabs.for_each(|slab| idle.pool.give_back(slab));
             }
-            SlabSource::Exact(len) => {
+            SlabSource::Exact(shape, len) => {
                 let slabs: Vec<Slab> = slabs.collect();
                 if !slabs.is_empty() {
                     let mut delta = Stats::default();
-                    lock(&self.idle)?.exact.put(len, slabs, &mut delta);
+                    lock(&self.idle)?.exact.put((shape, len), slabs, &mut delta);
                     lock(&self.stats)?.absorb(&delta);
                 }
             }
@@ -455,13 +502,38 @@ fn timed_out(limit: Option<Duration>) -> Error {
     )
 }
 
+/// Combines each reduction's partials on the host (in f64, in block order) and writes its
+/// one result; a reduction over no elements gets its identity.
+fn finish_reductions(
+    reductions: &[Option<(&'static ReductionOp, usize)>],
+    partials: Vec<(usize, f32)>,
+    outputs: &mut [&mut [u32]],
+) {
+    let mut combined: Vec<f64> = reductions
+        .iter()
+        .map(|r| r.map_or(0.0, |(op, _)| op.combine.identity()))
+        .collect();
+    for (task, partial) in partials {
+        if let Some((op, _)) = reductions[task] {
+            combined[task] = op.combine.apply(combined[task], f64::from(partial));
+        }
+    }
+    for ((reduction, value), output) in reductions.iter().zip(combined).zip(outputs.iter_mut()) {
+        if let (Some((op, len)), Some(slot)) = (reduction, output.first_mut()) {
+            *slot = op.finish(value, *len).to_bits();
+        }
+    }
+}
+
 /// Splits the tasks' outputs into the disjoint runs each slab fills, per slab, sorted by
 /// slab offset.
-fn output_segments<'o>(staged: &[Staged], outputs: &'o mut [&mut [f32]]) -> Vec<Vec<Segment<'o>>> {
+fn output_segments<'o>(staged: &[Staged], outputs: &'o mut [&mut [u32]]) -> Vec<Vec<Segment<'o>>> {
     // (task, task offset, len, slab, slab offset), in output order.
+    // A reduction's output is combined from partials, not copied.
     let mut pieces: Vec<(usize, usize, usize, usize, u64)> = staged
         .iter()
         .enumerate()
+        .filter(|(_, s)| !s.kernel.reduction)
         .flat_map(|(slab, s)| {
             s.plan
                 .pieces
@@ -473,7 +545,7 @@ fn output_segments<'o>(staged: &[Staged], outputs: &'o mut [&mut [f32]]) -> Vec<
     let mut per_slab: Vec<Vec<Segment<'o>>> = staged.iter().map(|_| Vec::new()).collect();
     let mut pieces = pieces.into_iter().peekable();
     for (index, output) in outputs.iter_mut().enumerate() {
-        let mut rest: &'o mut [f32] = output;
+        let mut rest: &'o mut [u32] = output;
         let mut consumed = 0;
         while let Some((_, offset, len, slab, slab_offset)) = pieces.next_if(|p| p.0 == index) {
             let (_, tail) = std::mem::take(&mut rest).split_at_mut(offset - consumed);

@@ -1,26 +1,208 @@
 //! WGSL kernels and the compute pipelines built from them.
+//!
+//! A kernel is a row of the op table ([`crate::ops`]) at an element type; its source is
+//! that row's expression put into the element-wise template. Kernels of one arity share
+//! one bind group layout, so a pooled slab's bind group works with the pipeline of any op
+//! of that arity and any bucket.
 
 use std::sync::Arc;
 
+use crate::error::{Error, ErrorKind, Result};
+use crate::ops::{self, ElemType, ElementwiseOp, ReductionOp};
 use crate::stats::Stats;
 
-/// Every kernel the crate ships, by file name, for validation and lookup.
-pub const SHADERS: &[(&str, &str)] = &[(
-    "vector_add.wgsl",
-    include_str!("../shaders/vector_add.wgsl"),
-)];
+/// Every WGSL file the crate ships, by file name, for validation and lookup.
+pub const SHADERS: &[(&str, &str)] = &[
+    (
+        "elementwise.wgsl",
+        include_str!("../shaders/elementwise.wgsl"),
+    ),
+    ("reduce.wgsl", include_str!("../shaders/reduce.wgsl")),
+];
 
-/// Source of `shaders/vector_add.wgsl`.
-pub const VECTOR_ADD_WGSL: &str = SHADERS[0].1;
+/// `shaders/elementwise.wgsl`, the template of every element-wise kernel.
+pub const ELEMENTWISE_TEMPLATE: &str = SHADERS[0].1;
 
-/// Each invocation handles one `vec4<f32>`.
+/// `shaders/reduce.wgsl`, the template of every reduction.
+pub const REDUCE_TEMPLATE: &str = SHADERS[1].1;
+
+/// Binding of a reduction's block table.
+pub const BLOCKS_BINDING: u32 = 5;
+
+/// Each invocation handles one `vec4`.
 pub const ELEMENTS_PER_INVOCATION: u64 = 4;
+
+/// Most input arrays a task reads.
+pub const MAX_INPUTS: usize = 3;
+
+/// Binding of input `k` (`a`, `b`, `c`); the params block is 0 and the output 3.
+pub const INPUT_BINDINGS: [u32; MAX_INPUTS] = [1, 2, 4];
+pub const OUTPUT_BINDING: u32 = 3;
+
+/// Names an op of the table at an element type: what a pipeline is compiled for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KernelId {
+    /// The op's `gpu_op_t` code.
+    pub code: u32,
+    pub ty: ElemType,
+}
+
+/// What a kernel is: an element-wise op or a reduction, with its table row.
+#[derive(Clone, Copy, Debug)]
+pub enum KernelKind {
+    Elementwise(&'static ElementwiseOp),
+    Reduction(&'static ReductionOp),
+}
+
+impl KernelKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelKind::Elementwise(op) => op.name,
+            KernelKind::Reduction(op) => op.name,
+        }
+    }
+
+    pub fn arity(self) -> usize {
+        match self {
+            KernelKind::Elementwise(op) => op.arity,
+            KernelKind::Reduction(op) => op.arity,
+        }
+    }
+
+    pub fn scalars(self) -> usize {
+        match self {
+            KernelKind::Elementwise(op) => op.scalars,
+            KernelKind::Reduction(_) => 0,
+        }
+    }
+
+    /// Whether the kernel exists for element type `ty`.
+    pub fn supports(self, ty: ElemType) -> bool {
+        match self {
+            KernelKind::Elementwise(op) => op.expression(ty).is_some(),
+            KernelKind::Reduction(_) => ty == ElemType::F32,
+        }
+    }
+
+    /// Element types the kernel exists for.
+    pub fn types(self) -> Vec<ElemType> {
+        ElemType::ALL
+            .into_iter()
+            .filter(|&t| self.supports(t))
+            .collect()
+    }
+
+    /// The slabs it runs on.
+    pub fn shape(self) -> SlabShape {
+        SlabShape {
+            arity: self.arity(),
+            reduction: matches!(self, KernelKind::Reduction(_)),
+        }
+    }
+
+    /// Output elements of a task over `len` input elements.
+    pub fn output_len(self, len: usize) -> usize {
+        match self {
+            KernelKind::Elementwise(_) => len,
+            KernelKind::Reduction(_) => 1,
+        }
+    }
+}
+
+/// What a slab must hold for a kernel: how many input arrays, and a block table for
+/// reductions. Slabs of one shape serve every kernel of that shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SlabShape {
+    pub arity: usize,
+    pub reduction: bool,
+}
+
+/// The kind of op code `code`, if it names one.
+pub fn kind_of(code: u32) -> Option<KernelKind> {
+    ops::elementwise(code)
+        .map(KernelKind::Elementwise)
+        .or_else(|| ops::reduction(code).map(KernelKind::Reduction))
+}
+
+impl KernelId {
+    /// The table row of `code`, if it names one and it exists for `ty`.
+    pub fn kind(self) -> Result<KernelKind> {
+        let kind = kind_of(self.code).ok_or_else(|| {
+            Error::new(
+                ErrorKind::UnknownOp,
+                format!("unknown op code {}", self.code),
+            )
+        })?;
+        if !kind.supports(self.ty) {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("{} is not defined for {}", kind.name(), self.ty.name()),
+            ));
+        }
+        Ok(kind)
+    }
+}
+
+/// The WGSL of reduction `op`.
+pub fn reduction_source(op: &ReductionOp) -> String {
+    let names = ["a", "b"];
+    let inputs: Vec<String> = (0..op.arity)
+        .map(|k| {
+            format!(
+                "@group(0) @binding({}) var<storage, read> {}_in: array<vec4<f32>>;",
+                INPUT_BINDINGS[k], names[k]
+            )
+        })
+        .collect();
+    let loads: Vec<String> = (0..op.arity)
+        .map(|k| format!("                let {0} = {0}_in[i];", names[k]))
+        .collect();
+    let (combine, identity) = op.combine.wgsl();
+    REDUCE_TEMPLATE
+        .replace("{{INPUTS}}", &inputs.join("\n"))
+        .replace("{{LOADS}}", &loads.join("\n"))
+        .replace("{{MAP}}", op.map)
+        .replace("{{COMBINE}}", combine)
+        .replace("{{IDENTITY}}", identity)
+}
+
+/// The WGSL of `op` at element type `ty` (`None` if the op has no such variant).
+pub fn elementwise_source(op: &ElementwiseOp, ty: ElemType) -> Option<String> {
+    let expr = op.expression(ty)?;
+    let names = ["a", "b", "c"];
+    let inputs: Vec<String> = (0..op.arity)
+        .map(|k| {
+            format!(
+                "@group(0) @binding({}) var<storage, read> {}_in: array<vec4<{}>>;",
+                INPUT_BINDINGS[k],
+                names[k],
+                ty.wgsl()
+            )
+        })
+        .collect();
+    let loads: Vec<String> = (0..op.arity)
+        .map(|k| format!("        let {0} = {0}_in[i];", names[k]))
+        .collect();
+    Some(
+        ELEMENTWISE_TEMPLATE
+            .replace("{{INPUTS}}", &inputs.join("\n"))
+            .replace("{{LOADS}}", &loads.join("\n"))
+            .replace("{{EXPR}}", expr)
+            .replace("{{T}}", ty.wgsl()),
+    )
+}
+
+/// Invocations of a reduction's workgroup (`GROUP` in shaders/reduce.wgsl).
+pub const REDUCE_GROUP: u32 = 256;
 
 /// A compiled pipeline and the layout its bind groups must use.
 pub struct Kernel {
     pub pipeline: wgpu::ComputePipeline,
     pub bind_group_layout: Arc<wgpu::BindGroupLayout>,
     pub workgroup_size: u32,
+    /// Reductions dispatch one workgroup per block; element-wise kernels one invocation
+    /// per four elements.
+    pub reduction: bool,
 }
 
 /// Workgroup size tuned per bucket: small buckets keep more workgroups in flight.
@@ -32,35 +214,51 @@ pub fn workgroup_size_for_bucket(bucket: u64) -> u32 {
     }
 }
 
-/// Builds kernels on one device; holds the bind group layout every cached kernel shares,
-/// so a pooled slab's bind group works with the pipeline of any bucket.
+/// Builds kernels on one device; holds the bind group layout each slab shape's kernels
+/// share.
 pub struct KernelFactory {
     device: wgpu::Device,
-    shared_layout: Arc<wgpu::BindGroupLayout>,
+    shared_layouts: Vec<(SlabShape, Arc<wgpu::BindGroupLayout>)>,
 }
 
 impl KernelFactory {
     pub fn new(device: &wgpu::Device) -> Self {
+        let shapes = (1..=MAX_INPUTS)
+            .map(|arity| SlabShape {
+                arity,
+                reduction: false,
+            })
+            .chain((1..=2).map(|arity| SlabShape {
+                arity,
+                reduction: true,
+            }));
         Self {
             device: device.clone(),
-            shared_layout: Arc::new(create_bind_group_layout(device)),
+            shared_layouts: shapes
+                .map(|shape| (shape, Arc::new(create_bind_group_layout(device, shape))))
+                .collect(),
         }
     }
 
-    /// The layout shared by all cached kernels (and the slabs made for them).
-    pub fn shared_layout(&self) -> &Arc<wgpu::BindGroupLayout> {
-        &self.shared_layout
+    /// The layout shared by all cached kernels of `shape`, and the slabs made for them.
+    pub fn shared_layout(&self, shape: SlabShape) -> Arc<wgpu::BindGroupLayout> {
+        match self.shared_layouts.iter().find(|(s, _)| *s == shape) {
+            Some((_, layout)) => Arc::clone(layout),
+            // Every shape a kernel of the table can have is made in `new`.
+            None => Arc::new(create_bind_group_layout(&self.device, shape)),
+        }
     }
 
-    /// Compiles the vector-add pipeline for `bucket` on the shared layout.
-    pub fn create(&self, bucket: u64, stats: &mut Stats) -> Kernel {
-        create_kernel(&self.device, Arc::clone(&self.shared_layout), bucket, stats)
+    /// Compiles the pipeline of `id` for `bucket` on the shared layout.
+    pub fn create(&self, id: KernelId, bucket: u64, stats: &mut Stats) -> Result<Kernel> {
+        let layout = self.shared_layout(id.kind()?.shape());
+        create_kernel(&self.device, layout, id, bucket, stats)
     }
 
     /// Compiles a pipeline with a layout of its own: what uncached code does per task.
-    pub fn create_uncached(&self, bucket: u64, stats: &mut Stats) -> Kernel {
-        let layout = Arc::new(create_bind_group_layout(&self.device));
-        create_kernel(&self.device, layout, bucket, stats)
+    pub fn create_uncached(&self, id: KernelId, bucket: u64, stats: &mut Stats) -> Result<Kernel> {
+        let layout = Arc::new(create_bind_group_layout(&self.device, id.kind()?.shape()));
+        create_kernel(&self.device, layout, id, bucket, stats)
     }
 }
 
@@ -77,37 +275,62 @@ fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
     }
 }
 
-fn create_bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
+/// Params uniform at 0, the shape's read-only inputs, the output at 3, a reduction's block
+/// table at 5.
+fn create_bind_group_layout(device: &wgpu::Device, shape: SlabShape) -> wgpu::BindGroupLayout {
+    let mut entries = vec![wgpu::BindGroupLayoutEntry {
+        binding: 0,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Uniform,
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    }];
+    entries.extend(
+        INPUT_BINDINGS[..shape.arity]
+            .iter()
+            .map(|&b| storage_entry(b, true)),
+    );
+    entries.push(storage_entry(OUTPUT_BINDING, false));
+    if shape.reduction {
+        entries.push(storage_entry(BLOCKS_BINDING, true));
+    }
     device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-        label: Some("gpu_executor elementwise layout"),
-        entries: &[
-            wgpu::BindGroupLayoutEntry {
-                binding: 0,
-                visibility: wgpu::ShaderStages::COMPUTE,
-                ty: wgpu::BindingType::Buffer {
-                    ty: wgpu::BufferBindingType::Uniform,
-                    has_dynamic_offset: false,
-                    min_binding_size: None,
-                },
-                count: None,
-            },
-            storage_entry(1, true),
-            storage_entry(2, true),
-            storage_entry(3, false),
-        ],
+        label: Some("gpu_executor kernel layout"),
+        entries: &entries,
     })
 }
 
 fn create_kernel(
     device: &wgpu::Device,
     bind_group_layout: Arc<wgpu::BindGroupLayout>,
+    id: KernelId,
     bucket: u64,
     stats: &mut Stats,
-) -> Kernel {
-    let workgroup_size = workgroup_size_for_bucket(bucket);
+) -> Result<Kernel> {
+    let kind = id.kind()?;
+    let (source, workgroup_size) = match kind {
+        KernelKind::Elementwise(op) => (
+            elementwise_source(op, id.ty).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("{} is not defined for {}", op.name, id.ty.name()),
+                )
+            })?,
+            workgroup_size_for_bucket(bucket),
+        ),
+        KernelKind::Reduction(op) => (reduction_source(op), REDUCE_GROUP),
+    };
+    let label = format!("{} {}", kind.name(), id.ty.name());
+    let constants: Vec<(&str, f64)> = match kind {
+        KernelKind::Elementwise(_) => vec![("WORKGROUP_SIZE", f64::from(workgroup_size))],
+        KernelKind::Reduction(_) => Vec::new(),
+    };
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-        label: Some("vector_add.wgsl"),
-        source: wgpu::ShaderSource::Wgsl(VECTOR_ADD_WGSL.into()),
+        label: Some(&label),
+        source: wgpu::ShaderSource::Wgsl(source.into()),
     });
     let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
         label: Some("gpu_executor elementwise pipeline layout"),
@@ -115,20 +338,21 @@ fn create_kernel(
         immediate_size: 0,
     });
     let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-        label: Some("vector_add"),
+        label: Some(&label),
         layout: Some(&pipeline_layout),
         module: &module,
         entry_point: Some("main"),
         compilation_options: wgpu::PipelineCompilationOptions {
-            constants: &[("WORKGROUP_SIZE", f64::from(workgroup_size))],
+            constants: &constants[..],
             zero_initialize_workgroup_memory: false,
         },
         cache: None,
     });
     stats.pipelines_created += 1;
-    Kernel {
+    Ok(Kernel {
         pipeline,
         bind_group_layout,
         workgroup_size,
-    }
+        reduction: matches!(kind, KernelKind::Reduction(_)),
+    })
 }

@@ -19,6 +19,7 @@ pub mod exact_cache; // persistent slabs per exact length (single-task batches)
 pub mod executor; // submit / launch / finish: the batch's way through
 pub mod kernel; // WGSL kernels and their pipelines
 pub mod log; // log messages and their sink
+pub mod ops; // the kernel table: built-in ops, their arity and WGSL
 pub mod pending; // a launched batch and its waiter
 pub mod pipeline; // upload, submit, wait, download
 pub mod plan; // tasks → slabs (group by bucket, then exact size; chunking)
@@ -30,6 +31,8 @@ pub mod task; // what a caller hands in
 pub use config::{BackendChoice, Config, PowerChoice, Strategy};
 pub use error::{Error, ErrorKind, Result};
 pub use executor::Executor;
+pub use kernel::KernelId;
+pub use ops::ElemType;
 pub use pending::{PendingBatch, Waiter};
 pub use stats::Stats;
-pub use task::{Op, Task, TaskInputs};
+pub use task::{Task, TaskInputs};

@@ -5,6 +5,8 @@ use std::time::{Duration, Instant};
 
 use crate::device::Gpu;
 use crate::error::{Error, ErrorKind, Result};
+use crate::kernel::SlabShape;
+use crate::ops::ReductionOp;
 use crate::pipeline::Staged;
 use crate::slab::MapRequest;
 
@@ -12,8 +14,8 @@ use crate::slab::MapRequest;
 #[derive(Clone, Copy)]
 pub(crate) enum SlabSource {
     Pool,
-    /// The exact-size cache entry for this length.
-    Exact(usize),
+    /// The exact-size cache entry for this slab shape and length.
+    Exact(SlabShape, usize),
     /// Created for this batch only (the baseline strategy).
     Fresh,
 }
@@ -25,8 +27,14 @@ pub struct PendingBatch {
     pub(crate) source: SlabSource,
     /// `None` when the batch had nothing to run.
     pub(crate) submission: Option<wgpu::SubmissionIndex>,
+    /// Output elements of each task.
     pub(crate) lengths: Vec<usize>,
+    /// Each reduction task's op and input length, to combine its partials.
+    pub(crate) reductions: Vec<Option<(&'static ReductionOp, usize)>>,
+    /// Input elements of all tasks.
     pub(crate) total: u64,
+    /// Caller bytes copied in.
+    pub(crate) uploaded: u64,
 }
 
 impl PendingBatch {

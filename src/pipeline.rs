@@ -13,25 +13,64 @@ use crate::copy::{self, CopyPool, Segment};
 use crate::device::Gpu;
 use crate::error::{Error, ErrorKind, Result};
 use crate::kernel::Kernel;
+use crate::ops::REDUCE_BLOCK;
 use crate::plan::SlabPlan;
-use crate::slab::{MapRequest, Slab};
+use crate::slab::{Block, MapRequest, Slab};
 use crate::stats::Stats;
-use crate::task::TaskInputs;
+use crate::task::{TaskInputs, MAX_SCALARS};
 
 /// One planned slab with its resources, from acquisition to readback.
 pub struct Staged {
     pub plan: SlabPlan,
     pub slab: Slab,
     pub kernel: Arc<Kernel>,
+    /// The scalars every task of this slab shares.
+    pub scalars: [u32; MAX_SCALARS],
+    /// A reduction's blocks (empty otherwise), and the task each one belongs to.
+    pub blocks: Vec<Block>,
+    pub block_tasks: Vec<usize>,
     readback: Option<MapRequest>,
 }
 
+/// Cuts a reduction slab's pieces into blocks of at most `REDUCE_BLOCK` elements.
+fn blocks_of(plan: &SlabPlan) -> (Vec<Block>, Vec<usize>) {
+    let mut blocks = Vec::new();
+    let mut tasks = Vec::new();
+    for piece in &plan.pieces {
+        let mut done = 0u64;
+        while done < piece.len as u64 {
+            let count = (piece.len as u64 - done).min(REDUCE_BLOCK);
+            // Slabs hold at most 2^30 elements (the chunk limit), so offsets fit in u32.
+            blocks.push(Block {
+                first: (piece.slab_offset + done) as u32,
+                count: count as u32,
+            });
+            tasks.push(piece.task);
+            done += count;
+        }
+    }
+    (blocks, tasks)
+}
+
 impl Staged {
-    pub fn new(plan: SlabPlan, slab: Slab, kernel: Arc<Kernel>) -> Self {
+    pub fn new(
+        plan: SlabPlan,
+        slab: Slab,
+        kernel: Arc<Kernel>,
+        scalars: [u32; MAX_SCALARS],
+    ) -> Self {
+        let (blocks, block_tasks) = if kernel.reduction {
+            blocks_of(&plan)
+        } else {
+            (Vec::new(), Vec::new())
+        };
         Self {
             plan,
             slab,
             kernel,
+            scalars,
+            blocks,
+            block_tasks,
             readback: None,
         }
     }
@@ -65,7 +104,7 @@ pub fn launch(
     let slabs: Vec<(&Slab, &SlabPlan)> = batch.iter().map(|s| (&s.slab, &s.plan)).collect();
     copy::upload(pool, &slabs, inputs)?;
     for s in batch.iter() {
-        s.slab.finish_upload(s.plan.used)?;
+        s.slab.finish_upload(s.plan.used, s.scalars, &s.blocks)?;
     }
     stats.upload_ns += elapsed_ns(clock);
 
@@ -82,11 +121,15 @@ pub fn launch(
             s.kernel.workgroup_size,
             gpu.max_groups_x,
             s.plan.used,
+            s.blocks.len(),
         );
     }
     let submission = gpu.queue.submit([encoder.finish()]);
     for s in batch.iter_mut() {
-        s.readback = Some(s.slab.request_maps(s.plan.used, &gpu.completion));
+        s.readback = Some(
+            s.slab
+                .request_maps(s.plan.used, s.blocks.len(), &gpu.completion),
+        );
     }
     stats.submits += 1;
     stats.dispatches += batch.len() as u64;
@@ -94,14 +137,16 @@ pub fn launch(
     Ok(Some(submission))
 }
 
-/// Checks every readback is mapped, then copies all slabs' results into their segments.
+/// Checks every readback is mapped, then copies the element-wise slabs' results into their
+/// segments (one list per slab; a reduction slab's is empty) and returns the reduction
+/// slabs' partials as (task, partial).
 pub fn land(
     gpu: &Gpu,
     staged: &[Staged],
     segments: Vec<Vec<Segment<'_>>>,
     pool: &CopyPool,
     stats: &mut Stats,
-) -> Result<()> {
+) -> Result<Vec<(usize, f32)>> {
     let clock = Instant::now();
     for s in staged {
         s.readback
@@ -109,11 +154,30 @@ pub fn land(
             .ok_or_else(|| Error::new(ErrorKind::Gpu, "readback was never requested"))?
             .settle(&gpu.device)?;
     }
-    let slabs: Vec<(&Slab, u64)> = staged.iter().map(|s| (&s.slab, s.plan.used)).collect();
-    let result = copy::download(pool, &slabs, segments);
+    let mut partials = Vec::new();
+    let mut elementwise = Vec::new();
+    let mut element_segments = Vec::new();
+    let mut result = Ok(());
+    for (s, segs) in staged.iter().zip(segments) {
+        if s.kernel.reduction {
+            match s.slab.output_view(0..s.blocks.len() as u64) {
+                Ok(view) => {
+                    let values: &[f32] = bytemuck::cast_slice(&view);
+                    partials.extend(s.block_tasks.iter().copied().zip(values.iter().copied()));
+                }
+                Err(error) => result = Err(error),
+            }
+        } else {
+            elementwise.push((&s.slab, s.plan.used));
+            element_segments.push(segs);
+        }
+    }
+    if result.is_ok() {
+        result = copy::download(pool, &elementwise, element_segments);
+    }
     for s in staged {
         s.slab.finish_readback();
     }
     stats.download_ns += elapsed_ns(clock);
-    result
+    result.map(|()| partials)
 }

@@ -3,7 +3,8 @@
 //! Plan A groups a batch's tasks by size bucket, so each bucket's cached pipeline is bound
 //! once. Plan B orders each bucket's tasks by exact size, so same-size tasks sit together
 //! and share one slab (one set of buffers and one bind group). A task longer than the chunk
-//! limit (what one binding may hold) is split into pieces over several slabs.
+//! limit (what one binding may hold) is split into pieces over several slabs. Only tasks of
+//! one group (one kernel with the same scalars) share a slab.
 
 use crate::bucket::size_bucket;
 use crate::kernel::ELEMENTS_PER_INVOCATION;
@@ -40,6 +41,8 @@ struct Packer {
     chunk: u64,
     slabs: Vec<SlabPlan>,
     current: Option<SlabPlan>,
+    /// Group of the current slab's tasks.
+    group: usize,
     /// Size class of a closed slab: its bucket-rounded use, or exact use.
     capacity_of: fn(u64, u64) -> u64,
 }
@@ -52,11 +55,17 @@ impl Packer {
         }
     }
 
-    /// Places `task` (of `len` elements, run by `bucket`'s pipeline) in chunk-sized pieces.
-    fn add_task(&mut self, task: usize, len: usize, bucket: u64) {
-        if self.current.as_ref().is_some_and(|s| s.bucket != bucket) {
+    /// Places `task` (of `len` elements, in `group`, run by `bucket`'s pipeline) in
+    /// chunk-sized pieces.
+    fn add_task(&mut self, task: usize, len: usize, group: usize, bucket: u64) {
+        if self
+            .current
+            .as_ref()
+            .is_some_and(|s| s.bucket != bucket || self.group != group)
+        {
             self.close();
         }
+        self.group = group;
         let chunk = self.chunk as usize;
         let mut task_offset = 0;
         while task_offset < len {
@@ -87,20 +96,29 @@ impl Packer {
     }
 }
 
-/// Plans a batch for the bucketed strategy: tasks grouped by bucket, then exact size,
-/// packed into pooled slabs of `size_bucket(used)` elements (capped at `chunk`).
-/// `chunk` must be a multiple of four.
-pub fn plan_bucketed(lengths: &[usize], chunk: u64) -> Vec<SlabPlan> {
-    let mut order: Vec<usize> = (0..lengths.len()).filter(|&i| lengths[i] > 0).collect();
-    order.sort_by_key(|&i| (size_bucket(lengths[i] as u64), lengths[i], i));
+/// Plans a batch for the bucketed strategy: tasks (each a group and a length) grouped by
+/// group, then bucket, then exact size, packed into pooled slabs of `size_bucket(used)`
+/// elements (capped at `chunk`). `chunk` must be a multiple of four.
+pub fn plan_bucketed<G: Ord>(tasks: &[(G, usize)], chunk: u64) -> Vec<SlabPlan> {
+    let mut order: Vec<usize> = (0..tasks.len()).filter(|&i| tasks[i].1 > 0).collect();
+    order.sort_by(|&i, &j| {
+        let key = |k: usize| (size_bucket(tasks[k].1 as u64), tasks[k].1, k);
+        tasks[i].0.cmp(&tasks[j].0).then(key(i).cmp(&key(j)))
+    });
     let mut packer = Packer {
         chunk,
         slabs: Vec::new(),
         current: None,
+        group: 0,
         capacity_of: |used, chunk| size_bucket(used).min(chunk),
     };
-    for i in order {
-        packer.add_task(i, lengths[i], size_bucket(lengths[i] as u64));
+    // Groups numbered in sorted order: equal neighbours share a number.
+    let mut group = 0;
+    for (n, &i) in order.iter().enumerate() {
+        if n > 0 && tasks[order[n - 1]].0 != tasks[i].0 {
+            group += 1;
+        }
+        packer.add_task(i, tasks[i].1, group, size_bucket(tasks[i].1 as u64));
     }
     packer.close();
     packer.slabs
@@ -113,10 +131,11 @@ pub fn plan_single(task: usize, len: usize, chunk: u64) -> Vec<SlabPlan> {
         chunk,
         slabs: Vec::new(),
         current: None,
+        group: 0,
         capacity_of: |used, _| used,
     };
     if len > 0 {
-        packer.add_task(task, len, size_bucket(len as u64));
+        packer.add_task(task, len, 0, size_bucket(len as u64));
     }
     packer.close();
     packer.slabs
@@ -128,7 +147,7 @@ mod tests {
 
     #[test]
     fn groups_by_bucket_then_size() {
-        let plan = plan_bucketed(&[100, 20_000, 100, 0, 7], 1 << 20);
+        let plan = plan_bucketed(&[100, 20_000, 100, 0, 7].map(|n| (0, n)), 1 << 20);
         assert_eq!(plan.len(), 2);
         assert_eq!(plan[0].bucket, 16_384);
         let order: Vec<usize> = plan[0].pieces.iter().map(|p| p.task).collect();
@@ -138,6 +157,16 @@ mod tests {
         assert_eq!(plan[0].capacity, 16_384);
         assert_eq!(plan[1].bucket, 32_768);
         assert_eq!(plan[1].capacity, 32_768);
+    }
+
+    #[test]
+    fn groups_never_share_a_slab() {
+        let plan = plan_bucketed(&[(2, 100), (1, 100), (2, 50), (1, 20_000)], 1 << 20);
+        let tasks: Vec<Vec<usize>> = plan
+            .iter()
+            .map(|s| s.pieces.iter().map(|p| p.task).collect())
+            .collect();
+        assert_eq!(tasks, vec![vec![1], vec![3], vec![2, 0]]);
     }
 
     #[test]
@@ -151,7 +180,7 @@ mod tests {
 
     #[test]
     fn empty_tasks_plan_nothing() {
-        assert!(plan_bucketed(&[0, 0], 4096).is_empty());
+        assert!(plan_bucketed(&[(0, 0), (1, 0)], 4096).is_empty());
         assert!(plan_single(0, 0, 4096).is_empty());
     }
 }

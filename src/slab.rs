@@ -3,7 +3,8 @@
 //! Tasks are packed back to back into a slab's input arrays (each padded to a multiple of
 //! four elements). The host writes inputs into a persistently mapped upload buffer; the
 //! batch's command buffer copies them to device-local storage, dispatches, and copies the
-//! output to a readback buffer.
+//! output to a readback buffer. A reduction slab also holds a table of blocks (one
+//! workgroup each), and its output is one partial per block.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -12,22 +13,30 @@ use std::time::{Duration, Instant};
 
 use crate::completion::Completion;
 use crate::error::{Error, ErrorKind, Result};
-use crate::kernel::ELEMENTS_PER_INVOCATION;
+use crate::kernel::{
+    SlabShape, BLOCKS_BINDING, ELEMENTS_PER_INVOCATION, INPUT_BINDINGS, OUTPUT_BINDING,
+};
 use crate::log::{log, Level};
 use crate::stats::Stats;
+use crate::task::MAX_SCALARS;
 
 const F32: u64 = std::mem::size_of::<f32>() as u64;
-/// Bytes of the params block (`len4: u32`, padded to a uniform's 16-byte minimum).
+/// Bytes of the params block (`len4: u32` and three scalar words).
 const PARAMS_BYTES: u64 = 16;
 
 /// GPU buffers for up to `capacity` elements per array, plus their bind group.
 pub struct Slab {
     pub capacity: u64,
-    a: wgpu::Buffer,
-    b: wgpu::Buffer,
+    /// Input arrays (1 to 3) and whether there is a block table: slabs are pooled by shape
+    /// and capacity.
+    pub shape: SlabShape,
+    inputs: Vec<wgpu::Buffer>,
     out: wgpu::Buffer,
     params: wgpu::Buffer,
-    /// MAP_WRITE staging: `[a: capacity][b: capacity][params]`. Mapped while idle.
+    /// A reduction's block table: (first element, count) per block.
+    blocks: Option<wgpu::Buffer>,
+    /// MAP_WRITE staging: `[input 0: capacity]…[input arity-1: capacity][params][blocks]`.
+    /// Mapped while idle.
     upload: wgpu::Buffer,
     /// MAP_READ staging for the output.
     readback: wgpu::Buffer,
@@ -113,24 +122,69 @@ fn buffer(
     })
 }
 
-/// Byte offset of input `index` (0 = a, 1 = b) in the upload buffer.
+/// Byte offset of input `input` (or, at `arity`, of the params block) in the upload buffer.
 fn upload_offset(capacity: u64, input: usize) -> u64 {
     input as u64 * capacity * F32
 }
 
+/// Most blocks a reduction slab of `capacity` elements can need: every piece starts at a
+/// multiple of four elements and every block holds at least one piece's worth.
+pub fn max_blocks(capacity: u64) -> u64 {
+    capacity.div_ceil(ELEMENTS_PER_INVOCATION).max(1)
+}
+
+/// One block of a reduction slab: `count` elements from `first` (a multiple of four).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+pub struct Block {
+    pub first: u32,
+    pub count: u32,
+}
+
 impl Slab {
-    /// Creates the six buffers and the bind group; the upload buffer starts mapped.
+    /// Creates the buffers (the shape's inputs, output, params, block table for a
+    /// reduction, upload, readback) and the bind group on `layout` (the shared layout of
+    /// `shape`); the upload buffer starts mapped.
     pub fn new(
         device: &wgpu::Device,
         layout: &wgpu::BindGroupLayout,
+        shape: SlabShape,
         capacity: u64,
         stats: &mut Stats,
     ) -> Self {
         use wgpu::BufferUsages as U;
+        let arity = shape.arity;
         let bytes = capacity * F32;
-        let a = buffer(device, "slab a", bytes, U::STORAGE | U::COPY_DST, false);
-        let b = buffer(device, "slab b", bytes, U::STORAGE | U::COPY_DST, false);
-        let out = buffer(device, "slab out", bytes, U::STORAGE | U::COPY_SRC, false);
+        let inputs: Vec<wgpu::Buffer> = (0..arity)
+            .map(|_| buffer(device, "slab input", bytes, U::STORAGE | U::COPY_DST, false))
+            .collect();
+        // A reduction writes one partial per block.
+        let out_bytes = if shape.reduction {
+            max_blocks(capacity) * F32
+        } else {
+            bytes
+        };
+        let table_bytes = if shape.reduction {
+            max_blocks(capacity) * std::mem::size_of::<Block>() as u64
+        } else {
+            0
+        };
+        let out = buffer(
+            device,
+            "slab out",
+            out_bytes,
+            U::STORAGE | U::COPY_SRC,
+            false,
+        );
+        let blocks = shape.reduction.then(|| {
+            buffer(
+                device,
+                "slab blocks",
+                table_bytes,
+                U::STORAGE | U::COPY_DST,
+                false,
+            )
+        });
         let params = buffer(
             device,
             "slab params",
@@ -141,50 +195,54 @@ impl Slab {
         let upload = buffer(
             device,
             "slab upload",
-            2 * bytes + PARAMS_BYTES,
+            arity as u64 * bytes + PARAMS_BYTES + table_bytes,
             U::MAP_WRITE | U::COPY_SRC,
             true,
         );
         let readback = buffer(
             device,
             "slab readback",
-            bytes,
+            out_bytes,
             U::MAP_READ | U::COPY_DST,
             false,
         );
+        let mut entries = vec![wgpu::BindGroupEntry {
+            binding: 0,
+            resource: params.as_entire_binding(),
+        }];
+        entries.extend(inputs.iter().zip(INPUT_BINDINGS).map(|(buffer, binding)| {
+            wgpu::BindGroupEntry {
+                binding,
+                resource: buffer.as_entire_binding(),
+            }
+        }));
+        entries.push(wgpu::BindGroupEntry {
+            binding: OUTPUT_BINDING,
+            resource: out.as_entire_binding(),
+        });
+        if let Some(blocks) = &blocks {
+            entries.push(wgpu::BindGroupEntry {
+                binding: BLOCKS_BINDING,
+                resource: blocks.as_entire_binding(),
+            });
+        }
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("slab bind group"),
             layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: params.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: a.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: b.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 3,
-                    resource: out.as_entire_binding(),
-                },
-            ],
+            entries: &entries,
         });
         log!(
             Level::Debug,
             "creating a slab of {capacity} elements per array"
         );
-        stats.buffers_created += 6;
+        stats.buffers_created += 4 + arity as u64 + u64::from(shape.reduction);
         stats.bind_groups_created += 1;
         Self {
             capacity,
-            a,
-            b,
+            shape,
+            inputs,
             out,
+            blocks,
             params,
             upload,
             readback,
@@ -201,7 +259,7 @@ impl Slab {
         }
     }
 
-    /// Write view over elements `range` of input `input` (0 = a, 1 = b) in the mapped
+    /// Write view over elements `range` of input `input` (0 to arity-1) in the mapped
     /// upload buffer. Views over disjoint ranges may be written from different threads.
     pub fn input_view(&self, input: usize, range: Range<u64>) -> Result<wgpu::BufferViewMut> {
         let base = upload_offset(self.capacity, input);
@@ -211,28 +269,54 @@ impl Slab {
             .map_err(|e| Error::new(ErrorKind::Gpu, format!("upload buffer not mapped: {e}")))
     }
 
-    /// Writes the params block and unmaps the upload buffer: the inputs are complete.
-    pub fn finish_upload(&self, used: u64) -> Result<()> {
-        let len4 = u32::try_from(used / ELEMENTS_PER_INVOCATION).map_err(|_| {
+    /// Writes the params block (element count, or a reduction's block count, and the
+    /// tasks' scalars) and a reduction's block table, then unmaps the upload buffer: the
+    /// inputs are complete.
+    pub fn finish_upload(
+        &self,
+        used: u64,
+        scalars: [u32; MAX_SCALARS],
+        blocks: &[Block],
+    ) -> Result<()> {
+        let count = if self.shape.reduction {
+            blocks.len() as u64
+        } else {
+            used / ELEMENTS_PER_INVOCATION
+        };
+        let count = u32::try_from(count).map_err(|_| {
             Error::new(
                 ErrorKind::SizeOverflow,
                 "slab exceeds the kernel's index range",
             )
         })?;
-        let params = [len4, 0, 0, 0];
-        let at = upload_offset(self.capacity, 2);
+        let params = [count, scalars[0], scalars[1], 0];
+        let at = upload_offset(self.capacity, self.shape.arity);
         let mut view = self
             .upload
-            .slice(at..at + PARAMS_BYTES)
+            .slice(at..at + PARAMS_BYTES + std::mem::size_of_val(blocks) as u64)
             .get_mapped_range_mut()
             .map_err(|e| Error::new(ErrorKind::Gpu, format!("upload buffer not mapped: {e}")))?;
-        view.copy_from_slice(bytemuck::cast_slice(&params));
+        let table = PARAMS_BYTES as usize..PARAMS_BYTES as usize + std::mem::size_of_val(blocks);
+        view.slice(..PARAMS_BYTES as usize)
+            .copy_from_slice(bytemuck::cast_slice(&params));
+        view.slice(table)
+            .copy_from_slice(bytemuck::cast_slice(blocks));
         drop(view);
         self.upload.unmap();
         Ok(())
     }
 
-    /// GPU side: upload copies, one dispatch over `used` elements, readback copy.
+    /// Bytes the dispatch writes for the host: every element, or a partial per block.
+    fn result_bytes(&self, used: u64, blocks: usize) -> u64 {
+        if self.shape.reduction {
+            blocks as u64 * F32
+        } else {
+            used * F32
+        }
+    }
+
+    /// GPU side: upload copies, one dispatch over `used` elements (or one workgroup per
+    /// block of a reduction), readback copy.
     pub fn encode(
         &self,
         encoder: &mut wgpu::CommandEncoder,
@@ -240,23 +324,32 @@ impl Slab {
         workgroup_size: u32,
         max_groups_x: u32,
         used: u64,
+        blocks: usize,
     ) {
         let bytes = used * F32;
-        encoder.copy_buffer_to_buffer(&self.upload, 0, &self.a, 0, bytes);
-        encoder.copy_buffer_to_buffer(
-            &self.upload,
-            upload_offset(self.capacity, 1),
-            &self.b,
-            0,
-            bytes,
-        );
-        encoder.copy_buffer_to_buffer(
-            &self.upload,
-            upload_offset(self.capacity, 2),
-            &self.params,
-            0,
-            PARAMS_BYTES,
-        );
+        for (k, input) in self.inputs.iter().enumerate() {
+            encoder.copy_buffer_to_buffer(
+                &self.upload,
+                upload_offset(self.capacity, k),
+                input,
+                0,
+                bytes,
+            );
+        }
+        let params_at = upload_offset(self.capacity, self.shape.arity);
+        encoder.copy_buffer_to_buffer(&self.upload, params_at, &self.params, 0, PARAMS_BYTES);
+        if let Some(table) = &self.blocks {
+            let table_bytes = (blocks * std::mem::size_of::<Block>()) as u64;
+            if table_bytes > 0 {
+                encoder.copy_buffer_to_buffer(
+                    &self.upload,
+                    params_at + PARAMS_BYTES,
+                    table,
+                    0,
+                    table_bytes,
+                );
+            }
+        }
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("slab dispatch"),
@@ -264,22 +357,32 @@ impl Slab {
             });
             pass.set_pipeline(pipeline);
             pass.set_bind_group(0, &self.bind_group, &[]);
-            let invocations = used.div_ceil(ELEMENTS_PER_INVOCATION);
+            let invocations = if self.shape.reduction {
+                blocks as u64 * u64::from(workgroup_size)
+            } else {
+                used.div_ceil(ELEMENTS_PER_INVOCATION)
+            };
             let (x, y) = dispatch_grid(invocations, workgroup_size, max_groups_x);
             pass.dispatch_workgroups(x, y, 1);
         }
-        encoder.copy_buffer_to_buffer(&self.out, 0, &self.readback, 0, bytes);
+        let result = self.result_bytes(used, blocks);
+        encoder.copy_buffer_to_buffer(&self.out, 0, &self.readback, 0, result);
     }
 
-    /// After submit: ask for the output (read) and the upload buffer (write) to be mapped.
-    pub fn request_maps(&mut self, used: u64, completion: &Arc<Completion>) -> MapRequest {
+    /// After submit: ask for the results (read) and the upload buffer (write) to be mapped.
+    pub fn request_maps(
+        &mut self,
+        used: u64,
+        blocks: usize,
+        completion: &Arc<Completion>,
+    ) -> MapRequest {
         self.upload_map = Some(MapRequest::start(
             self.upload.slice(..),
             wgpu::MapMode::Write,
             completion,
         ));
         MapRequest::start(
-            self.readback.slice(..used * F32),
+            self.readback.slice(..self.result_bytes(used, blocks)),
             wgpu::MapMode::Read,
             completion,
         )

@@ -172,14 +172,27 @@ fn the_rust_api_launches_and_finishes_separately() {
     let mut wrong = poisoned(7);
     let error = match exec.launch(&inputs) {
         Ok(other) => exec
-            .finish(other, &mut [&mut small, &mut wrong])
+            .finish(
+                other,
+                &mut [
+                    bytemuck::cast_slice_mut(&mut small),
+                    bytemuck::cast_slice_mut(&mut wrong),
+                ],
+            )
             .expect_err("wrong lengths"),
         Err(e) => panic!("{e}"),
     };
     assert_eq!(error.kind, gpu_executor::ErrorKind::InvalidArgument);
     let mut big = poisoned(40_000);
-    exec.finish(pending, &mut [&mut small, &mut big])
-        .expect("finish");
+    // Results arrive as 4-byte words, whatever the element type.
+    exec.finish(
+        pending,
+        &mut [
+            bytemuck::cast_slice_mut(&mut small),
+            bytemuck::cast_slice_mut(&mut big),
+        ],
+    )
+    .expect("finish");
     assert_matches(&small, &cases[0].expected, "small");
     assert_matches(&big, &cases[1].expected, "big");
 }

@@ -95,9 +95,14 @@ fn every_bad_task_gets_its_own_status_and_leaves_outputs_untouched() {
             Box::new(|t| t.op = 999),
         ),
         (
-            "flags",
+            "reserved flags",
             S::GPU_EXECUTOR_INVALID_ARGUMENT,
-            Box::new(|t| t.flags = 1),
+            Box::new(|t| t.flags = 0x100),
+        ),
+        (
+            "unknown element type",
+            S::GPU_EXECUTOR_INVALID_ARGUMENT,
+            Box::new(|t| t.flags = 7),
         ),
         (
             "params",

@@ -1,6 +1,11 @@
-//! Every shader in shaders/ compiles on the test device, with every per-bucket constant.
+//! Every shader in shaders/ is listed, and every kernel of the op table (each op at each
+//! element type it supports, generated from the template) compiles on the test device with
+//! every per-bucket constant.
 
-use gpu_executor::kernel::{workgroup_size_for_bucket, SHADERS};
+use gpu_executor::kernel::{
+    elementwise_source, reduction_source, workgroup_size_for_bucket, SHADERS,
+};
+use gpu_executor::ops::{ELEMENTWISE, REDUCTIONS};
 
 #[test]
 fn every_shader_file_is_listed() {
@@ -18,7 +23,7 @@ fn every_shader_file_is_listed() {
 }
 
 #[test]
-fn every_shader_validates_and_builds_for_every_bucket_size() {
+fn every_kernel_validates_and_builds_for_every_bucket_size() {
     let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
     let adapter =
         pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
@@ -26,16 +31,52 @@ fn every_shader_validates_and_builds_for_every_bucket_size() {
     let (device, _queue) =
         pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor::default()))
             .expect("device");
-    for (name, source) in SHADERS {
+    let kernels: Vec<(String, String)> = ELEMENTWISE
+        .iter()
+        .flat_map(|op| {
+            op.types().filter_map(move |ty| {
+                let source = elementwise_source(op, ty)?;
+                Some((format!("{} {}", op.name, ty.name()), source))
+            })
+        })
+        .collect();
+    // 10 ops for f32, i32 and u32, 3 for f32 and i32, 8 for f32 only.
+    assert_eq!(
+        kernels.len(),
+        44,
+        "ops times the element types each supports"
+    );
+    let reductions: Vec<(String, String)> = REDUCTIONS
+        .iter()
+        .map(|op| (op.name.to_string(), reduction_source(op)))
+        .collect();
+    for (name, source) in &reductions {
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(name),
-            source: wgpu::ShaderSource::Wgsl((*source).into()),
+            source: wgpu::ShaderSource::Wgsl(source.as_str().into()),
+        });
+        let _pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(name.as_str()),
+            layout: None,
+            module: &module,
+            entry_point: None,
+            compilation_options: wgpu::PipelineCompilationOptions::default(),
+            cache: None,
+        });
+        let error = pollster::block_on(scope.pop());
+        assert!(error.is_none(), "{name}: {error:?}");
+    }
+    for (name, source) in &kernels {
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(name),
+            source: wgpu::ShaderSource::Wgsl(source.as_str().into()),
         });
         for bucket in [16_384u64, 1 << 20, 1 << 24] {
             let size = f64::from(workgroup_size_for_bucket(bucket));
             let _pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(name),
+                label: Some(name.as_str()),
                 layout: None,
                 module: &module,
                 entry_point: None,

@@ -6,6 +6,8 @@ use super::status::gpu_executor_status_t as S;
 use super::types::*;
 use crate::config::{BackendChoice, Config, PowerChoice, Strategy};
 use crate::executor::MIN_CHUNK_ELEMENTS;
+use crate::kernel::{self, KernelId, KernelKind};
+use crate::ops::ElemType;
 use crate::{Executor, Stats, Task};
 
 /// A failed conversion: the status to return and the message to record.
@@ -105,15 +107,17 @@ struct Span {
 /// Converts and checks every task before any GPU work.
 ///
 /// # Safety
-/// `tasks` must be readable; each non-NULL task pointer must be valid for `length` floats
-/// (reads for inputs, writes for the output) for the duration of the returned borrow.
+/// `tasks` must be readable; each non-NULL task pointer must be valid for `length`
+/// elements (reads for inputs, writes for the output) for the duration of the returned
+/// borrow.
 pub unsafe fn tasks_from<'a>(tasks: &'a [gpu_task_t]) -> Converted<Vec<Task<'a>>> {
     let mut spans = Vec::with_capacity(tasks.len() * 3);
+    let mut checked = Vec::with_capacity(tasks.len());
     for (i, t) in tasks.iter().enumerate() {
-        check_task(i, t)?;
+        let (kind, id) = check_task(i, t)?;
         let bytes = t.length * 4;
         if bytes > 0 {
-            for p in &t.inputs[..2] {
+            for p in &t.inputs[..kind.arity()] {
                 let start = *p as usize;
                 spans.push(Span {
                     start,
@@ -122,67 +126,146 @@ pub unsafe fn tasks_from<'a>(tasks: &'a [gpu_task_t]) -> Converted<Vec<Task<'a>>
                     is_output: false,
                 });
             }
+        }
+        // A reduction writes one element even over no input.
+        let out_bytes = kind.output_len(t.length) * 4;
+        if out_bytes > 0 {
             let start = t.output as usize;
             spans.push(Span {
                 start,
-                end: start + bytes,
+                end: start + out_bytes,
                 task: i,
                 is_output: true,
             });
         }
+        checked.push((kind, id));
     }
     check_aliasing(&mut spans)?;
-    Ok(tasks
+    tasks
         .iter()
-        .map(|t| {
-            // SAFETY: check_task proved non-NULL, aligned, non-overflowing for length > 0;
-            // the caller guarantees validity; check_aliasing proved outputs are disjoint
-            // from every other range, so no `&mut` aliases another reference.
-            unsafe {
-                Task::vector_add(
-                    input_slice(t.inputs[0], t.length),
-                    input_slice(t.inputs[1], t.length),
-                    output_slice(t.output, t.length),
-                )
-            }
+        .zip(checked)
+        .enumerate()
+        .map(|(i, (t, (kind, id)))| {
+            // SAFETY: check_task proved every pointer the op reads non-NULL, aligned and
+            // non-overflowing for length > 0; the caller guarantees validity;
+            // check_aliasing proved outputs are disjoint from every other range, so no
+            // `&mut` aliases another reference.
+            let inputs: Vec<&'a [u32]> = t.inputs[..kind.arity()]
+                .iter()
+                .map(|&p| unsafe { input_slice(p, t.length) })
+                .collect();
+            let scalars: Vec<u32> = t.params[..kind.scalars()]
+                .iter()
+                .map(|&p| p as u32)
+                .collect();
+            // A reduction over no elements still writes its one result.
+            let output = unsafe { output_slice(t.output, kind.output_len(t.length)) };
+            Task::new(id, t.length, &inputs, &scalars, output)
+                .or_else(|e| reject(S::from(e.kind), format!("task {i}: {}", e.message)))
         })
-        .collect())
+        .collect()
 }
 
-unsafe fn input_slice<'a>(p: *const c_void, len: usize) -> &'a [f32] {
+unsafe fn input_slice<'a>(p: *const c_void, len: usize) -> &'a [u32] {
     if len == 0 {
         &[]
     } else {
-        std::slice::from_raw_parts(p.cast::<f32>(), len)
+        std::slice::from_raw_parts(p.cast::<u32>(), len)
     }
 }
 
-unsafe fn output_slice<'a>(p: *mut c_void, len: usize) -> &'a mut [f32] {
+unsafe fn output_slice<'a>(p: *mut c_void, len: usize) -> &'a mut [u32] {
     if len == 0 {
         &mut []
     } else {
-        std::slice::from_raw_parts_mut(p.cast::<f32>(), len)
+        std::slice::from_raw_parts_mut(p.cast::<u32>(), len)
     }
 }
 
-fn check_task(i: usize, t: &gpu_task_t) -> Converted<()> {
-    if t.op != gpu_op_t::GPU_OP_VECTOR_ADD as u32 {
+/// The element type that `flags` names.
+fn elem_type(flags: u32) -> Option<ElemType> {
+    match flags & GPU_TASK_DTYPE_MASK {
+        0 => Some(ElemType::F32),
+        1 => Some(ElemType::I32),
+        2 => Some(ElemType::U32),
+        _ => None,
+    }
+}
+
+/// Checks one task against its op's table row; returns the kind and kernel.
+fn check_task(i: usize, t: &gpu_task_t) -> Converted<(KernelKind, KernelId)> {
+    let Some(kind) = kernel::kind_of(t.op) else {
         return reject(
             S::GPU_EXECUTOR_UNKNOWN_OP,
             format!("task {i}: unknown op code {}", t.op),
         );
-    }
-    if t.flags != 0 || t.params.iter().any(|&p| p != 0) {
+    };
+    let Some(ty) = elem_type(t.flags) else {
         return reject(
             S::GPU_EXECUTOR_INVALID_ARGUMENT,
-            format!("task {i}: flags and params must be 0 for GPU_OP_VECTOR_ADD"),
+            format!(
+                "task {i}: element type {} (flags & GPU_TASK_DTYPE_MASK) is not a gpu_dtype_t",
+                t.flags & GPU_TASK_DTYPE_MASK
+            ),
         );
-    }
-    if t.inputs[2..].iter().any(|p| !p.is_null()) {
+    };
+    if t.flags & !GPU_TASK_DTYPE_MASK != 0 {
         return reject(
             S::GPU_EXECUTOR_INVALID_ARGUMENT,
-            format!("task {i}: GPU_OP_VECTOR_ADD reads two inputs; inputs[2] and inputs[3] must be NULL"),
+            format!(
+                "task {i}: flags {:#x} set reserved bits (only the element type may be set)",
+                t.flags
+            ),
         );
+    }
+    let name = kind.name();
+    if !kind.supports(ty) {
+        return reject(
+            S::GPU_EXECUTOR_INVALID_ARGUMENT,
+            format!(
+                "task {i}: GPU_OP_{name} is not defined for {} (it takes {})",
+                ty.name(),
+                kind.types()
+                    .into_iter()
+                    .map(ElemType::name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+    }
+    let (arity, scalars) = (kind.arity(), kind.scalars());
+    if t.inputs[arity..].iter().any(|p| !p.is_null()) {
+        return reject(
+            S::GPU_EXECUTOR_INVALID_ARGUMENT,
+            format!(
+                "task {i}: GPU_OP_{name} reads {arity} input(s); inputs[{arity}..] must be NULL"
+            ),
+        );
+    }
+    if let Some(k) = (0..scalars).find(|&k| t.params[k] > u64::from(u32::MAX)) {
+        return reject(
+            S::GPU_EXECUTOR_INVALID_ARGUMENT,
+            format!(
+                "task {i}: params[{k}] holds a scalar's 32-bit pattern; its upper 32 bits must be 0"
+            ),
+        );
+    }
+    if t.params[scalars..].iter().any(|&p| p != 0) {
+        return reject(
+            S::GPU_EXECUTOR_INVALID_ARGUMENT,
+            format!(
+                "task {i}: GPU_OP_{name} reads {scalars} scalar(s); params[{scalars}..] must be 0"
+            ),
+        );
+    }
+    let id = KernelId { code: t.op, ty };
+    // A reduction writes its one result even over no elements.
+    let out_bytes = kind.output_len(t.length).saturating_mul(4);
+    if t.length == 0 {
+        if out_bytes > 0 {
+            check_pointer(i, "output", t.output as usize, out_bytes)?;
+        }
+        return Ok((kind, id));
     }
     // Rust slices may span at most isize::MAX bytes; the end address must not wrap.
     let bytes = match t.length.checked_mul(4) {
@@ -191,39 +274,39 @@ fn check_task(i: usize, t: &gpu_task_t) -> Converted<()> {
             return reject(
                 S::GPU_EXECUTOR_SIZE_OVERFLOW,
                 format!(
-                    "task {i}: length {} floats overflows the address space",
+                    "task {i}: length {} elements overflows the address space",
                     t.length
                 ),
             )
         }
     };
-    if bytes == 0 {
-        return Ok(());
+    let names = ["inputs[0]", "inputs[1]", "inputs[2]"];
+    for (name, p) in names.iter().zip(&t.inputs[..arity]) {
+        check_pointer(i, name, *p as usize, bytes)?;
     }
-    let pointers = [
-        ("inputs[0]", t.inputs[0] as usize),
-        ("inputs[1]", t.inputs[1] as usize),
-        ("output", t.output as usize),
-    ];
-    for (name, addr) in pointers {
-        if addr == 0 {
-            return reject(
-                S::GPU_EXECUTOR_NULL_POINTER,
-                format!("task {i}: {name} is NULL"),
-            );
-        }
-        if addr % std::mem::align_of::<f32>() != 0 {
-            return reject(
-                S::GPU_EXECUTOR_MISALIGNED_POINTER,
-                format!("task {i}: {name} is not 4-byte aligned"),
-            );
-        }
-        if addr.checked_add(bytes).is_none() {
-            return reject(
-                S::GPU_EXECUTOR_SIZE_OVERFLOW,
-                format!("task {i}: {name} + length wraps around the address space"),
-            );
-        }
+    check_pointer(i, "output", t.output as usize, out_bytes)?;
+    Ok((kind, id))
+}
+
+/// A task pointer must be non-NULL, 4-byte aligned, and `bytes` past it must not wrap.
+fn check_pointer(i: usize, name: &str, addr: usize, bytes: usize) -> Converted<()> {
+    if addr == 0 {
+        return reject(
+            S::GPU_EXECUTOR_NULL_POINTER,
+            format!("task {i}: {name} is NULL"),
+        );
+    }
+    if addr % std::mem::align_of::<f32>() != 0 {
+        return reject(
+            S::GPU_EXECUTOR_MISALIGNED_POINTER,
+            format!("task {i}: {name} is not 4-byte aligned"),
+        );
+    }
+    if addr.checked_add(bytes).is_none() {
+        return reject(
+            S::GPU_EXECUTOR_SIZE_OVERFLOW,
+            format!("task {i}: {name} + length wraps around the address space"),
+        );
     }
     Ok(())
 }

@@ -13,7 +13,7 @@ use super::status::gpu_executor_status_t as S;
 use crate::{PendingBatch, Task};
 
 /// A batch's output arrays, kept as the caller's raw pointers until the ticket completes.
-pub struct OutputPointers(Vec<(*mut f32, usize)>);
+pub struct OutputPointers(Vec<(*mut u32, usize)>);
 
 // SAFETY: the caller promises (documented on gpu_executor_submit_batch_async) that each
 // output stays valid and untouched until its ticket completes, from whichever thread
@@ -21,7 +21,7 @@ pub struct OutputPointers(Vec<(*mut f32, usize)>);
 unsafe impl Send for OutputPointers {}
 
 impl OutputPointers {
-    pub fn new(outputs: impl Iterator<Item = (*mut f32, usize)>) -> Self {
+    pub fn new(outputs: impl Iterator<Item = (*mut u32, usize)>) -> Self {
         Self(outputs.collect())
     }
 
@@ -29,7 +29,7 @@ impl OutputPointers {
     ///
     /// # Safety
     /// Every pointer must still be valid for writes of its length and unaliased.
-    pub unsafe fn as_slices<'a>(&self) -> Vec<&'a mut [f32]> {
+    pub unsafe fn as_slices<'a>(&self) -> Vec<&'a mut [u32]> {
         self.0
             .iter()
             .map(|&(ptr, len)| std::slice::from_raw_parts_mut(ptr, len))
@@ -83,10 +83,11 @@ impl Flights {
     /// new id, which is returned. Err: the status and message for the first conflict.
     pub fn claim(&mut self, tasks: &[Task]) -> Result<u64, (S, String)> {
         for (i, task) in tasks.iter().enumerate() {
+            let arity = task.op.kind().map_or(0, |kind| kind.arity());
             let arrays = task
                 .inputs
                 .iter()
-                .take(task.op.arity())
+                .take(arity)
                 .map(|a| ("an input", span(a)))
                 .chain(std::iter::once(("the output", span(&*task.output))));
             for (what, range) in arrays {

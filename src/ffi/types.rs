@@ -22,13 +22,89 @@ pub struct gpu_executor_t {
 /// ticket of another executor is `UNKNOWN_TICKET`, never someone else's batch). Never 0.
 pub type gpu_ticket_t = u64;
 
-/// Values of `gpu_task_t.op`. Zero is deliberately invalid so a zeroed task is rejected.
+/// Values of `gpu_task_t.op`: the element-wise ops, then the reductions. Zero is deliberately invalid so a zeroed
+/// task is rejected. `a`, `b`, `c` are `inputs[0..3]`, `s0`, `s1` the scalars in
+/// `params[0..2]` (the element type's 32-bit pattern in the low half; see `gpu_param_f32`),
+/// every array `length` elements of the task's element type (`flags`, `gpu_dtype_t`).
+/// docs/KERNELS.md gives each op's exact definition and accuracy per type.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum gpu_op_t {
-    /// `output[i] = inputs[0][i] + inputs[1][i]` over `float`; `length` elements each.
+    /// `out = a + b` (also `GPU_OP_ADD`). f32, i32, u32 (integers wrap).
     GPU_OP_VECTOR_ADD = 1,
+    /// `out = a - b`. f32, i32, u32.
+    GPU_OP_SUB = 2,
+    /// `out = a * b`. f32, i32, u32.
+    GPU_OP_MUL = 3,
+    /// `out = a / b`. f32, i32, u32 (integer division by 0 gives `a`).
+    GPU_OP_DIV = 4,
+    /// `out = min(a, b)`. f32, i32, u32.
+    GPU_OP_MIN = 5,
+    /// `out = max(a, b)`. f32, i32, u32.
+    GPU_OP_MAX = 6,
+    /// `out = pow(a, b)`. f32.
+    GPU_OP_POW = 7,
+    /// `out = -a`. f32, i32.
+    GPU_OP_NEG = 8,
+    /// `out = |a|`. f32, i32.
+    GPU_OP_ABS = 9,
+    /// `out = sqrt(a)`. f32.
+    GPU_OP_SQRT = 10,
+    /// `out = exp(a)`. f32.
+    GPU_OP_EXP = 11,
+    /// `out = log(a)` (natural). f32.
+    GPU_OP_LOG = 12,
+    /// `out = sin(a)`. f32.
+    GPU_OP_SIN = 13,
+    /// `out = cos(a)`. f32.
+    GPU_OP_COS = 14,
+    /// `out = tanh(a)`. f32.
+    GPU_OP_TANH = 15,
+    /// `out = max(a, 0)`. f32, i32.
+    GPU_OP_RELU = 16,
+    /// `out = 1 / (1 + exp(-a))`. f32.
+    GPU_OP_SIGMOID = 17,
+    /// `out = a * s0`. f32, i32, u32.
+    GPU_OP_SCALE = 18,
+    /// `out = s0 * a + b`. f32, i32, u32.
+    GPU_OP_AXPY = 19,
+    /// `out = min(max(a, s0), s1)`. f32, i32, u32.
+    GPU_OP_CLAMP = 20,
+    /// `out = a * b + c` (fused where the GPU fuses). f32, i32, u32.
+    GPU_OP_FMA = 21,
+    /// Reductions: one `float` result in `output[0]` over `length` elements of `a` (and
+    /// `b`); `float` only. Summed per block of 4,096 elements on the GPU (a tree in
+    /// workgroup memory), the blocks combined in double precision on the host.
+    /// `output[0] = sum(a)`; 0 over no elements.
+    GPU_OP_SUM = 64,
+    /// `output[0] = min(a)`; +infinity over no elements; NaN if any element is NaN.
+    GPU_OP_REDUCE_MIN = 65,
+    /// `output[0] = max(a)`; -infinity over no elements; NaN if any element is NaN.
+    GPU_OP_REDUCE_MAX = 66,
+    /// `output[0] = sum(a) / length`; NaN over no elements.
+    GPU_OP_MEAN = 67,
+    /// `output[0] = sum(a * b)`; 0 over no elements.
+    GPU_OP_DOT = 68,
+    /// `output[0] = sqrt(sum(a * a))`; 0 over no elements.
+    GPU_OP_NORM2 = 69,
 }
+
+/// `GPU_OP_VECTOR_ADD` under the name of its family.
+pub const GPU_OP_ADD: u32 = 1;
+
+/// Element types of a task, in the low bits of `gpu_task_t.flags` (`GPU_TASK_DTYPE_MASK`).
+/// Zero is `float`, so a task written for 0.1 keeps its meaning.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum gpu_dtype_t {
+    GPU_DTYPE_F32 = 0,
+    GPU_DTYPE_I32 = 1,
+    GPU_DTYPE_U32 = 2,
+}
+
+/// The bits of `gpu_task_t.flags` that hold its `gpu_dtype_t`; every other bit is reserved
+/// and must be 0.
+pub const GPU_TASK_DTYPE_MASK: u32 = 0xF;
 
 /// Values of `gpu_executor_options_t.backend` and `gpu_adapter_info_t.backend`.
 #[repr(u32)]
@@ -108,24 +184,28 @@ pub struct gpu_executor_options_t {
     pub wait_timeout_ns: u64,
 }
 
-/// One task of a batch. Unused inputs must be NULL and `flags`/`params` zero, so that
-/// later ops can give them meaning without breaking the ABI.
+/// One task of a batch. Inputs the op does not read must be NULL, and params it does not
+/// read 0, so that later ops can give them meaning without breaking the ABI.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct gpu_task_t {
     /// A `gpu_op_t` value.
     pub op: u32,
-    /// Reserved, must be 0.
+    /// The element type, a `gpu_dtype_t` (0: `float`), in the bits of
+    /// `GPU_TASK_DTYPE_MASK`; every other bit is reserved and must be 0.
     pub flags: u32,
-    /// Input arrays; `GPU_OP_VECTOR_ADD` reads `inputs[0]` and `inputs[1]` (`float`, `length`
-    /// elements each, 4-byte aligned). Read during the call only; may alias each other.
+    /// Input arrays: the op reads the first 1 to 3 (`length` elements of the element type
+    /// each, 4-byte aligned); the rest must be NULL. Read during the call only; may alias
+    /// each other.
     pub inputs: [*const c_void; 4],
-    /// Output array (`float`, `length` elements). Written only when the batch succeeds.
-    /// Must not overlap any input or any other task's output.
+    /// Output array (`length` elements of the element type; one for a reduction). Written
+    /// only when the batch succeeds. Must not overlap any input or any other task's output.
     pub output: *mut c_void,
     /// Element count. 0 is a valid no-op (pointers may then be NULL).
     pub length: usize,
-    /// Op-specific parameters; must be 0 for `GPU_OP_VECTOR_ADD`.
+    /// The op's scalars (`GPU_OP_SCALE`, `GPU_OP_AXPY`: `s0`; `GPU_OP_CLAMP`: `s0`, `s1`),
+    /// each the element type's 32-bit pattern in the low half (`gpu_param_f32(x)` for a
+    /// float). Params the op does not read must be 0.
     pub params: [u64; 4],
 }
 

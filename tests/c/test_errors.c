@@ -58,8 +58,11 @@ static void test_task_errors(void) {
 
   /* Reserved fields and unused inputs. */
   t = valid_task();
-  t.flags = 1;
-  expect_bad_task(t, GPU_EXECUTOR_INVALID_ARGUMENT, "flags 1");
+  t.flags = 0x100; /* a reserved bit */
+  expect_bad_task(t, GPU_EXECUTOR_INVALID_ARGUMENT, "reserved flag bit");
+  t = valid_task();
+  t.flags = 7; /* not a gpu_dtype_t */
+  expect_bad_task(t, GPU_EXECUTOR_INVALID_ARGUMENT, "element type 7");
   t = valid_task();
   t.params[3] = 7;
   expect_bad_task(t, GPU_EXECUTOR_INVALID_ARGUMENT, "params[3] 7");
