@@ -24,6 +24,7 @@ STRUCTS = {
 ENUMS = {
     "gpu_executor_status_t": ("GPU_EXECUTOR_", gpu_executor.Status),
     "gpu_op_t": ("GPU_OP_", gpu_executor.Op),
+    "gpu_dtype_t": ("GPU_DTYPE_", gpu_executor.DType),
     "gpu_backend_t": ("GPU_BACKEND_", gpu_executor.Backend),
     "gpu_power_preference_t": ("GPU_POWER_", gpu_executor.PowerPreference),
     "gpu_strategy_t": ("GPU_STRATEGY_", gpu_executor.Strategy),
@@ -216,8 +217,10 @@ def test_raw_task_layout_reaches_the_library(executor, rng):
         return Status.OK
 
     assert status_of(task(op=0)) == Status.UNKNOWN_OP
-    assert status_of(task(op=2)) == Status.UNKNOWN_OP
-    assert status_of(task(flags=1)) == Status.INVALID_ARGUMENT
+    assert status_of(task(op=max(gpu_executor.Op) + 1)) == Status.UNKNOWN_OP
+    assert status_of(task(op=gpu_executor.Op.FMA + 1)) == Status.UNKNOWN_OP  # the gap before 64
+    assert status_of(task(flags=0x100)) == Status.INVALID_ARGUMENT  # a reserved bit
+    assert status_of(task(flags=max(gpu_executor.DType) + 1)) == Status.INVALID_ARGUMENT
     assert status_of(task(params_3=1)) == Status.INVALID_ARGUMENT
     assert status_of(task(inputs_2=a.ctypes.data)) == Status.INVALID_ARGUMENT
     assert status_of(task(inputs_1=None)) == Status.NULL_POINTER
