@@ -13,6 +13,10 @@
         ticket = ex.submit_async([(a, b, out)])  # returns at once; a, b already copied
         ticket.wait()                            # out written here
 
+        rows = np.ones((1000, 16), np.float32)   # 1000 tasks, one per row
+        batch = gpu_executor.Batch.stacked(rows, rows, np.empty_like(rows))
+        ex.submit(batch)                         # no Python work per task; reusable
+
     gpu_executor.set_log_level("info")           # process-wide
     gpu_executor.set_log_callback(lambda level, message: print(level.name, message))
 
@@ -32,6 +36,7 @@ from ._ffi import (
     LIBRARY_ENV,
     Backend,
     DeviceType,
+    DType,
     LibraryNotFoundError,
     LogLevel,
     Op,
@@ -41,12 +46,15 @@ from ._ffi import (
     load_library,
 )
 from ._log import set_log_callback, set_log_level
+from ._tasks import TASK_DTYPE, Batch
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Backend",
+    "Batch",
     "DeviceType",
+    "DType",
     "Executor",
     "GpuExecutorError",
     "LIBRARY_ENV",
@@ -56,6 +64,7 @@ __all__ = [
     "PowerPreference",
     "Status",
     "Strategy",
+    "TASK_DTYPE",
     "Ticket",
     "library_path",
     "load_library",

@@ -13,11 +13,10 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Type, T
 import numpy as np
 
 from . import _ffi
-from ._ffi import Backend, DeviceType, Op, PowerPreference, Status, Strategy
+from ._ffi import Backend, DeviceType, PowerPreference, Status, Strategy
+from ._tasks import ArrayTask, Batch
 
 E = TypeVar("E", bound=enum.IntEnum)
-
-ArrayTask = Tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 class GpuExecutorError(RuntimeError):
@@ -112,58 +111,6 @@ def _unsigned(value: Any, name: str, bits: int) -> int:
     if not 0 <= value < 2**bits:
         raise ValueError(f"{name}={value} must be in [0, 2**{bits})")
     return value
-
-
-def _check_array(task: int, role: str, array: Any, output: bool) -> None:
-    if not isinstance(array, np.ndarray):
-        raise TypeError(
-            f"task {task}: {role} must be a numpy.ndarray of float32, got {type(array).__name__}"
-        )
-    if array.dtype != np.float32:
-        raise TypeError(
-            f"task {task}: {role} has dtype {array.dtype.str!r} ({array.dtype}); expected "
-            "native float32 (convert with numpy.ascontiguousarray(x, dtype=numpy.float32))"
-        )
-    if not array.flags.c_contiguous:
-        raise ValueError(
-            f"task {task}: {role} is not C-contiguous (shape {array.shape}, strides "
-            f"{array.strides}); pass numpy.ascontiguousarray(x)"
-        )
-    if not array.flags.aligned:
-        raise ValueError(f"task {task}: {role} is not aligned to 4 bytes")
-    if output and not array.flags.writeable:
-        raise ValueError(f"task {task}: {role} is read-only")
-
-
-def _fill_task(index: int, item: Any, task: _ffi.gpu_task_t) -> None:
-    if isinstance(item, (str, bytes)) or not isinstance(item, Sequence) or len(item) != 3:
-        raise TypeError(
-            f"task {index}: expected a tuple (a, b, out) of numpy float32 arrays, got "
-            f"{type(item).__name__}"
-        )
-    a, b, out = item
-    _check_array(index, "a", a, output=False)
-    _check_array(index, "b", b, output=False)
-    _check_array(index, "out", out, output=True)
-    if not a.shape == b.shape == out.shape:
-        raise ValueError(
-            f"task {index}: shapes differ: a {a.shape}, b {b.shape}, out {out.shape}"
-        )
-    task.op = Op.VECTOR_ADD
-    task.inputs[0] = a.ctypes.data
-    task.inputs[1] = b.ctypes.data
-    task.output = out.ctypes.data
-    task.length = out.size
-
-
-def _task_array(tasks: Iterable[ArrayTask]) -> Tuple[List[Any], Any]:
-    """The items of ``tasks`` (checked) and a ctypes ``gpu_task_t`` array naming them."""
-    items = list(tasks)
-    count = len(items)
-    array = (_ffi.gpu_task_t * count)() if count else None
-    for index, item in enumerate(items):
-        _fill_task(index, item, array[index])  # type: ignore[index]
-    return items, array
 
 
 #: ``gpu_executor_wait``'s "no limit".
@@ -435,21 +382,23 @@ class Executor:
 
     # --- work -------------------------------------------------------------------------------
 
-    def submit(self, tasks: Iterable[ArrayTask]) -> None:
+    def submit(self, tasks: Union[Batch, Iterable[ArrayTask]]) -> None:
         """Runs ``out[...] = a + b`` for every ``(a, b, out)`` in ``tasks`` as one batch.
 
-        Every array must be a C-contiguous, aligned ``numpy.float32`` array; ``a``, ``b`` and
-        ``out`` of one task must have the same shape (any, including empty). Arrays are used
-        in place, never copied; ``out`` is written only if the whole batch succeeds and must
-        not overlap any input or any other output (``GpuExecutorError`` with status
-        ``ALIASING``). Raises ``TypeError`` / ``ValueError`` for unfit arguments before
-        anything runs.
+        ``tasks`` is an iterable of ``(a, b, out)`` tuples or a :class:`Batch` (built from
+        them, or from stacked arrays or lists of arrays, and reusable). Every array must be
+        a C-contiguous, aligned ``numpy.float32`` array; ``a``, ``b`` and ``out`` of one task
+        must have the same shape (any, including empty). Arrays are used in place, never
+        copied; ``out`` is written only if the whole batch succeeds and must not overlap any
+        input or any other output (``GpuExecutorError`` with status ``ALIASING``). Raises
+        ``TypeError`` / ``ValueError`` for unfit arguments before anything runs.
         """
-        items, array = _task_array(tasks)
-        # `items` keeps every array alive until the call returns.
-        self._call("gpu_executor_submit_batch", array, len(items))
+        batch = tasks if isinstance(tasks, Batch) else Batch(tasks)
+        pointer, count = batch._as_parameter()
+        # `batch` keeps every array alive until the call returns.
+        self._call("gpu_executor_submit_batch", pointer, count)
 
-    def submit_async(self, tasks: Iterable[ArrayTask]) -> "Ticket":
+    def submit_async(self, tasks: Union[Batch, Iterable[ArrayTask]]) -> "Ticket":
         """Submits ``tasks`` like :meth:`submit` but returns at once, with a :class:`Ticket`.
 
         The inputs ``a`` and ``b`` are copied before this returns: they may be changed or
@@ -460,10 +409,11 @@ class Executor:
         Arguments are checked as by :meth:`submit`, and a rejected batch raises here,
         before anything runs.
         """
-        items, array = _task_array(tasks)
+        batch = tasks if isinstance(tasks, Batch) else Batch(tasks)
+        pointer, count = batch._as_parameter()
         ticket = _ffi.gpu_ticket_t(0)
-        self._call("gpu_executor_submit_batch_async", array, len(items), ctypes.byref(ticket))
-        return Ticket(self, ticket.value, _outputs=[item[2] for item in items])
+        self._call("gpu_executor_submit_batch_async", pointer, count, ctypes.byref(ticket))
+        return Ticket(self, ticket.value, _outputs=[batch])
 
     def add(self, a: Any, b: Any) -> np.ndarray:
         """Returns ``a + b`` computed on the GPU, as a new ``float32`` array.

@@ -73,9 +73,48 @@ class LogLevel(enum.IntEnum):
 
 
 class Op(enum.IntEnum):
-    """``gpu_op_t`` (``GPU_OP_<NAME>``)."""
+    """``gpu_op_t`` (``GPU_OP_<NAME>``): the element-wise ops, then the reductions (64 on).
+
+    These bindings' ``submit`` runs ``VECTOR_ADD`` over ``float32``; the other values mirror
+    the header.
+    """
 
     VECTOR_ADD = 1
+    SUB = 2
+    MUL = 3
+    DIV = 4
+    MIN = 5
+    MAX = 6
+    POW = 7
+    NEG = 8
+    ABS = 9
+    SQRT = 10
+    EXP = 11
+    LOG = 12
+    SIN = 13
+    COS = 14
+    TANH = 15
+    RELU = 16
+    SIGMOID = 17
+    SCALE = 18
+    AXPY = 19
+    CLAMP = 20
+    FMA = 21
+    SUM = 64
+    REDUCE_MIN = 65
+    REDUCE_MAX = 66
+    MEAN = 67
+    DOT = 68
+    NORM2 = 69
+
+
+class DType(enum.IntEnum):
+    """``gpu_dtype_t`` (``GPU_DTYPE_<NAME>``): a task's element type, in the low bits of
+    ``gpu_task_t.flags`` (0: ``float``)."""
+
+    F32 = 0
+    I32 = 1
+    U32 = 2
 
 
 class Backend(enum.IntEnum):

@@ -1,5 +1,7 @@
-"""Shared fixtures. The tests run against the library named by GPU_EXECUTOR_LIBRARY;
-when it is unset and this checkout has a release build, that build is used."""
+"""Shared fixtures. The tests run against the library the package finds by itself (the copy
+a wheel carries, when installed from one) or the one GPU_EXECUTOR_LIBRARY names; when the
+package has no bundled copy (a source tree) and the variable is unset, this checkout's
+release build is used."""
 
 import os
 import zlib
@@ -11,13 +13,26 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[3]
 HEADER = REPO_ROOT / "include" / "gpu_executor.h"
 
-if not os.environ.get("GPU_EXECUTOR_LIBRARY"):
-    _built = REPO_ROOT / "target" / "release" / "libgpu_executor.so"
-    if _built.is_file():
-        os.environ["GPU_EXECUTOR_LIBRARY"] = str(_built)
 os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
 
-import gpu_executor  # noqa: E402  (after the environment is set)
+import gpu_executor  # noqa: E402  (the library is loaded on first use, not on import)
+
+PACKAGE_DIR = Path(gpu_executor.__file__).resolve().parent
+
+
+def bundled_library():
+    """The library copy next to the installed package, or None."""
+    for name in gpu_executor._ffi._bundled_names():
+        if (PACKAGE_DIR / name).is_file():
+            return PACKAGE_DIR / name
+    return None
+
+
+if not os.environ.get("GPU_EXECUTOR_LIBRARY") and bundled_library() is None:
+    _target = Path(os.environ.get("CARGO_TARGET_DIR") or REPO_ROOT / "target")
+    _built = (_target if _target.is_absolute() else REPO_ROOT / _target) / "release" / "libgpu_executor.so"
+    if _built.is_file():
+        os.environ["GPU_EXECUTOR_LIBRARY"] = str(_built)
 
 
 def pytest_report_header(config):

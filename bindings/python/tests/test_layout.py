@@ -24,6 +24,7 @@ STRUCTS = {
 ENUMS = {
     "gpu_executor_status_t": ("GPU_EXECUTOR_", gpu_executor.Status),
     "gpu_op_t": ("GPU_OP_", gpu_executor.Op),
+    "gpu_dtype_t": ("GPU_DTYPE_", gpu_executor.DType),
     "gpu_backend_t": ("GPU_BACKEND_", gpu_executor.Backend),
     "gpu_power_preference_t": ("GPU_POWER_", gpu_executor.PowerPreference),
     "gpu_strategy_t": ("GPU_STRATEGY_", gpu_executor.Strategy),
@@ -216,8 +217,10 @@ def test_raw_task_layout_reaches_the_library(executor, rng):
         return Status.OK
 
     assert status_of(task(op=0)) == Status.UNKNOWN_OP
-    assert status_of(task(op=2)) == Status.UNKNOWN_OP
-    assert status_of(task(flags=1)) == Status.INVALID_ARGUMENT
+    assert status_of(task(op=max(gpu_executor.Op) + 1)) == Status.UNKNOWN_OP
+    assert status_of(task(op=gpu_executor.Op.FMA + 1)) == Status.UNKNOWN_OP  # the gap before 64
+    assert status_of(task(flags=0x100)) == Status.INVALID_ARGUMENT  # a reserved bit
+    assert status_of(task(flags=max(gpu_executor.DType) + 1)) == Status.INVALID_ARGUMENT
     assert status_of(task(params_3=1)) == Status.INVALID_ARGUMENT
     assert status_of(task(inputs_2=a.ctypes.data)) == Status.INVALID_ARGUMENT
     assert status_of(task(inputs_1=None)) == Status.NULL_POINTER
@@ -226,3 +229,22 @@ def test_raw_task_layout_reaches_the_library(executor, rng):
     assert np.isnan(out).all()
     assert status_of(task()) == Status.OK
     np.testing.assert_array_equal(out, a + b)
+
+
+def test_task_dtype_matches_the_ctypes_struct():
+    """gpu_executor.TASK_DTYPE (the NumPy task arrays) has gpu_task_t's exact layout; the
+    ctypes struct is checked against the header and a C compiler above."""
+    dtype = gpu_executor.TASK_DTYPE
+    assert dtype.itemsize == ctypes.sizeof(_ffi.gpu_task_t)
+    assert list(dtype.names) == [name for name, _ in _ffi.gpu_task_t._fields_]
+    for name, ctype in _ffi.gpu_task_t._fields_:
+        field_type, offset = dtype.fields[name][:2]
+        assert offset == getattr(_ffi.gpu_task_t, name).offset, name
+        assert field_type.itemsize == ctypes.sizeof(ctype), name
+    # The same values give the same bytes.
+    raw = _ffi.gpu_task_t(op=1, flags=2, output=0x1122334455667788, length=2**40 + 3)
+    raw.inputs[0], raw.inputs[3], raw.params[1] = 8, 0xFFFF_FFFF_FFFF_FFF0, 7
+    record = np.zeros(1, dtype)
+    record["op"], record["flags"], record["output"], record["length"] = 1, 2, 0x1122334455667788, 2**40 + 3
+    record["inputs"][0, 0], record["inputs"][0, 3], record["params"][0, 1] = 8, 0xFFFF_FFFF_FFFF_FFF0, 7
+    assert record.tobytes() == bytes(raw)

@@ -33,11 +33,15 @@ def run_probe(env_overrides, pythonpath=None, code=PROBE):
 
 
 def test_environment_variable_wins(tmp_path):
-    result = run_probe({"GPU_EXECUTOR_LIBRARY": str(built_library())})
+    # A copy elsewhere: it must win over the package's bundled copy (a wheel carries one).
+    override = tmp_path / "elsewhere" / "libgpu_executor.so"
+    override.parent.mkdir()
+    shutil.copy2(built_library(), override)
+    result = run_probe({"GPU_EXECUTOR_LIBRARY": str(override)})
     assert result.returncode == 0, result.stderr
     source, path, values = result.stdout.splitlines()
     assert source == "GPU_EXECUTOR_LIBRARY"
-    assert Path(path) == built_library()
+    assert Path(path) == override
     assert values == "[2.0, 2.0, 2.0]"
 
 
@@ -74,9 +78,13 @@ def test_bundled_copy_next_to_the_package(tmp_path):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux library names")
 def test_system_loader_by_soname(tmp_path):
-    # The library's SONAME is libgpu_executor.so.0, as an installed copy would be named.
+    # The library's SONAME is libgpu_executor.so.0, as an installed copy would be named. The
+    # package copy has no bundled library, which would come first.
+    package = Path(gpu_executor.__file__).parent
+    copy = tmp_path / "site" / "gpu_executor"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__", "libgpu_executor*"))
     (tmp_path / "libgpu_executor.so.0").symlink_to(built_library())
-    result = run_probe({"LD_LIBRARY_PATH": str(tmp_path)})
+    result = run_probe({"LD_LIBRARY_PATH": str(tmp_path)}, pythonpath=tmp_path / "site")
     assert result.returncode == 0, result.stderr
     source, path, values = result.stdout.splitlines()
     assert source == "system"
