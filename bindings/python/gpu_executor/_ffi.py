@@ -106,6 +106,7 @@ class Op(enum.IntEnum):
     MEAN = 67
     DOT = 68
     NORM2 = 69
+    MATMUL = 128
 
 
 class DType(enum.IntEnum):
