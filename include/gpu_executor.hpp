@@ -84,6 +84,7 @@ inline const char *status_name(Status status) noexcept {
     case GPU_EXECUTOR_NOT_READY: return "GPU_EXECUTOR_NOT_READY";
     case GPU_EXECUTOR_UNKNOWN_TICKET: return "GPU_EXECUTOR_UNKNOWN_TICKET";
     case GPU_EXECUTOR_TIMED_OUT: return "GPU_EXECUTOR_TIMED_OUT";
+    case GPU_EXECUTOR_INVALID_KERNEL: return "GPU_EXECUTOR_INVALID_KERNEL";
     }
     return "GPU_EXECUTOR_UNKNOWN_STATUS";
 }
