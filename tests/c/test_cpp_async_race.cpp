@@ -4,13 +4,11 @@
 // a handle that is gone. Under ThreadSanitizer this also checks that the wrapper's own
 // bookkeeping for tickets is free of data races.
 #include <atomic>
-#include <cmath>
-#include <cstring>
 #include <thread>
 #include <vector>
 
 #include "gpu_executor.hpp"
-#include "test_util.h"
+#include "test_util.hpp"
 
 namespace ge = gpu_executor;
 
@@ -18,25 +16,6 @@ namespace {
 
 constexpr int kThreads = 4;
 constexpr int kRounds = 3;
-
-struct Buffers {
-  std::vector<float> a, b, out, expected;
-};
-
-Buffers random_buffers(tu_rng &rng, std::size_t n) {
-  Buffers buf{std::vector<float>(n), std::vector<float>(n),
-              std::vector<float>(n, std::nanf("")), std::vector<float>(n)};
-  for (std::size_t i = 0; i < n; i++) {
-    buf.a[i] = tu_rng_float(&rng);
-    buf.b[i] = tu_rng_float(&rng);
-    buf.expected[i] = buf.a[i] + buf.b[i];
-  }
-  return buf;
-}
-
-bool matches(const Buffers &buf) {
-  return std::memcmp(buf.out.data(), buf.expected.data(), buf.out.size() * sizeof(float)) == 0;
-}
 
 // What one thread hands back: its completed ticket and whether its results were right.
 struct Outcome {
@@ -47,10 +26,10 @@ struct Outcome {
 
 void round_on_fresh_executor(int round) {
   ge::Executor exec;
-  std::vector<Buffers> buffers;
+  std::vector<tu_buffers> buffers;
   tu_rng rng = tu_rng_new(9000 + static_cast<uint64_t>(round));
   for (int t = 0; t < kThreads; t++) {
-    buffers.push_back(random_buffers(rng, tu_rng_range(&rng, 1, 40000)));
+    buffers.push_back(tu_buffers_random(rng, tu_rng_range(&rng, 1, 40000)));
   }
   std::vector<Outcome> outcomes(kThreads);
   std::atomic<int> arrived{0};
@@ -58,7 +37,7 @@ void round_on_fresh_executor(int round) {
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; t++) {
     threads.emplace_back([&, t] {
-      Buffers &buf = buffers[static_cast<std::size_t>(t)];
+      tu_buffers &buf = buffers[static_cast<std::size_t>(t)];
       Outcome &outcome = outcomes[static_cast<std::size_t>(t)];
       // Start together, so that the first submit_async calls overlap.
       arrived.fetch_add(1);
@@ -66,7 +45,7 @@ void round_on_fresh_executor(int round) {
       try {
         outcome.ticket = exec.submit_async(buf.a, buf.b, buf.out);
         outcome.submitted = true;
-        outcome.correct = outcome.ticket.wait() && matches(buf);
+        outcome.correct = outcome.ticket.wait() && tu_buffers_match(buf);
       } catch (const ge::Error &e) {
         std::fprintf(stderr, "round %d thread %d: %s\n", round, t, e.what());
       }
