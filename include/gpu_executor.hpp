@@ -984,7 +984,9 @@ struct AdapterInfo {
 /// One asynchronous batch, from Executor::submit_async. Move-only.
 ///
 /// The batch's outputs are written when the ticket completes: in wait() or poll() when they
-/// return true, or at the latest in the destructor (which waits, ignoring errors). So every
+/// return true, or at the latest in the destructor (which waits, ignoring errors; with
+/// Options::wait_timeout set, at most that long, after which the results are abandoned and
+/// never written). So every
 /// output array must outlive the Ticket, and must not be read or written until it has
 /// completed. Destroying (or reset()ting) the Executor first abandons the results: the
 /// Ticket then never writes, and wait()/poll() throw Error(GPU_EXECUTOR_UNKNOWN_TICKET).
@@ -1028,6 +1030,9 @@ public:
     /// Waits without a time limit; returns true once the outputs hold their results.
     /// Throws Error with the batch's status (GPU_ERROR, DEVICE_LOST, ...) when it failed;
     /// the ticket is then complete and a later wait()/poll() throws the same error.
+    /// With Options::wait_timeout set, throws Error(GPU_EXECUTOR_TIMED_OUT) once that limit
+    /// passed; the ticket then stays pending (wait again, poll, or wait(timeout), which
+    /// the limit does not cap).
     bool wait() { return wait_ns(UINT64_MAX); }
 
     /// Waits at most `timeout` (any std::chrono duration): true when the batch completed
@@ -1096,7 +1101,9 @@ private:
             return false;
         }
         std::string message = gpu_executor_last_error_message();
-        if (status != GPU_EXECUTOR_UNKNOWN_TICKET && status != GPU_EXECUTOR_NULL_POINTER) {
+        // TIMED_OUT (the options' wait limit) leaves the ticket valid, as NOT_READY does.
+        if (status != GPU_EXECUTOR_UNKNOWN_TICKET && status != GPU_EXECUTOR_NULL_POINTER &&
+            status != GPU_EXECUTOR_TIMED_OUT) {
             // The batch itself failed: the ticket is spent, and says so again if asked.
             state_ = State::failed;
             error_status_ = status;
