@@ -494,9 +494,10 @@ inline uint64_t scalar_bits(float value) noexcept { return gpu_param_f32(value);
 inline uint64_t scalar_bits(int32_t value) noexcept { return gpu_param_i32(value); }
 inline uint64_t scalar_bits(uint32_t value) noexcept { return value; }
 
+/// A task from its fields; at most 4 inputs and 4 params (callers check).
 inline gpu_task_t make_task(uint32_t op, uint32_t flags,
                             std::initializer_list<const void *> inputs, void *output,
-                            std::size_t length, std::initializer_list<uint64_t> params) {
+                            std::size_t length, std::initializer_list<uint64_t> params) noexcept {
     gpu_task_t task{};
     task.op = op;
     task.flags = flags;
@@ -843,48 +844,41 @@ public:
     /// for more than 4 of either; the library checks the rest at submission.
     static Task custom(uint32_t op, gpu_dtype_t dtype, std::initializer_list<const void *> inputs,
                        void *output, std::size_t length, std::initializer_list<Param> params = {}) {
-        if (inputs.size() > 4 || params.size() > 4) {
-            throw Error(GPU_EXECUTOR_INVALID_ARGUMENT,
-                        "custom: " + std::to_string(inputs.size()) + " inputs and " +
-                            std::to_string(params.size()) + " params; a task has 4 of each");
-        }
-        gpu_task_t task = detail::make_task(op, dtype, inputs, output, length, {});
-        std::size_t k = 0;
-        for (const Param &param : params) {
-            task.params[k++] = param.bits();
-        }
-        return Task(task);
+        check_custom_counts(inputs.size(), params.size());
+        return with_params(detail::make_task(op, dtype, inputs, output, length, {}), params);
     }
     /// As above with typed pointers: T (float, int32_t, uint32_t) gives the dtype.
     template <typename T, typename = std::enable_if_t<detail::dtype_code<T>() != 255>>
     static Task custom(uint32_t op, std::initializer_list<const T *> inputs, T *output,
                        std::size_t length, std::initializer_list<Param> params = {}) {
-        std::vector<const void *> raw(inputs.begin(), inputs.end());
-        return custom_inputs(op, static_cast<gpu_dtype_t>(detail::dtype_code<T>()), raw.data(),
-                             raw.size(), output, length, params);
+        check_custom_counts(inputs.size(), params.size());
+        gpu_task_t task = detail::make_task(op, detail::dtype_code<T>(), {}, output, length, {});
+        std::size_t k = 0;
+        for (const T *input : inputs) {
+            task.inputs[k++] = input;
+        }
+        return with_params(task, params);
     }
     /// As above with ranges, e.g. `Task::custom(poly, {a, b}, out, {1.5f})`: the output's
     /// element type gives the dtype, and every input must hold as many elements as the
     /// output (else Error(GPU_EXECUTOR_INVALID_ARGUMENT)).
     template <typename O, typename T = detail::element_output_t<O>>
     static Task custom(uint32_t op, std::initializer_list<Input<detail::type_identity_t<T>>> inputs,
-                       O &&output,
-                       std::initializer_list<Param> params = {}) {
-        std::vector<const void *> raw;
-        raw.reserve(inputs.size());
+                       O &&output, std::initializer_list<Param> params = {}) {
+        check_custom_counts(inputs.size(), params.size());
+        gpu_task_t task = detail::make_task(op, detail::dtype_code<T>(), {}, std::data(output),
+                                            std::size(output), {});
         std::size_t k = 0;
         for (const Input<T> &input : inputs) {
-            if (input.size() != std::size(output)) {
+            if (input.size() != task.length) {
                 throw Error(GPU_EXECUTOR_INVALID_ARGUMENT,
                             "custom: input " + std::to_string(k) + " has " +
                                 std::to_string(input.size()) + " elements, the output " +
-                                std::to_string(std::size(output)));
+                                std::to_string(task.length));
             }
-            raw.push_back(input.data());
-            ++k;
+            task.inputs[k++] = input.data();
         }
-        return custom_inputs(op, static_cast<gpu_dtype_t>(detail::dtype_code<T>()), raw.data(),
-                             raw.size(), std::data(output), std::size(output), params);
+        return with_params(task, params);
     }
 
     const gpu_task_t &raw() const noexcept { return raw_; }
@@ -903,18 +897,15 @@ private:
         return Task(detail::make_task(op, detail::dtype_code<T>(), inputs, out, length, params));
     }
 
-    static Task custom_inputs(uint32_t op, gpu_dtype_t dtype, const void *const *inputs,
-                              std::size_t count, void *output, std::size_t length,
-                              std::initializer_list<Param> params) {
-        if (count > 4 || params.size() > 4) {
+    static void check_custom_counts(std::size_t inputs, std::size_t params) {
+        if (inputs > 4 || params > 4) {
             throw Error(GPU_EXECUTOR_INVALID_ARGUMENT,
-                        "custom: " + std::to_string(count) + " inputs and " +
-                            std::to_string(params.size()) + " params; a task has 4 of each");
+                        "custom: " + std::to_string(inputs) + " inputs and " +
+                            std::to_string(params) + " params; a task has 4 of each");
         }
-        gpu_task_t task = detail::make_task(op, dtype, {}, output, length, {});
-        for (std::size_t k = 0; k < count; ++k) {
-            task.inputs[k] = inputs[k];
-        }
+    }
+
+    static Task with_params(gpu_task_t task, std::initializer_list<Param> params) noexcept {
         std::size_t k = 0;
         for (const Param &param : params) {
             task.params[k++] = param.bits();
