@@ -9,6 +9,14 @@
  *   batch.add(a1, b1, out1).add(a2, b2, out2);
  *   exec.submit(batch);
  *
+ *   using gpu_executor::Task;                   // typed builders for every op
+ *   batch.add(Task::relu(x, y))                 // float, int32_t or uint32_t arrays
+ *        .add(Task::sum(y, total))              // reductions into one float
+ *        .add(Task::matmul(A, B, C, m, k, n));  // sizes checked before submission
+ *
+ *   uint32_t poly = exec.register_kernel(desc); // a WGSL kernel (KernelDesc)
+ *   batch.add(Task::custom(poly, {a, b}, out, {1.5f}));
+ *
  *   gpu_executor::Ticket ticket = exec.submit_async(batch);   // returns at once
  *   ticket.wait();                              // outputs written here
  *
@@ -37,6 +45,7 @@
 #include <cstdio>
 #include <functional>
 #include <initializer_list>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -305,11 +314,273 @@ public:
         return *this;
     }
 
+    /// Longest that a blocking submit, and Ticket::wait() without a timeout, wait for the
+    /// GPU before throwing Error(GPU_EXECUTOR_TIMED_OUT) (wait_timeout_ns). Zero (the
+    /// default) or negative: no limit. Fractions of a nanosecond are dropped, but a positive
+    /// limit stays at least 1 ns; from 2^64 ns up, UINT64_MAX (no practical limit).
+    template <typename Rep, typename Period>
+    Options &wait_timeout(const std::chrono::duration<Rep, Period> &limit) noexcept {
+        const uint64_t ns = detail::timeout_ns(limit);
+        // A positive limit under 1 ns must not truncate to 0, which means "no limit".
+        raw_.wait_timeout_ns =
+            ns == 0 && limit > std::chrono::duration<Rep, Period>::zero() ? 1 : ns;
+        return *this;
+    }
+    /// The wait limit (zero: none).
+    std::chrono::nanoseconds wait_timeout() const noexcept {
+        return std::chrono::nanoseconds(static_cast<std::chrono::nanoseconds::rep>(
+            raw_.wait_timeout_ns > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX
+                                                                    : raw_.wait_timeout_ns));
+    }
+
     const gpu_executor_options_t &raw() const noexcept { return raw_; }
     gpu_executor_options_t &raw() noexcept { return raw_; }
 
 private:
     gpu_executor_options_t raw_;
+};
+
+// --------------------------------------------------------------------------------------
+// Element types and typed task arguments
+// --------------------------------------------------------------------------------------
+
+/// Whether `op` is defined for element type `dtype` (the table of gpu_op_t in
+/// gpu_executor.h): add, sub, mul, div, min, max, scale, axpy, clamp and fma for every type;
+/// neg, abs and relu for float and int32_t; pow, sqrt, exp, log, sin, cos, tanh and sigmoid,
+/// the reductions and matmul for float only. False for codes this header does not know
+/// (registered kernels included: they name their own dtype).
+constexpr bool supports(gpu_op_t op, gpu_dtype_t dtype) noexcept {
+    const bool any = dtype == GPU_DTYPE_F32 || dtype == GPU_DTYPE_I32 || dtype == GPU_DTYPE_U32;
+    switch (op) {
+    case GPU_OP_VECTOR_ADD:
+    case GPU_OP_SUB:
+    case GPU_OP_MUL:
+    case GPU_OP_DIV:
+    case GPU_OP_MIN:
+    case GPU_OP_MAX:
+    case GPU_OP_SCALE:
+    case GPU_OP_AXPY:
+    case GPU_OP_CLAMP:
+    case GPU_OP_FMA:
+        return any;
+    case GPU_OP_NEG:
+    case GPU_OP_ABS:
+    case GPU_OP_RELU:
+        return dtype == GPU_DTYPE_F32 || dtype == GPU_DTYPE_I32;
+    case GPU_OP_POW:
+    case GPU_OP_SQRT:
+    case GPU_OP_EXP:
+    case GPU_OP_LOG:
+    case GPU_OP_SIN:
+    case GPU_OP_COS:
+    case GPU_OP_TANH:
+    case GPU_OP_SIGMOID:
+    case GPU_OP_SUM:
+    case GPU_OP_REDUCE_MIN:
+    case GPU_OP_REDUCE_MAX:
+    case GPU_OP_MEAN:
+    case GPU_OP_DOT:
+    case GPU_OP_NORM2:
+    case GPU_OP_MATMUL:
+        return dtype == GPU_DTYPE_F32;
+    }
+    return false;
+}
+
+namespace detail {
+
+template <typename T>
+struct type_identity {
+    using type = T;
+};
+/// Keeps a parameter out of template argument deduction (a scalar takes the arrays' type).
+template <typename T>
+using type_identity_t = typename type_identity<T>::type;
+
+template <typename T>
+using remove_cvref_t = std::remove_cv_t<std::remove_reference_t<T>>;
+
+/// The gpu_dtype_t of element type T; 255 (no type) for any other T.
+template <typename T>
+constexpr uint32_t dtype_code() noexcept {
+    if constexpr (std::is_same<T, float>::value) {
+        return GPU_DTYPE_F32;
+    } else if constexpr (std::is_same<T, int32_t>::value) {
+        return GPU_DTYPE_I32;
+    } else if constexpr (std::is_same<T, uint32_t>::value) {
+        return GPU_DTYPE_U32;
+    } else {
+        return 255;
+    }
+}
+
+template <typename T>
+constexpr gpu_dtype_t element_dtype() noexcept {
+    static_assert(dtype_code<T>() != 255, "task elements are float, int32_t or uint32_t");
+    return static_cast<gpu_dtype_t>(dtype_code<T>());
+}
+
+/// Whether built-in op `Op` is defined for element type T.
+template <gpu_op_t Op, typename T>
+inline constexpr bool op_defined_for =
+    supports(Op, static_cast<gpu_dtype_t>(dtype_code<std::remove_cv_t<T>>()));
+
+/// A contiguous range: std::data() gives a pointer (its element const when read-only)
+/// and std::size() a count. std::vector, std::array, std::span, C arrays.
+template <typename R, typename = void>
+struct range_of {
+    static constexpr bool value = false;
+    using element = void;
+};
+template <typename R>
+struct range_of<R, std::void_t<decltype(std::data(std::declval<R &>())),
+                               decltype(std::size(std::declval<R &>()))>> {
+    static constexpr bool value =
+        std::is_pointer<decltype(std::data(std::declval<R &>()))>::value;
+    using element = std::remove_pointer_t<decltype(std::data(std::declval<R &>()))>;
+};
+
+/// Ranges that only view memory owned elsewhere, so that a temporary of them is fine.
+template <typename R>
+struct is_view : std::false_type {};
+#if defined(__cpp_lib_span)
+template <typename T, std::size_t Extent>
+struct is_view<std::span<T, Extent>> : std::true_type {};
+#endif
+
+/// A range argument a Task may keep pointing into: an lvalue, or a view. A Task outlives
+/// the full-expression, so a temporary container would dangle.
+template <typename R>
+inline constexpr bool lasting =
+    std::is_lvalue_reference<R>::value || is_view<remove_cvref_t<R>>::value;
+
+template <typename R>
+using element_t = typename range_of<R>::element;
+
+/// R (as deduced for `R &&`) is a lasting range of T elements, read-only or not.
+template <typename R, typename T>
+inline constexpr bool input_of = range_of<R>::value && lasting<R> &&
+                                 std::is_same<std::remove_const_t<element_t<R>>, T>::value;
+
+/// R is a lasting range of writable elements.
+template <typename R>
+inline constexpr bool output_range =
+    range_of<R>::value && lasting<R> && !std::is_const<element_t<R>>::value;
+
+/// The element type T of an element-wise task of `Op` writing `Out` from inputs `In...`:
+/// Out a writable range of T, every input a range of T, Op defined for T. Substitution
+/// fails otherwise, so the builder does not exist for those arguments.
+template <gpu_op_t Op, typename Out, typename... In>
+using elementwise_t = std::enable_if_t<
+    output_range<Out> && op_defined_for<Op, element_t<Out>> &&
+        (input_of<In, std::remove_const_t<element_t<Out>>> && ...),
+    element_t<Out>>;
+
+/// T, when built-in op `Op` is defined for it.
+template <gpu_op_t Op, typename T>
+using op_type_t = std::enable_if_t<op_defined_for<Op, T>, T>;
+
+/// Every input a lasting range of float (the reductions and matmul).
+template <typename... In>
+using floats_t = std::enable_if_t<(input_of<In, float> && ...), float>;
+
+/// The element type of a writable range of float, int32_t or uint32_t.
+template <typename Out>
+using element_output_t = std::enable_if_t<
+    output_range<Out> && dtype_code<element_t<Out>>() != 255, element_t<Out>>;
+
+/// A scalar as the low half of a params word.
+inline uint64_t scalar_bits(float value) noexcept { return gpu_param_f32(value); }
+inline uint64_t scalar_bits(int32_t value) noexcept { return gpu_param_i32(value); }
+inline uint64_t scalar_bits(uint32_t value) noexcept { return value; }
+
+/// A task from its fields; at most 4 inputs and 4 params (callers check).
+inline gpu_task_t make_task(uint32_t op, uint32_t flags,
+                            std::initializer_list<const void *> inputs, void *output,
+                            std::size_t length, std::initializer_list<uint64_t> params) noexcept {
+    gpu_task_t task{};
+    task.op = op;
+    task.flags = flags;
+    std::size_t k = 0;
+    for (const void *input : inputs) {
+        task.inputs[k++] = input;
+    }
+    task.output = output;
+    task.length = length;
+    k = 0;
+    for (uint64_t word : params) {
+        task.params[k++] = word;
+    }
+    return task;
+}
+
+/// Throws Error(GPU_EXECUTOR_INVALID_ARGUMENT) unless every input holds `out` elements.
+inline void check_sizes(const char *what, std::initializer_list<std::size_t> inputs,
+                        std::size_t out) {
+    std::size_t k = 0;
+    for (std::size_t size : inputs) {
+        if (size != out) {
+            throw Error(GPU_EXECUTOR_INVALID_ARGUMENT,
+                        std::string(what) + ": input " + std::to_string(k) + " has " +
+                            std::to_string(size) + " elements, the output " +
+                            std::to_string(out));
+        }
+        ++k;
+    }
+}
+
+/// `x * y`, or Error(GPU_EXECUTOR_SIZE_OVERFLOW) naming `what` when it does not fit.
+inline std::size_t checked_product(std::size_t x, std::size_t y, const char *what) {
+    if (x != 0 && y > SIZE_MAX / x) {
+        throw Error(GPU_EXECUTOR_SIZE_OVERFLOW,
+                    std::string("matmul: ") + what + " = " + std::to_string(x) + " * " +
+                        std::to_string(y) + " overflows size_t");
+    }
+    return x * y;
+}
+
+} // namespace detail
+
+/// The gpu_dtype_t of element type T: float, int32_t or uint32_t (others do not compile).
+template <typename T>
+inline constexpr gpu_dtype_t dtype_of = detail::element_dtype<T>();
+
+/// A params word of Task::custom: a float, int32_t or uint32_t as its 32-bit pattern (the
+/// upper half 0). Other arithmetic types are ambiguous on purpose (write 1.5f, not 1.5;
+/// cast a size_t); Param::raw gives any 64-bit word.
+class Param {
+public:
+    Param(float value) noexcept : bits_(detail::scalar_bits(value)) {}
+    Param(int32_t value) noexcept : bits_(detail::scalar_bits(value)) {}
+    Param(uint32_t value) noexcept : bits_(detail::scalar_bits(value)) {}
+
+    /// The word as is (a built-in op's params, e.g. matmul's M, K, N).
+    static Param raw(uint64_t bits) noexcept {
+        Param param(uint32_t{0});
+        param.bits_ = bits;
+        return param;
+    }
+
+    uint64_t bits() const noexcept { return bits_; }
+
+private:
+    uint64_t bits_;
+};
+
+/// One input array of Task::custom: a read-only view of `size()` T elements, made from a
+/// lasting range (an lvalue std::vector, std::array or C array, or a std::span).
+template <typename T>
+class Input {
+public:
+    template <typename R, typename = std::enable_if_t<detail::input_of<R, T>>>
+    Input(R &&range) noexcept : data_(std::data(range)), size_(std::size(range)) {}
+
+    const T *data() const noexcept { return data_; }
+    std::size_t size() const noexcept { return size_; }
+
+private:
+    const T *data_;
+    std::size_t size_;
 };
 
 /// One task. Holds pointers only: the arrays must outlive the submit call.
@@ -347,10 +618,301 @@ public:
     }
 #endif
 
+    // ----------------------------------------------------------------------------------
+    // Typed builders. Each op comes twice:
+    // - pointers and a length: `Task::sub(a, b, out, n)` with `const T *` inputs and a
+    //   `T *` output (T deduced from them), unchecked, as C would be;
+    // - ranges: `Task::sub(a, b, out)` with std::vector (lvalues: a Task outlives the
+    //   full-expression, so a temporary would dangle), std::array, C arrays or (C++20)
+    //   std::span; inputs may be const, the output must be writable. Sizes must match:
+    //   Error(GPU_EXECUTOR_INVALID_ARGUMENT) otherwise, before anything is submitted.
+    // T is float, int32_t or uint32_t and sets the task's dtype. An op used with a type it is
+    // not defined for (see supports(); e.g. sqrt of int32_t, neg of uint32_t), or arguments
+    // of different element types, do not compile: no builder matches. Scalars take the
+    // arrays' type. Integer arithmetic wraps; integer division by 0 gives `a`.
+    // ----------------------------------------------------------------------------------
+
+#define GPU_EXECUTOR_HPP_BINARY(NAME, OP)                                                \
+    template <typename T, typename = detail::op_type_t<OP, T>>                          \
+    static Task NAME(const T *a, const T *b, T *out, std::size_t length) {              \
+        return typed<T>(OP, {a, b}, out, length, {});                                   \
+    }                                                                                    \
+    template <typename A, typename B, typename O,                                        \
+              typename T = detail::elementwise_t<OP, O, A, B>>                           \
+    static Task NAME(A &&a, B &&b, O &&out) {                                            \
+        detail::check_sizes(#NAME, {std::size(a), std::size(b)}, std::size(out));       \
+        return typed<T>(OP, {std::data(a), std::data(b)}, std::data(out), std::size(out), \
+                        {});                                                             \
+    }
+#define GPU_EXECUTOR_HPP_UNARY(NAME, OP)                                                 \
+    template <typename T, typename = detail::op_type_t<OP, T>>                          \
+    static Task NAME(const T *a, T *out, std::size_t length) {                          \
+        return typed<T>(OP, {a}, out, length, {});                                      \
+    }                                                                                    \
+    template <typename A, typename O, typename T = detail::elementwise_t<OP, O, A>>      \
+    static Task NAME(A &&a, O &&out) {                                                   \
+        detail::check_sizes(#NAME, {std::size(a)}, std::size(out));                     \
+        return typed<T>(OP, {std::data(a)}, std::data(out), std::size(out), {});        \
+    }
+
+    /// `out = a + b`. float, int32_t, uint32_t.
+    GPU_EXECUTOR_HPP_BINARY(add, GPU_OP_VECTOR_ADD)
+    /// `out = a - b`. float, int32_t, uint32_t.
+    GPU_EXECUTOR_HPP_BINARY(sub, GPU_OP_SUB)
+    /// `out = a * b`. float, int32_t, uint32_t.
+    GPU_EXECUTOR_HPP_BINARY(mul, GPU_OP_MUL)
+    /// `out = a / b`. float, int32_t, uint32_t (integer division by 0 gives `a`).
+    GPU_EXECUTOR_HPP_BINARY(div, GPU_OP_DIV)
+    /// `out = min(a, b)`. float, int32_t, uint32_t.
+    GPU_EXECUTOR_HPP_BINARY(min, GPU_OP_MIN)
+    /// `out = max(a, b)`. float, int32_t, uint32_t.
+    GPU_EXECUTOR_HPP_BINARY(max, GPU_OP_MAX)
+    /// `out = pow(a, b)`. float.
+    GPU_EXECUTOR_HPP_BINARY(pow, GPU_OP_POW)
+    /// `out = -a`. float, int32_t.
+    GPU_EXECUTOR_HPP_UNARY(neg, GPU_OP_NEG)
+    /// `out = |a|`. float, int32_t.
+    GPU_EXECUTOR_HPP_UNARY(abs, GPU_OP_ABS)
+    /// `out = sqrt(a)`. float.
+    GPU_EXECUTOR_HPP_UNARY(sqrt, GPU_OP_SQRT)
+    /// `out = exp(a)`. float.
+    GPU_EXECUTOR_HPP_UNARY(exp, GPU_OP_EXP)
+    /// `out = log(a)` (natural). float.
+    GPU_EXECUTOR_HPP_UNARY(log, GPU_OP_LOG)
+    /// `out = sin(a)`. float.
+    GPU_EXECUTOR_HPP_UNARY(sin, GPU_OP_SIN)
+    /// `out = cos(a)`. float.
+    GPU_EXECUTOR_HPP_UNARY(cos, GPU_OP_COS)
+    /// `out = tanh(a)`. float.
+    GPU_EXECUTOR_HPP_UNARY(tanh, GPU_OP_TANH)
+    /// `out = max(a, 0)`. float, int32_t.
+    GPU_EXECUTOR_HPP_UNARY(relu, GPU_OP_RELU)
+    /// `out = 1 / (1 + exp(-a))`. float.
+    GPU_EXECUTOR_HPP_UNARY(sigmoid, GPU_OP_SIGMOID)
+
+#undef GPU_EXECUTOR_HPP_BINARY
+#undef GPU_EXECUTOR_HPP_UNARY
+
+    /// `out = a * s`. float, int32_t, uint32_t.
+    template <typename T, typename = detail::op_type_t<GPU_OP_SCALE, T>>
+    static Task scale(const T *a, detail::type_identity_t<T> s, T *out, std::size_t length) {
+        return typed<T>(GPU_OP_SCALE, {a}, out, length, {detail::scalar_bits(s)});
+    }
+    template <typename A, typename O, typename T = detail::elementwise_t<GPU_OP_SCALE, O, A>>
+    static Task scale(A &&a, detail::type_identity_t<T> s, O &&out) {
+        detail::check_sizes("scale", {std::size(a)}, std::size(out));
+        return scale(static_cast<const T *>(std::data(a)), s, std::data(out), std::size(out));
+    }
+
+    /// `out = s * x + y` (fused or not, as the GPU does it). float, int32_t, uint32_t.
+    template <typename T, typename = detail::op_type_t<GPU_OP_AXPY, T>>
+    static Task axpy(detail::type_identity_t<T> s, const T *x, const T *y, T *out,
+                     std::size_t length) {
+        return typed<T>(GPU_OP_AXPY, {x, y}, out, length, {detail::scalar_bits(s)});
+    }
+    template <typename X, typename Y, typename O,
+              typename T = detail::elementwise_t<GPU_OP_AXPY, O, X, Y>>
+    static Task axpy(detail::type_identity_t<T> s, X &&x, Y &&y, O &&out) {
+        detail::check_sizes("axpy", {std::size(x), std::size(y)}, std::size(out));
+        return axpy(s, static_cast<const T *>(std::data(x)), static_cast<const T *>(std::data(y)),
+                    std::data(out), std::size(out));
+    }
+
+    /// `out = min(max(a, lo), hi)`. float, int32_t, uint32_t.
+    template <typename T, typename = detail::op_type_t<GPU_OP_CLAMP, T>>
+    static Task clamp(const T *a, detail::type_identity_t<T> lo, detail::type_identity_t<T> hi,
+                      T *out, std::size_t length) {
+        return typed<T>(GPU_OP_CLAMP, {a}, out, length,
+                        {detail::scalar_bits(lo), detail::scalar_bits(hi)});
+    }
+    template <typename A, typename O, typename T = detail::elementwise_t<GPU_OP_CLAMP, O, A>>
+    static Task clamp(A &&a, detail::type_identity_t<T> lo, detail::type_identity_t<T> hi,
+                      O &&out) {
+        detail::check_sizes("clamp", {std::size(a)}, std::size(out));
+        return clamp(static_cast<const T *>(std::data(a)), lo, hi, std::data(out),
+                     std::size(out));
+    }
+
+    /// `out = a * b + c` (fused where the GPU fuses). float, int32_t, uint32_t.
+    template <typename T, typename = detail::op_type_t<GPU_OP_FMA, T>>
+    static Task fma(const T *a, const T *b, const T *c, T *out, std::size_t length) {
+        return typed<T>(GPU_OP_FMA, {a, b, c}, out, length, {});
+    }
+    template <typename A, typename B, typename C, typename O,
+              typename T = detail::elementwise_t<GPU_OP_FMA, O, A, B, C>>
+    static Task fma(A &&a, B &&b, C &&c, O &&out) {
+        detail::check_sizes("fma", {std::size(a), std::size(b), std::size(c)}, std::size(out));
+        return typed<T>(GPU_OP_FMA, {std::data(a), std::data(b), std::data(c)}, std::data(out),
+                        std::size(out), {});
+    }
+
+    // Reductions: float only, one float result. Over no elements: sum, dot, norm2 0;
+    // reduce_min +infinity; reduce_max -infinity; mean NaN.
+
+    /// `out = sum(a)`.
+    static Task sum(const float *a, float *out, std::size_t length) {
+        return typed<float>(GPU_OP_SUM, {a}, out, length, {});
+    }
+    template <typename A, typename = detail::floats_t<A>>
+    static Task sum(A &&a, float &out) {
+        return sum(std::data(a), &out, std::size(a));
+    }
+    /// `out = min(a)` (NaN if any element is NaN).
+    static Task reduce_min(const float *a, float *out, std::size_t length) {
+        return typed<float>(GPU_OP_REDUCE_MIN, {a}, out, length, {});
+    }
+    template <typename A, typename = detail::floats_t<A>>
+    static Task reduce_min(A &&a, float &out) {
+        return reduce_min(std::data(a), &out, std::size(a));
+    }
+    /// `out = max(a)` (NaN if any element is NaN).
+    static Task reduce_max(const float *a, float *out, std::size_t length) {
+        return typed<float>(GPU_OP_REDUCE_MAX, {a}, out, length, {});
+    }
+    template <typename A, typename = detail::floats_t<A>>
+    static Task reduce_max(A &&a, float &out) {
+        return reduce_max(std::data(a), &out, std::size(a));
+    }
+    /// `out = sum(a) / length`.
+    static Task mean(const float *a, float *out, std::size_t length) {
+        return typed<float>(GPU_OP_MEAN, {a}, out, length, {});
+    }
+    template <typename A, typename = detail::floats_t<A>>
+    static Task mean(A &&a, float &out) {
+        return mean(std::data(a), &out, std::size(a));
+    }
+    /// `out = sum(a * b)`.
+    static Task dot(const float *a, const float *b, float *out, std::size_t length) {
+        return typed<float>(GPU_OP_DOT, {a, b}, out, length, {});
+    }
+    template <typename A, typename B, typename = detail::floats_t<A, B>>
+    static Task dot(A &&a, B &&b, float &out) {
+        if (std::size(a) != std::size(b)) {
+            throw Error(GPU_EXECUTOR_INVALID_ARGUMENT,
+                        "dot: a has " + std::to_string(std::size(a)) + " elements, b " +
+                            std::to_string(std::size(b)));
+        }
+        return dot(std::data(a), std::data(b), &out, std::size(a));
+    }
+    /// `out = sqrt(sum(a * a))`.
+    static Task norm2(const float *a, float *out, std::size_t length) {
+        return typed<float>(GPU_OP_NORM2, {a}, out, length, {});
+    }
+    template <typename A, typename = detail::floats_t<A>>
+    static Task norm2(A &&a, float &out) {
+        return norm2(std::data(a), &out, std::size(a));
+    }
+
+    /// `c[m×n] = a[m×k] · b[k×n]`, row-major floats; with `transpose_b`, `b` is stored
+    /// n×k. Throws Error(GPU_EXECUTOR_SIZE_OVERFLOW) when m·n does not fit a size_t.
+    static Task matmul(const float *a, const float *b, float *c, std::size_t m, std::size_t k,
+                       std::size_t n, bool transpose_b = false) {
+        const std::size_t length = detail::checked_product(m, n, "M*N");
+        return Task(detail::make_task(GPU_OP_MATMUL,
+                                      GPU_DTYPE_F32 | (transpose_b ? GPU_TASK_TRANSPOSE_B : 0u),
+                                      {a, b}, c, length, {m, k, n}));
+    }
+    /// As above, from ranges: `a` must hold m·k elements, `b` k·n and `c` m·n (else
+    /// Error(GPU_EXECUTOR_INVALID_ARGUMENT); SIZE_OVERFLOW when a product overflows).
+    template <typename A, typename B, typename C,
+              typename = std::enable_if_t<detail::output_range<C> &&
+                                          std::is_same<detail::element_t<C>, float>::value>,
+              typename = detail::floats_t<A, B>>
+    static Task matmul(A &&a, B &&b, C &&c, std::size_t m, std::size_t k, std::size_t n,
+                       bool transpose_b = false) {
+        const std::size_t sizes[3] = {std::size(a), std::size(b), std::size(c)};
+        const std::size_t want[3] = {detail::checked_product(m, k, "M*K"),
+                                     detail::checked_product(k, n, "K*N"),
+                                     detail::checked_product(m, n, "M*N")};
+        const char *names[3] = {"A", "B", "C"};
+        for (int i = 0; i < 3; ++i) {
+            if (sizes[i] != want[i]) {
+                throw Error(GPU_EXECUTOR_INVALID_ARGUMENT,
+                            std::string("matmul: ") + names[i] + " has " +
+                                std::to_string(sizes[i]) + " elements, " +
+                                std::to_string(m) + "x" + std::to_string(k) + "x" +
+                                std::to_string(n) + (transpose_b ? " (B transposed)" : "") +
+                                " needs " + std::to_string(want[i]));
+            }
+        }
+        return matmul(std::data(a), std::data(b), std::data(c), m, k, n, transpose_b);
+    }
+
+    /// Any op code, typically one from Executor::register_kernel: `inputs` (at most 4; the
+    /// kernel reads its `num_inputs` first) and `output` hold `length` elements of `dtype`;
+    /// `params` (at most 4) are its params words. Throws Error(GPU_EXECUTOR_INVALID_ARGUMENT)
+    /// for more than 4 of either; the library checks the rest at submission.
+    static Task custom(uint32_t op, gpu_dtype_t dtype, std::initializer_list<const void *> inputs,
+                       void *output, std::size_t length, std::initializer_list<Param> params = {}) {
+        check_custom_counts(inputs.size(), params.size());
+        return with_params(detail::make_task(op, dtype, inputs, output, length, {}), params);
+    }
+    /// As above with typed pointers: T (float, int32_t, uint32_t) gives the dtype.
+    template <typename T, typename = std::enable_if_t<detail::dtype_code<T>() != 255>>
+    static Task custom(uint32_t op, std::initializer_list<const T *> inputs, T *output,
+                       std::size_t length, std::initializer_list<Param> params = {}) {
+        check_custom_counts(inputs.size(), params.size());
+        gpu_task_t task = detail::make_task(op, detail::dtype_code<T>(), {}, output, length, {});
+        std::size_t k = 0;
+        for (const T *input : inputs) {
+            task.inputs[k++] = input;
+        }
+        return with_params(task, params);
+    }
+    /// As above with ranges, e.g. `Task::custom(poly, {a, b}, out, {1.5f})`: the output's
+    /// element type gives the dtype, and every input must hold as many elements as the
+    /// output (else Error(GPU_EXECUTOR_INVALID_ARGUMENT)).
+    template <typename O, typename T = detail::element_output_t<O>>
+    static Task custom(uint32_t op, std::initializer_list<Input<detail::type_identity_t<T>>> inputs,
+                       O &&output, std::initializer_list<Param> params = {}) {
+        check_custom_counts(inputs.size(), params.size());
+        gpu_task_t task = detail::make_task(op, detail::dtype_code<T>(), {}, std::data(output),
+                                            std::size(output), {});
+        std::size_t k = 0;
+        for (const Input<T> &input : inputs) {
+            if (input.size() != task.length) {
+                throw Error(GPU_EXECUTOR_INVALID_ARGUMENT,
+                            "custom: input " + std::to_string(k) + " has " +
+                                std::to_string(input.size()) + " elements, the output " +
+                                std::to_string(task.length));
+            }
+            task.inputs[k++] = input.data();
+        }
+        return with_params(task, params);
+    }
+
     const gpu_task_t &raw() const noexcept { return raw_; }
     std::size_t length() const noexcept { return raw_.length; }
+    /// The op code (a gpu_op_t or a registered kernel's).
+    uint32_t op() const noexcept { return raw_.op; }
+    /// The element type, from the flags.
+    gpu_dtype_t dtype() const noexcept {
+        return static_cast<gpu_dtype_t>(raw_.flags & GPU_TASK_DTYPE_MASK);
+    }
 
 private:
+    template <typename T>
+    static Task typed(uint32_t op, std::initializer_list<const void *> inputs, T *out,
+                      std::size_t length, std::initializer_list<uint64_t> params) {
+        return Task(detail::make_task(op, detail::dtype_code<T>(), inputs, out, length, params));
+    }
+
+    static void check_custom_counts(std::size_t inputs, std::size_t params) {
+        if (inputs > 4 || params > 4) {
+            throw Error(GPU_EXECUTOR_INVALID_ARGUMENT,
+                        "custom: " + std::to_string(inputs) + " inputs and " +
+                            std::to_string(params) + " params; a task has 4 of each");
+        }
+    }
+
+    static Task with_params(gpu_task_t task, std::initializer_list<Param> params) noexcept {
+        std::size_t k = 0;
+        for (const Param &param : params) {
+            task.params[k++] = param.bits();
+        }
+        return Task(task);
+    }
+
     gpu_task_t raw_;
 };
 
@@ -413,7 +975,9 @@ struct AdapterInfo {
 /// One asynchronous batch, from Executor::submit_async. Move-only.
 ///
 /// The batch's outputs are written when the ticket completes: in wait() or poll() when they
-/// return true, or at the latest in the destructor (which waits, ignoring errors). So every
+/// return true, or at the latest in the destructor (which waits, ignoring errors; with
+/// Options::wait_timeout set, at most that long, after which the results are abandoned and
+/// never written). So every
 /// output array must outlive the Ticket, and must not be read or written until it has
 /// completed. Destroying (or reset()ting) the Executor first abandons the results: the
 /// Ticket then never writes, and wait()/poll() throw Error(GPU_EXECUTOR_UNKNOWN_TICKET).
@@ -457,6 +1021,9 @@ public:
     /// Waits without a time limit; returns true once the outputs hold their results.
     /// Throws Error with the batch's status (GPU_ERROR, DEVICE_LOST, ...) when it failed;
     /// the ticket is then complete and a later wait()/poll() throws the same error.
+    /// With Options::wait_timeout set, throws Error(GPU_EXECUTOR_TIMED_OUT) once that limit
+    /// passed; the ticket then stays pending (wait again, poll, or wait(timeout), which
+    /// the limit does not cap).
     bool wait() { return wait_ns(UINT64_MAX); }
 
     /// Waits at most `timeout` (any std::chrono duration): true when the batch completed
@@ -525,7 +1092,9 @@ private:
             return false;
         }
         std::string message = gpu_executor_last_error_message();
-        if (status != GPU_EXECUTOR_UNKNOWN_TICKET && status != GPU_EXECUTOR_NULL_POINTER) {
+        // TIMED_OUT (the options' wait limit) leaves the ticket valid, as NOT_READY does.
+        if (status != GPU_EXECUTOR_UNKNOWN_TICKET && status != GPU_EXECUTOR_NULL_POINTER &&
+            status != GPU_EXECUTOR_TIMED_OUT) {
             // The batch itself failed: the ticket is spent, and says so again if asked.
             state_ = State::failed;
             error_status_ = status;
@@ -553,6 +1122,28 @@ private:
 static_assert(!std::is_copy_constructible<Ticket>::value, "Ticket is move-only");
 static_assert(std::is_nothrow_move_constructible<Ticket>::value, "Ticket moves");
 static_assert(std::is_nothrow_move_assignable<Ticket>::value, "Ticket moves");
+
+/// A WGSL kernel to register (gpu_kernel_desc_t with owned strings); the defaults are
+/// gpu_kernel_desc_default()'s. Bindings, all in group 0: 0 the optional uniform params
+/// (the invocation count, then `params_size / 4` words), 1, 2, 4 the inputs, 3 the output
+/// (gpu_executor.h has the details).
+struct KernelDesc {
+    /// The WGSL source.
+    std::string source;
+    /// The `@compute` entry point (empty: "main").
+    std::string entry_point = "main";
+    /// Input arrays, 1 to 3.
+    uint32_t num_inputs = 1;
+    /// The element type of every array (tasks must name the same).
+    gpu_dtype_t dtype = GPU_DTYPE_F32;
+    /// 1, or 4 (arrays packed at multiples of four elements, readable as vec4).
+    uint32_t elements_per_invocation = 1;
+    /// true: element-wise (tasks share dispatches and are split like the built-ins);
+    /// false: each task is one dispatch over its whole arrays, never split.
+    bool elementwise = true;
+    /// Bytes of params the kernel reads after the count: 0 to 16, a multiple of 4.
+    uint32_t params_size = 0;
+};
 
 /// Owns one gpu_executor_t. Move-only; the destructor calls gpu_executor_destroy.
 /// A moved-from Executor is empty: calls on it throw Error(GPU_EXECUTOR_NULL_POINTER).
@@ -700,6 +1291,40 @@ public:
         return submit_async(a.data(), b.data(), out.data(), out.size());
     }
 #endif
+
+    /// Registers a WGSL kernel on this executor and returns its op code, for
+    /// Task::custom (valid on this executor only, until it is destroyed). Throws
+    /// Error(GPU_EXECUTOR_INVALID_KERNEL) with the compiler's message (line and column)
+    /// when the source does not compile, lacks the entry point or its bindings do not
+    /// match the description; Error(GPU_EXECUTOR_INVALID_ARGUMENT), before calling the
+    /// library, when the source or entry point holds a NUL character.
+    uint32_t register_kernel(const KernelDesc &desc) {
+        for (const std::string *text : {&desc.source, &desc.entry_point}) {
+            if (text->find('\0') != std::string::npos) {
+                throw Error(GPU_EXECUTOR_INVALID_ARGUMENT,
+                            std::string("register_kernel: the ") +
+                                (text == &desc.source ? "source" : "entry point") +
+                                " holds a NUL character at offset " +
+                                std::to_string(text->find('\0')));
+            }
+        }
+        gpu_kernel_desc_t raw = gpu_kernel_desc_default();
+        raw.source = desc.source.c_str();
+        raw.entry_point = desc.entry_point.empty() ? nullptr : desc.entry_point.c_str();
+        raw.num_inputs = desc.num_inputs;
+        raw.dtype = desc.dtype;
+        raw.elements_per_invocation = desc.elements_per_invocation;
+        raw.elementwise = desc.elementwise ? 1u : 0u;
+        raw.params_size = desc.params_size;
+        return register_kernel(raw);
+    }
+
+    /// Registers a kernel from the C description (start from gpu_kernel_desc_default()).
+    uint32_t register_kernel(const gpu_kernel_desc_t &desc) {
+        uint32_t op = 0;
+        detail::check(gpu_executor_register_kernel(get(), &desc, &op));
+        return op;
+    }
 
     /// `a + b` into a new vector.
     std::vector<float> add(const std::vector<float> &a, const std::vector<float> &b) {
