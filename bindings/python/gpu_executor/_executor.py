@@ -14,6 +14,7 @@ import numpy as np
 
 from . import _ffi
 from ._ffi import Backend, DeviceType, PowerPreference, Status, Strategy
+from ._optasks import Task
 from ._tasks import ArrayTask, Batch
 
 E = TypeVar("E", bound=enum.IntEnum)
@@ -382,27 +383,30 @@ class Executor:
 
     # --- work -------------------------------------------------------------------------------
 
-    def submit(self, tasks: Union[Batch, Iterable[ArrayTask]]) -> None:
-        """Runs ``out[...] = a + b`` for every ``(a, b, out)`` in ``tasks`` as one batch.
+    def submit(self, tasks: Union[Batch, Task, Iterable[Union[Task, ArrayTask]]]) -> None:
+        """Runs every task of ``tasks`` as one batch (one call into the library).
 
-        ``tasks`` is an iterable of ``(a, b, out)`` tuples or a :class:`Batch` (built from
-        them, or from stacked arrays or lists of arrays, and reusable). Every array must be
-        a C-contiguous, aligned ``numpy.float32`` array; ``a``, ``b`` and ``out`` of one task
-        must have the same shape (any, including empty). Arrays are used in place, never
-        copied; ``out`` is written only if the whole batch succeeds and must not overlap any
-        input or any other output (``GpuExecutorError`` with status ``ALIASING``). Raises
-        ``TypeError`` / ``ValueError`` for unfit arguments before anything runs.
+        ``tasks`` is an iterable of :class:`Task` objects (any op: ``gpu_executor.ops``
+        makes them) and ``(a, b, out)`` tuples (``out[...] = a + b``), mixed in any order;
+        or one ``Task``; or a :class:`Batch` (built from them, or from stacked arrays or
+        lists of arrays, and reusable). For a tuple, every array must be a C-contiguous,
+        aligned ``numpy.float32`` array, and ``a``, ``b`` and ``out`` must have the same
+        shape (any, including empty); a ``Task`` says what its op takes. Arrays are used
+        in place, never copied; every ``out`` is written only if the whole batch succeeds
+        and must not overlap any input or any other output (``GpuExecutorError`` with
+        status ``ALIASING``). Raises ``TypeError`` / ``ValueError`` naming the first unfit
+        task before anything runs.
         """
         batch = tasks if isinstance(tasks, Batch) else Batch(tasks)
         pointer, count = batch._as_parameter()
         # `batch` keeps every array alive until the call returns.
         self._call("gpu_executor_submit_batch", pointer, count)
 
-    def submit_async(self, tasks: Union[Batch, Iterable[ArrayTask]]) -> "Ticket":
+    def submit_async(self, tasks: Union[Batch, Task, Iterable[Union[Task, ArrayTask]]]) -> "Ticket":
         """Submits ``tasks`` like :meth:`submit` but returns at once, with a :class:`Ticket`.
 
-        The inputs ``a`` and ``b`` are copied before this returns: they may be changed or
-        dropped right away. Each ``out`` is written when the ticket completes
+        Every input array is copied before this returns: it may be changed or dropped
+        right away. Each ``out`` is written when the ticket completes
         (:meth:`Ticket.wait` or :meth:`Ticket.poll` returning ``True``); until then do not
         read or write it. The ticket keeps every ``out`` (and this executor) alive until it
         completes. Several tickets may be in flight at once and complete in any order.
