@@ -138,13 +138,14 @@ class Task:
     list, or mixed with ``(a, b, out)`` tuples: one batch, one call into the library).
 
     - ``op``: an :class:`Op` (``Op.SQRT``), its integer value or its name (``"sqrt"``).
-    - ``inputs``: the op's input arrays, ``(a,)``, ``(a, b)`` or ``(a, b, c)`` (a single
-      array stands for ``(a,)``).
+    - ``inputs``: the op's input arrays, a tuple or list ``(a,)``, ``(a, b)`` or
+      ``(a, b, c)`` (a single array stands for ``(a,)``).
     - ``out``: the output array; ``None`` allocates one (``task.out``): the inputs' shape
       and dtype for an element-wise op, ``float32[1]`` for a reduction, ``float32[M, N]``
       for a matmul.
-    - ``scalars``: the op's scalars: ``(s,)`` for ``SCALE`` and ``AXPY``, ``(lo, hi)`` for
-      ``CLAMP`` (a single number stands for ``(s,)``); ``()`` for the others.
+    - ``scalars``: the op's scalars, a tuple or list: ``(s,)`` for ``SCALE`` and ``AXPY``,
+      ``(lo, hi)`` for ``CLAMP`` (a single number stands for ``(s,)``); ``()`` for the
+      others.
     - ``transpose_b``: ``MATMUL`` only: ``b`` is stored ``(N, K)``.
 
     The element type follows the arrays' dtype: ``float32``, ``int32`` or ``uint32``, the
@@ -175,16 +176,10 @@ class Task:
     ) -> None:
         info = op_info(op)
         name = info.op.name
-        if isinstance(inputs, np.ndarray) or not hasattr(inputs, "__iter__"):
-            inputs = (inputs,)
-        else:
-            inputs = tuple(inputs)
+        inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
         if len(inputs) != info.arity:
             raise TypeError(f"{name} takes {info.arity} input(s), got {len(inputs)}")
-        if isinstance(scalars, (str, bytes)) or not hasattr(scalars, "__iter__"):
-            scalars = (scalars,)
-        else:
-            scalars = tuple(scalars)
+        scalars = tuple(scalars) if isinstance(scalars, (tuple, list)) else (scalars,)
         if len(scalars) != info.scalars:
             raise TypeError(f"{name} takes {info.scalars} scalar(s), got {len(scalars)}")
         if transpose_b and info.kind != MATMUL:
@@ -323,7 +318,7 @@ def _scalar_bits(index: int, name: str, position: int, value: Any, code: int) ->
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise TypeError(
             f"{what} must be an integer for {ELEMENT_DTYPES[code]} arrays, got "
-            f"{type(value).__name__} {value!r}"
+            f"{type(value).__name__} {value}"
         )
     value = int(value)
     low, high = (-(2**31), 2**31) if code == DType.I32 else (0, 2**32)
@@ -433,8 +428,13 @@ def _as_tasks(items: List[Any]) -> Optional[Tuple[List[Task], Optional[np.ndarra
 def _scalar_params(tasks: List[Task], indices: np.ndarray, count: int, code: int) -> Optional[np.ndarray]:
     """The params of tasks ``indices`` (all of element type ``code`` with ``count``
     scalars), or None when a scalar is unfit."""
-    raw = np.array([tasks[i]._scalars for i in indices])
-    if raw.shape != (len(indices), count) or raw.dtype.kind not in ("iu" if code else "iuf"):
+    return _encode_scalars(np.array([tasks[i]._scalars for i in indices]), (len(indices), count), code)
+
+
+def _encode_scalars(raw: np.ndarray, shape: Tuple[int, int], code: int) -> Optional[np.ndarray]:
+    """The 32-bit patterns (as uint64) of scalars ``raw`` for element type ``code``, or
+    None when ``raw`` is not ``shape`` or a scalar is unfit."""
+    if raw.shape != shape or raw.dtype.kind not in ("iu" if code else "iuf"):
         return None
     if code == DType.F32:
         wide = raw.astype(np.float64)
@@ -535,6 +535,107 @@ def _fast(items: List[Any]) -> Optional[np.ndarray]:
     result["params"] = params
     result.flags.writeable = False
     return result
+
+
+def stacked_array(
+    op: Union[Op, int, str], inputs: Any, out: Any, scalars: Any = (), transpose_b: bool = False
+) -> np.ndarray:
+    """The task array of ``op`` over the rows of stacked arrays: task ``i`` reads row ``i``
+    of each input and writes row ``i`` of ``out``; each scalar is a number or holds one
+    per row. Raises the first bad task's error."""
+    info = op_info(op)
+    if out is None:
+        raise TypeError("Batch.stacked_op needs out (one row per task)")
+    example = Task(info.op, inputs, out, scalars, transpose_b=transpose_b)  # checks the counts
+    arrays = list(example._inputs) + [example._out]
+    for role, array in zip(_INPUT_NAMES[: info.arity] + ("out",), arrays):
+        if not isinstance(array, np.ndarray):
+            raise TypeError(
+                f"{role} must be a numpy.ndarray (one row per task), got {type(array).__name__}"
+            )
+        if array.ndim == 0:
+            raise ValueError(f"{role}: a stacked array needs at least one dimension (one row per task)")
+    count = out.shape[0]
+    counts = [array.shape[0] for array in arrays]
+    if len(set(counts)) != 1:
+        raise ValueError(f"inputs and out must hold as many tasks (rows); they hold {counts}")
+    rows: List[np.ndarray] = []
+    for values in example._scalars:
+        row = np.asarray(values)
+        if row.ndim > 1 or (row.ndim == 1 and len(row) != count):
+            raise ValueError(
+                f"a scalar of a stacked {info.op.name} is a number or holds one per task "
+                f"({count}), got shape {row.shape}"
+            )
+        rows.append(np.broadcast_to(row, (count,)))
+    tasks = _stacked_fast(info, arrays, rows, transpose_b, count)
+    if tasks is None:
+        items = [
+            # x[i, ...]: row i as an array, 0-d ones included
+            Task(info.op, [x[i, ...] for x in arrays[:-1]], arrays[-1][i, ...], [s[i] for s in rows], transpose_b=transpose_b)
+            for i in range(count)
+        ]
+        tasks = _task_by_task(items)  # raises for the first bad task
+    return tasks
+
+
+def _stacked_fast(
+    info: OpInfo, arrays: List[np.ndarray], scalars: List[np.ndarray], transpose_b: bool, count: int
+) -> Optional[np.ndarray]:
+    """``stacked_array``'s array when every row is fit, else None."""
+    code = _type_code(arrays[0].dtype)
+    if code < 0 or code not in info.dtypes or any(x.dtype != arrays[0].dtype for x in arrays):
+        return None
+    # Rows share the dtype, the row shape and strides (so C-contiguity), and writeability;
+    # when the whole array is aligned, so is every row.
+    if not all(x.flags.aligned for x in arrays) or not arrays[-1].flags.writeable:
+        return None
+    if count and not all(x[0].flags.c_contiguous for x in arrays):
+        return None
+    shapes = [x.shape[1:] for x in arrays]
+    params = np.zeros((count, 4), np.uint64)
+    flags = code
+    if info.kind == ELEMENTWISE:
+        if len(set(shapes)) != 1:
+            return None
+        length = math.prod(shapes[-1])
+        if scalars:
+            raw = np.stack(scalars, axis=1) if count else np.zeros((0, len(scalars)))
+            values = _encode_scalars(raw, (count, len(scalars)), code)
+            if values is None:
+                return None
+            params[:, : len(scalars)] = values
+    elif info.kind == REDUCTION:
+        if len(set(shapes[:-1])) != 1 or math.prod(shapes[-1]) != 1:
+            return None
+        length = math.prod(shapes[0])
+    else:
+        if any(len(shape) != 2 for shape in shapes):
+            return None
+        (m, k), (n, kb), c = shapes
+        if not transpose_b:
+            kb, n = n, kb
+        if kb != k or c != (m, n):
+            return None
+        length = m * n
+        params[:, :3] = (m, k, n)
+        if transpose_b:
+            flags |= TASK_TRANSPOSE_B
+    tasks = np.zeros(count, TASK_DTYPE)
+    tasks["op"] = info.op
+    tasks["flags"] = flags
+    for slot, array in enumerate(arrays):
+        # Modulo 2**64, so that a negative stride (x[::-1]) works too.
+        offsets = (np.arange(count, dtype=np.int64) * array.strides[0]).astype(np.uint64)
+        pointers = (offsets + np.uint64(array.ctypes.data)).astype(np.uintp)
+        if slot < info.arity:
+            tasks["inputs"][:, slot] = pointers
+        else:
+            tasks["output"] = pointers
+    tasks["length"] = length
+    tasks["params"] = params
+    tasks.flags.writeable = False
+    return tasks
 
 
 def task_array(items: List[Any]) -> np.ndarray:

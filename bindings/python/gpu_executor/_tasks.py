@@ -496,6 +496,25 @@ class Batch:
         batch._build(columns, None)
         return batch
 
+    @classmethod
+    def stacked_op(
+        cls, op: Any, inputs: Any, out: np.ndarray, scalars: Any = (), *, transpose_b: bool = False
+    ) -> "Batch":
+        """Task ``i`` is ``Task(op, [x[i] for x in inputs], out[i], scalars)``: ``op`` over
+        row ``i`` of stacked arrays (``inputs`` and ``out`` hold as many rows, each
+        C-contiguous; the arrays themselves need not be). Each scalar is a number, or a 1-D
+        array with one value per task. For a reduction ``out`` is ``(tasks,)`` or
+        ``(tasks, 1)``; for ``MATMUL`` the arrays are ``(tasks, M, K)``, ``(tasks, K, N)``
+        (``(tasks, N, K)`` with ``transpose_b``) and ``(tasks, M, N)``. Every row is checked
+        at once, as for :meth:`stacked`."""
+        from ._optasks import stacked_array
+
+        batch = cls.__new__(cls)
+        tasks = stacked_array(op, inputs, out, scalars, transpose_b)
+        keep = (tuple(inputs) if not isinstance(inputs, np.ndarray) else (inputs,), out, scalars)
+        batch._set(tasks, keep)
+        return batch
+
     def _adopt(self, other: "Batch") -> None:
         self._tasks, self._keep, self._pointer = other._tasks, other._keep, other._pointer
 

@@ -302,3 +302,68 @@ def test_async_tasks(executor, rng):
     assert ticket.wait()
     np.testing.assert_allclose(outputs[0], expected, atol=1e-5)
     assert abs(outputs[1][0] - expected_sum) <= 1e-5 * magnitude
+
+
+# --- Batch.stacked_op ----------------------------------------------------------------------------
+
+
+def test_stacked_op_equals_a_list_of_tasks(executor, rng, reader):
+    x = floats(rng, (50, 16))
+    xi = ints(rng, (50, 3, 4))
+    a, b = floats(rng, (6, 5, 7)), floats(rng, (6, 3, 7))
+    factors = rng.integers(-100, 100, 50)
+    cases = [
+        (("sqrt", np.abs(x), np.full_like(x, np.nan)), {}),
+        ((Op.AXPY, (x, x[::-1]), np.full_like(x, np.nan), (-1.5,)), {}),
+        (("scale", xi, np.zeros_like(xi), (factors,)), {}),
+        (("clamp", xi[::2], np.zeros_like(xi[::2]), (np.int32(-5), 5)), {}),
+        (("dot", (x, x), np.full(50, np.nan, np.float32)), {}),
+        (("norm2", x[:, :8], np.full((50, 1), np.nan, np.float32)), {}),
+        (("matmul", (a, b), np.full((6, 5, 3), np.nan, np.float32)), {"transpose_b": True}),
+        (("add", (x[:0], x[:0]), x[:0].copy()), {}),
+    ]
+    for args, keywords in cases:
+        op, inputs, out = args[:3]
+        scalars = args[3] if len(args) > 3 else ()
+        batch = gpu_executor.Batch.stacked_op(*args, **keywords)
+        inputs = inputs if isinstance(inputs, tuple) else (inputs,)
+        rows = [
+            Task(op, [x[i, ...] for x in inputs], out[i, ...], [np.broadcast_to(s, (len(out),))[i] for s in scalars], **keywords)
+            for i in range(len(out))
+        ]
+        np.testing.assert_array_equal(batch.task_array.view(np.uint8), _optasks._task_by_task(rows).view(np.uint8))
+        executor.submit(batch)
+    np.testing.assert_array_equal(cases[0][0][2], np.sqrt(np.abs(x)))
+    np.testing.assert_array_equal(cases[2][0][2], xi * factors[:, None, None].astype(np.int32))
+    np.testing.assert_allclose(cases[4][0][2], (x.astype(np.float64) ** 2).sum(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(cases[6][0][2], a.astype(np.float64) @ b.transpose(0, 2, 1), rtol=1e-5, atol=1e-2)
+
+
+def test_bad_stacked_op(rng, reader):
+    x, xi = floats(rng, (20, 8)), ints(rng, (20, 8))
+    cases = [
+        (lambda: Batch.stacked_op("sqrt", xi, xi.copy()), TypeError, "task 0: SQRT is not defined for int32"),
+        (lambda: Batch.stacked_op("add", (x, xi), x.copy()), TypeError, "task 0: b has dtype int32 but a has float32"),
+        (lambda: Batch.stacked_op("exp", x, _readonly(x)), ValueError, "task 0: out is read-only"),
+        (lambda: Batch.stacked_op("exp", floats(rng, (20, 16))[:, ::2], x.copy()), ValueError, "task 0: a is not C-contiguous"),
+        (lambda: Batch.stacked_op("scale", xi, xi.copy(), (2.5,)), TypeError, "task 0: SCALE scalar 0 must be an integer"),
+        (lambda: Batch.stacked_op("scale", xi, xi.copy(), (np.r_[np.zeros(7, int), 2**40, np.zeros(12, int)],)), ValueError, "task 7: SCALE scalar 0 = 1099511627776 is out of int32 range"),
+        (lambda: Batch.stacked_op("scale", xi, xi.copy(), (np.zeros(3),)), ValueError, "a scalar of a stacked SCALE is a number or holds one per task \\(20\\)"),
+        (lambda: Batch.stacked_op("mean", x, np.empty((20, 2), np.float32)), ValueError, "task 0: out of MEAN must hold one element"),
+        (lambda: Batch.stacked_op("add", (x, x[:10]), x.copy()), ValueError, "inputs and out must hold as many tasks \\(rows\\); they hold \\[20, 10, 20\\]"),
+        (lambda: Batch.stacked_op("matmul", (x.reshape(20, 2, 4), x.reshape(20, 2, 4)), np.empty((20, 2, 4), np.float32)), ValueError, "task 0: MATMUL shapes do not match"),
+        (lambda: Batch.stacked_op("matmul", (x, x), np.empty((20, 8), np.float32)), ValueError, "task 0: MATMUL takes 2-D arrays"),
+        (lambda: Batch.stacked_op("add", (x, list(x)), x.copy()), TypeError, "b must be a numpy.ndarray \\(one row per task\\)"),
+        (lambda: Batch.stacked_op("sqrt", np.float32(1), x.copy()), TypeError, "a must be a numpy.ndarray"),
+        (lambda: Batch.stacked_op("sqrt", np.zeros((), np.float32), np.zeros((), np.float32)), ValueError, "a: a stacked array needs at least one dimension"),
+        (lambda: Batch.stacked_op("sqrt", x, None), TypeError, "Batch.stacked_op needs out"),
+        (lambda: Batch.stacked_op("sqrt", (x, x), x.copy()), TypeError, "SQRT takes 1 input"),
+    ]
+    for make, error, message in cases:
+        with pytest.raises(error, match="^" + message):
+            make()
+    # Rows misaligned from row 1 on: a row stride that is not a multiple of 4 bytes.
+    raw = np.zeros(20 * 34 + 64, np.uint8)
+    rows = np.lib.stride_tricks.as_strided(raw.view(np.float32), shape=(20, 8), strides=(34, 4))
+    with pytest.raises(ValueError, match="^task 1: out is not aligned"):
+        Batch.stacked_op("neg", x, rows)
