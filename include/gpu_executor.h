@@ -61,6 +61,12 @@ static inline uint64_t gpu_param_i32(int32_t value) {
 // Words of the params block: a count and up to seven parameters (see `Staged::params`).
 #define PARAMS_WORDS 8
 
+// First op code handed to a registered kernel; codes are never reused in a process.
+#define USER_OP_BASE 268435456
+
+// Most params words a user kernel reads after the count (the task's `params[0..4]`).
+#define MAX_USER_PARAMS 4
+
 // Result of every fallible call. `GPU_EXECUTOR_OK` is zero; every other value names one
 // kind of failure, and `gpu_executor_last_error_message()` gives the detail.
 enum gpu_executor_status_t
@@ -108,6 +114,10 @@ enum gpu_executor_status_t
   // The GPU did not finish within `gpu_executor_options_t.wait_timeout_ns`. A blocking
   // batch's results are abandoned (no output written); a ticket stays valid.
   GPU_EXECUTOR_TIMED_OUT = 18,
+  // `gpu_executor_register_kernel`: the WGSL does not compile, has no such compute entry
+  // point, or its bindings do not match the description; the message has the compiler's
+  // text with line and column. Nothing was registered.
+  GPU_EXECUTOR_INVALID_KERNEL = 19,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -448,6 +458,42 @@ typedef struct gpu_adapter_info_t {
 // ticket of another executor is `UNKNOWN_TICKET`, never someone else's batch). Never 0.
 typedef uint64_t gpu_ticket_t;
 
+// Describes a kernel to register. Start from `gpu_kernel_desc_default()`, which sets
+// `struct_size`; fields are only ever appended.
+//
+// The kernel's bindings (all in group 0; docs/KERNELS.md has a full example):
+// - binding 0, optional: `var<uniform>` params. Its first `u32` is the number of
+//   invocations with work (element count / `elements_per_invocation`, rounded up), then
+//   `params_size / 4` words: the low 32 bits of the task's `params[0]`, `params[1]`, ….
+// - bindings 1, 2, 4: the inputs `a`, `b`, `c` (`num_inputs` of them), each
+//   `var<storage, read>` `array<T>` (or `array<vec4<T>>` with 4 elements per invocation).
+// - binding 3: the output, `var<storage, read_write>`.
+//
+// The grid is one-dimensional in invocations but spills into y beyond the device's
+// per-dimension workgroup limit: compute the index as
+// `gid.x + gid.y * num_workgroups.x * WORKGROUP_SIZE` and check it against the count.
+typedef struct gpu_kernel_desc_t {
+  // `sizeof(gpu_kernel_desc_t)`.
+  uint32_t struct_size;
+  // The WGSL source, NUL-terminated UTF-8. Read during the call only.
+  const char *source;
+  // The `@compute` entry point's name, NUL-terminated; NULL means "main".
+  const char *entry_point;
+  // Input arrays, 1 to 3 (bindings 1, 2, 4).
+  uint32_t num_inputs;
+  // A `gpu_dtype_t`: the element type of every array (tasks must name the same).
+  uint32_t dtype;
+  // 1 or 4: elements one invocation handles (with 4, arrays are packed at multiples of
+  // four elements and the kernel may read them as `vec4`).
+  uint32_t elements_per_invocation;
+  // Nonzero (default): element-wise; tasks of this kernel share dispatches and are
+  // split at the binding limit like the built-ins. Zero: whole-array; each task is one
+  // dispatch over its whole arrays, never split (too large gives `INVALID_ARGUMENT`).
+  uint32_t elementwise;
+  // Bytes of task params the kernel reads after the count word: 0 to 16, a multiple of 4.
+  uint32_t params_size;
+} gpu_kernel_desc_t;
+
 // Receives one log message: its `gpu_log_level_t` level, a NUL-terminated message valid
 // only during the call, and the `userdata` given to `gpu_executor_set_log_callback`.
 typedef void (*gpu_log_callback_t)(uint32_t level, const char *message, void *userdata);
@@ -628,6 +674,39 @@ gpu_executor_status_t gpu_executor_wait(struct gpu_executor_t *exec,
 // # Safety
 // As `gpu_executor_wait`.
 gpu_executor_status_t gpu_executor_poll(struct gpu_executor_t *exec, gpu_ticket_t ticket);
+
+// A kernel description with `struct_size` set and the defaults: one input, `float`, one
+// element per invocation, element-wise, no params, entry point "main", no source. Pure
+// function; thread-safe.
+struct gpu_kernel_desc_t gpu_kernel_desc_default(void);
+
+// Registers the caller's WGSL kernel on `exec` and writes its op code (for
+// `gpu_task_t.op`) to `*op_out`. The code is valid for this executor only (another
+// executor's tasks get `UNKNOWN_OP`) and until it is destroyed; codes are never reused.
+//
+// The source is parsed and validated now: a syntax or validation error, a missing
+// `@compute` entry point, or bindings that do not match the description (see
+// `gpu_kernel_desc_t`) give `GPU_EXECUTOR_INVALID_KERNEL` with the compiler's message,
+// including line and column, and register nothing. Pipelines are compiled lazily, per
+// size bucket, through the same cache as the built-in ops, and counted in the same stats.
+//
+// Tasks of a registered op: `flags` names the kernel's `dtype`; `inputs[0..num_inputs]`
+// and the output hold `length` elements; `params[k]` for `k < params_size / 4` hold 32-bit
+// words (the upper halves 0), the rest 0.
+//
+// - `desc`: read during the call only; `struct_size` must be `sizeof(gpu_kernel_desc_t)`.
+// - `op_out`: written only on success.
+//
+// Errors: `NULL_POINTER` (exec, desc, desc->source, op_out), `BAD_STRUCT_SIZE`,
+// `INVALID_KERNEL`, `POISONED`. Thread-safe.
+//
+// # Safety
+// `exec` must come from `gpu_executor_create` and not be destroyed yet; `desc` must be
+// NULL or point to a readable description whose strings are NUL-terminated; `op_out`
+// must be NULL or writable.
+gpu_executor_status_t gpu_executor_register_kernel(struct gpu_executor_t *exec,
+                                                   const struct gpu_kernel_desc_t *desc,
+                                                   uint32_t *op_out);
 
 // Routes the library's log messages (adapter chosen, pipelines compiled, caches growing,
 // errors raised outside a batch, device loss) to `callback` instead of stderr. Pass NULL to

@@ -84,6 +84,7 @@ inline const char *status_name(Status status) noexcept {
     case GPU_EXECUTOR_NOT_READY: return "GPU_EXECUTOR_NOT_READY";
     case GPU_EXECUTOR_UNKNOWN_TICKET: return "GPU_EXECUTOR_UNKNOWN_TICKET";
     case GPU_EXECUTOR_TIMED_OUT: return "GPU_EXECUTOR_TIMED_OUT";
+    case GPU_EXECUTOR_INVALID_KERNEL: return "GPU_EXECUTOR_INVALID_KERNEL";
     }
     return "GPU_EXECUTOR_UNKNOWN_STATUS";
 }
@@ -555,65 +556,72 @@ static_assert(std::is_nothrow_move_assignable<Ticket>::value, "Ticket moves");
 
 /// Owns one gpu_executor_t. Move-only; the destructor calls gpu_executor_destroy.
 /// A moved-from Executor is empty: calls on it throw Error(GPU_EXECUTOR_NULL_POINTER).
+/// Thread-safe as the C handle is, except construction, assignment, release(), reset() and
+/// destruction, which must not overlap any other use of the object.
 class Executor {
 public:
     /// Default options (gpu_executor_options_default()).
     Executor() : Executor(Options{}) {}
 
-    explicit Executor(const Options &options) {
-        gpu_executor_t *handle = nullptr;
-        detail::check(gpu_executor_create(&options.raw(), &handle));
-        handle_ = handle;
+    // The cell first: nothing may throw between creating the handle and owning it.
+    explicit Executor(const Options &options) : live_(std::make_shared<gpu_executor_t *>()) {
+        detail::check(gpu_executor_create(&options.raw(), live_.get()));
     }
 
-    /// Takes ownership of a handle from gpu_executor_create (may be NULL: empty).
-    explicit Executor(gpu_executor_t *handle) noexcept : handle_(handle) {}
+    /// Takes ownership of a handle from gpu_executor_create (may be NULL: empty). Should
+    /// memory run out (std::bad_alloc), the handle is destroyed.
+    explicit Executor(gpu_executor_t *handle) : live_(adopt(handle)) {}
 
     ~Executor() { reset(); }
 
     Executor(const Executor &) = delete;
     Executor &operator=(const Executor &) = delete;
 
-    Executor(Executor &&other) noexcept
-        : handle_(std::exchange(other.handle_, nullptr)), live_(std::move(other.live_)) {}
+    Executor(Executor &&other) noexcept : live_(std::move(other.live_)) {}
 
     Executor &operator=(Executor &&other) noexcept {
         if (this != &other) {
-            reset(std::exchange(other.handle_, nullptr));
+            reset();
             live_ = std::move(other.live_);
         }
         return *this;
     }
 
     /// Whether this object owns a handle.
-    explicit operator bool() const noexcept { return handle_ != nullptr; }
+    explicit operator bool() const noexcept { return live_ != nullptr; }
 
     /// The C handle, still owned by this object.
-    gpu_executor_t *get() const noexcept { return handle_; }
+    gpu_executor_t *get() const noexcept { return live_ ? *live_ : nullptr; }
 
     /// Gives up ownership: the caller must gpu_executor_destroy the result. Pending
     /// Tickets keep using the handle, which must then outlive them.
     gpu_executor_t *release() noexcept {
+        gpu_executor_t *handle = get();
         live_.reset();
-        return std::exchange(handle_, nullptr);
+        return handle;
     }
 
-    /// Destroys the owned handle (if any) and takes `handle` instead. Tickets of the old
-    /// handle that are still pending are abandoned (their outputs are never written).
-    void reset(gpu_executor_t *handle = nullptr) noexcept {
-        gpu_executor_t *old = std::exchange(handle_, handle);
+    /// Destroys the owned handle, if any. Its Tickets that are still pending are abandoned
+    /// (their outputs are never written).
+    void reset() noexcept {
         if (live_) {
-            *live_ = nullptr;
+            gpu_executor_t *old = std::exchange(*live_, nullptr);  // tell its Tickets
             live_.reset();
-        }
-        if (old != nullptr) {
             gpu_executor_destroy(old);
         }
     }
 
+    /// As reset(), then takes ownership of `handle` (may be NULL: empty). Should memory run
+    /// out (std::bad_alloc), `handle` is destroyed and this object is left unchanged.
+    void reset(gpu_executor_t *handle) {
+        std::shared_ptr<gpu_executor_t *> next = adopt(handle);
+        reset();
+        live_ = std::move(next);
+    }
+
     /// Runs raw C tasks; blocks until every output holds its result.
     void submit(const gpu_task_t *tasks, std::size_t count) {
-        detail::check(gpu_executor_submit_batch(handle_, tasks, count));
+        detail::check(gpu_executor_submit_batch(get(), tasks, count));
     }
 
     void submit(const Batch &batch) { submit(batch.data(), batch.size()); }
@@ -651,11 +659,8 @@ public:
     /// the returned Ticket completes, so they must outlive it. Several tickets may be in
     /// flight and complete in any order.
     [[nodiscard]] Ticket submit_async(const gpu_task_t *tasks, std::size_t count) {
-        if (handle_ != nullptr && !live_) {
-            live_ = std::make_shared<gpu_executor_t *>(handle_);
-        }
         gpu_ticket_t id = 0;
-        detail::check(gpu_executor_submit_batch_async(handle_, tasks, count, &id));
+        detail::check(gpu_executor_submit_batch_async(get(), tasks, count, &id));
         return Ticket(live_, id);
     }
 
@@ -707,7 +712,7 @@ public:
     gpu_executor_stats_t stats() const {
         gpu_executor_stats_t stats{};
         stats.struct_size = static_cast<uint32_t>(sizeof(stats));
-        detail::check(gpu_executor_stats(handle_, &stats));
+        detail::check(gpu_executor_stats(get(), &stats));
         return stats;
     }
 
@@ -715,12 +720,12 @@ public:
     std::vector<uint64_t> bucket_sizes() const {
         std::vector<uint64_t> sizes;
         std::size_t count = 0;
-        detail::check(gpu_executor_bucket_sizes(handle_, nullptr, 0, &count));
+        detail::check(gpu_executor_bucket_sizes(get(), nullptr, 0, &count));
         // Another thread may add buckets between the calls: retry until it fits.
         while (count > 0) {
             sizes.resize(count);
             std::size_t total = 0;
-            detail::check(gpu_executor_bucket_sizes(handle_, sizes.data(), sizes.size(), &total));
+            detail::check(gpu_executor_bucket_sizes(get(), sizes.data(), sizes.size(), &total));
             if (total <= sizes.size()) {
                 sizes.resize(total);
                 return sizes;
@@ -734,7 +739,7 @@ public:
     AdapterInfo adapter_info() const {
         gpu_adapter_info_t raw{};
         raw.struct_size = static_cast<uint32_t>(sizeof(raw));
-        detail::check(gpu_executor_adapter_info(handle_, &raw));
+        detail::check(gpu_executor_adapter_info(get(), &raw));
         return AdapterInfo{static_cast<gpu_backend_t>(raw.backend),
                            static_cast<gpu_device_type_t>(raw.device_type),
                            raw.vendor_id,
@@ -748,7 +753,7 @@ public:
     /// and so std::cout while it is synchronised with stdio, first to keep the order).
     void print_stats() const {
         std::fflush(stdout);
-        detail::check(gpu_executor_print_stats(handle_));
+        detail::check(gpu_executor_print_stats(get()));
     }
 
 private:
@@ -778,8 +783,22 @@ private:
         return submit_async(raw.data(), raw.size());
     }
 
-    gpu_executor_t *handle_ = nullptr;
-    // The handle as Tickets see it: set to NULL when the handle is destroyed.
+    // The cell for a newly owned handle (none for NULL). Made as soon as the handle is
+    // owned, never lazily, so that concurrent submit_async calls only copy it.
+    static std::shared_ptr<gpu_executor_t *> adopt(gpu_executor_t *handle) {
+        if (handle == nullptr) {
+            return nullptr;
+        }
+        try {
+            return std::make_shared<gpu_executor_t *>(handle);
+        } catch (...) {
+            gpu_executor_destroy(handle);
+            throw;
+        }
+    }
+
+    // The owned handle, shared with this executor's Tickets, which see NULL once it is
+    // destroyed; empty when there is none.
     std::shared_ptr<gpu_executor_t *> live_;
 };
 

@@ -27,6 +27,8 @@ pub enum ErrorKind {
     Poisoned,
     /// The GPU did not finish within the configured wait limit.
     TimedOut,
+    /// A kernel's source or description does not fit the layout (registration).
+    InvalidKernel,
 }
 
 /// An error with the detail a user needs to fix the call.

@@ -23,14 +23,16 @@ use crate::device::Gpu;
 use crate::error::{Error, ErrorKind, Result};
 use crate::exact_cache::ExactSizeCache;
 use crate::kernel::{Kernel, KernelFactory, KernelId, KernelKind, SlabShape};
+use crate::log::{log, Level};
 use crate::ops::ReductionOp;
 use crate::pending::{PendingBatch, SlabSource, Waiter};
 use crate::pipeline::{self, Staged};
-use crate::plan::{plan_bucketed, plan_single_item};
+use crate::plan::{plan_bucketed, plan_single_item, Whole};
 use crate::pool::SlabPool;
 use crate::slab::Slab;
 use crate::stats::Stats;
 use crate::task::{Task, TaskInputs};
+use crate::user_kernel::{self, UserKernelDesc};
 
 /// Largest chunk we plan, whatever the device allows: keeps `vec4` indices in `u32`.
 const MAX_CHUNK_ELEMENTS: u64 = 1 << 30;
@@ -40,6 +42,8 @@ const DEFAULT_MAX_COPY_THREADS: usize = 16;
 pub const MIN_CHUNK_ELEMENTS: u64 = 64;
 
 pub struct Executor {
+    /// Unique in the process: names the owner of registered kernels.
+    id: u64,
     gpu: Arc<Gpu>,
     config: Config,
     chunk: u64,
@@ -49,6 +53,14 @@ pub struct Executor {
     buckets: Mutex<BucketCache>,
     idle: Mutex<IdleSlabs>,
     stats: Mutex<Stats>,
+    /// Op codes of the kernels registered here.
+    registered: Mutex<Vec<u32>>,
+}
+
+impl Drop for Executor {
+    fn drop(&mut self) {
+        user_kernel::unregister_all(self.id);
+    }
 }
 
 /// Slabs no batch uses right now.
@@ -96,13 +108,24 @@ fn chunk_limit(limits: &wgpu::Limits, requested: u64) -> Result<u64> {
     Ok(floor_pow2(wanted))
 }
 
-fn validate(tasks: &[TaskInputs]) -> Result<Vec<KernelKind>> {
+fn validate(tasks: &[TaskInputs], owner: u64) -> Result<Vec<KernelKind>> {
     let mut kinds = Vec::with_capacity(tasks.len());
     for (i, task) in tasks.iter().enumerate() {
         let kind = task
             .op
             .kind()
             .map_err(|e| Error::new(e.kind, format!("task {i}: {}", e.message)))?;
+        if let KernelKind::User(info) = kind {
+            if info.owner != owner {
+                return Err(Error::new(
+                    ErrorKind::UnknownOp,
+                    format!(
+                        "task {i}: op code {} was registered on another executor",
+                        info.code
+                    ),
+                ));
+            }
+        }
         if task.shape() != kind.shape() {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
@@ -142,7 +165,9 @@ impl Executor {
                 .map_or(1, |n| n.get().min(DEFAULT_MAX_COPY_THREADS)),
             n => n,
         });
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Ok(Self {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             gpu: Arc::new(gpu),
             config,
             chunk,
@@ -154,6 +179,7 @@ impl Executor {
                 exact,
             }),
             stats: Mutex::default(),
+            registered: Mutex::default(),
         })
     }
 
@@ -184,12 +210,13 @@ impl Executor {
         read(&self.buckets).bucket_sizes()
     }
 
-    /// The seed's three diagnostic lines.
-    pub fn stats_lines(&self) -> [String; 3] {
+    /// The seed's three diagnostic lines, then one listing the registered kernels when
+    /// there are any.
+    pub fn stats_lines(&self) -> Vec<String> {
         let stats = self.stats();
         let sizes = self.bucket_sizes();
         let list: Vec<String> = sizes.iter().map(u64::to_string).collect();
-        [
+        let mut lines = vec![
             format!(
                 "[gpu] Bucket cache: {} buckets cached: [{}]",
                 sizes.len(),
@@ -203,7 +230,18 @@ impl Executor {
                 "[gpu] Buffer pool hit rate: {:.2}%",
                 stats.pool_hit_rate() * 100.0
             ),
-        ]
+        ];
+        let registered = self.registered_kernels();
+        if !registered.is_empty() {
+            let codes: Vec<String> = registered.iter().map(u32::to_string).collect();
+            lines.push(format!(
+                "[gpu] User kernels: {} registered: [{}]; {} pipelines cached in all",
+                registered.len(),
+                codes.join(", "),
+                read(&self.buckets).pipelines()
+            ));
+        }
+        lines
     }
 
     /// Runs every task; blocks until all outputs hold their results. On error no output
@@ -220,14 +258,14 @@ impl Executor {
     /// results are copied out by [`finish`](Self::finish). On error nothing is submitted.
     pub fn launch(&self, tasks: &[TaskInputs]) -> Result<PendingBatch> {
         self.gpu.check_not_lost()?;
-        let kinds = validate(tasks)?;
+        let kinds = validate(tasks, self.id)?;
         let lengths: Vec<usize> = tasks.iter().map(TaskInputs::output_len).collect();
         let reductions = kinds
             .iter()
             .zip(tasks)
             .map(|(kind, task)| match kind {
                 KernelKind::Reduction(op) => Some((*op, task.len)),
-                KernelKind::Elementwise(_) | KernelKind::Matmul => None,
+                KernelKind::Elementwise(_) | KernelKind::Matmul | KernelKind::User(_) => None,
             })
             .collect();
         let source = self.choose_source(tasks);
@@ -336,6 +374,32 @@ impl Executor {
         Ok(())
     }
 
+    /// Checks and registers a kernel of the caller's; returns its op code, valid for this
+    /// executor only. Its pipelines are compiled on first use, per bucket.
+    pub fn register_kernel(&self, desc: &UserKernelDesc) -> Result<u32> {
+        let info = user_kernel::register(self.id, desc)?;
+        log!(
+            Level::Info,
+            "registered kernel {:?} as op {} ({} input(s), {}, {})",
+            desc.entry_point,
+            info.code,
+            info.arity,
+            info.ty.name(),
+            if info.elementwise {
+                "element-wise"
+            } else {
+                "whole-array"
+            }
+        );
+        lock(&self.registered)?.push(info.code);
+        Ok(info.code)
+    }
+
+    /// Op codes of the kernels registered on this executor, in registration order.
+    pub fn registered_kernels(&self) -> Vec<u32> {
+        read(&self.registered).clone()
+    }
+
     /// Test hook: loses the device as a driver reset would. Every later call and every
     /// batch in flight then reports `DeviceLost`.
     #[doc(hidden)]
@@ -360,7 +424,10 @@ impl Executor {
     fn check_fits(&self, tasks: &[TaskInputs]) -> Result<()> {
         let max_groups = self.gpu.limits.max_compute_workgroups_per_dimension;
         for (i, task) in tasks.iter().enumerate() {
-            let Some((footprint, class)) = task.plan_item().whole else {
+            let Some(Whole {
+                footprint, class, ..
+            }) = task.plan_item().whole
+            else {
                 continue;
             };
             if footprint as u64 > self.chunk {
@@ -372,8 +439,9 @@ impl Executor {
                     ),
                 ));
             }
+            let matmul = matches!(task.kind, Some(KernelKind::Matmul));
             let (m, n) = (task.scalars[0] as u64, task.scalars[2] as u64);
-            if m.div_ceil(class).max(n.div_ceil(class)) > u64::from(max_groups) {
+            if matmul && m.div_ceil(class).max(n.div_ceil(class)) > u64::from(max_groups) {
                 return Err(Error::new(
                     ErrorKind::InvalidArgument,
                     format!("task {i}: a {m}x{n} result needs more workgroups per dimension than the device's {max_groups}"),

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::{self, ElemType, ElementwiseOp, ReductionOp};
 use crate::stats::Stats;
+use crate::user_kernel::{self, UserKernelInfo};
 
 /// Every WGSL file the crate ships, by file name, for validation and lookup.
 pub const SHADERS: &[(&str, &str)] = &[
@@ -58,6 +59,8 @@ pub enum KernelKind {
     Reduction(&'static ReductionOp),
     /// Whole-array: one task is one product, never split.
     Matmul,
+    /// A kernel registered by the caller.
+    User(UserKernelInfo),
 }
 
 /// Words of a matmul task's parameters: M, K, N, flags (bit 0: B transposed).
@@ -69,6 +72,7 @@ impl KernelKind {
             KernelKind::Elementwise(op) => op.name,
             KernelKind::Reduction(op) => op.name,
             KernelKind::Matmul => "MATMUL",
+            KernelKind::User(_) => "(user kernel)",
         }
     }
 
@@ -77,6 +81,7 @@ impl KernelKind {
             KernelKind::Elementwise(op) => op.arity,
             KernelKind::Reduction(op) => op.arity,
             KernelKind::Matmul => 2,
+            KernelKind::User(info) => info.arity,
         }
     }
 
@@ -86,6 +91,7 @@ impl KernelKind {
             KernelKind::Elementwise(op) => op.scalars,
             KernelKind::Reduction(_) => 0,
             KernelKind::Matmul => MATMUL_PARAMS,
+            KernelKind::User(info) => info.params_words,
         }
     }
 
@@ -94,6 +100,7 @@ impl KernelKind {
         match self {
             KernelKind::Elementwise(op) => op.expression(ty).is_some(),
             KernelKind::Reduction(_) | KernelKind::Matmul => ty == ElemType::F32,
+            KernelKind::User(info) => ty == info.ty,
         }
     }
 
@@ -131,7 +138,7 @@ impl KernelKind {
     /// Output elements of a task over `len` input elements (matmul: `len` is M·N).
     pub fn output_len(self, len: usize) -> usize {
         match self {
-            KernelKind::Elementwise(_) | KernelKind::Matmul => len,
+            KernelKind::Elementwise(_) | KernelKind::Matmul | KernelKind::User(_) => len,
             KernelKind::Reduction(_) => 1,
         }
     }
@@ -149,6 +156,9 @@ pub struct SlabShape {
 pub fn kind_of(code: u32) -> Option<KernelKind> {
     if code == ops::MATMUL {
         return Some(KernelKind::Matmul);
+    }
+    if let Some(info) = user_kernel::lookup(code) {
+        return Some(KernelKind::User(info));
     }
     ops::elementwise(code)
         .map(KernelKind::Elementwise)
@@ -229,8 +239,11 @@ pub const REDUCE_GROUP: u32 = 256;
 /// How a kernel's grid is sized.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dispatch {
-    /// One invocation per four elements, in workgroups of this size.
-    PerElement(u32),
+    /// One invocation per `per_invocation` elements, in workgroups of `workgroup_size`.
+    PerElement {
+        workgroup_size: u32,
+        per_invocation: u32,
+    },
     /// One workgroup of `REDUCE_GROUP` invocations per block.
     PerBlock,
     /// One workgroup per tile of C of this many rows and columns, one grid layer per
@@ -365,18 +378,43 @@ fn create_kernel(
                     format!("{} is not defined for {}", op.name, id.ty.name()),
                 )
             })?,
-            Dispatch::PerElement(workgroup_size_for_bucket(bucket)),
+            Dispatch::PerElement {
+                workgroup_size: workgroup_size_for_bucket(bucket),
+                per_invocation: ELEMENTS_PER_INVOCATION as u32,
+            },
         ),
         KernelKind::Reduction(op) => (reduction_source(op), Dispatch::PerBlock),
         // For matmul the "bucket" is the shape class: the tile size.
         KernelKind::Matmul => (MATMUL_WGSL.to_string(), Dispatch::Tiles(bucket as u32)),
+        KernelKind::User(info) => {
+            let (source, _) = user_kernel::source_of(id.code).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::UnknownOp,
+                    format!("op code {} is no longer registered", id.code),
+                )
+            })?;
+            (
+                source.to_string(),
+                Dispatch::PerElement {
+                    workgroup_size: info.workgroup_size,
+                    per_invocation: info.elements_per_invocation,
+                },
+            )
+        }
+    };
+    let user_entry = match kind {
+        KernelKind::User(_) => user_kernel::source_of(id.code).map(|(_, entry)| entry),
+        _ => None,
     };
     let label = format!("{} {}", kind.name(), id.ty.name());
-    let (constants, entry): (Vec<(&str, f64)>, &str) = match dispatch {
-        Dispatch::PerElement(size) => (vec![("WORKGROUP_SIZE", f64::from(size))], "main"),
-        Dispatch::PerBlock => (Vec::new(), "main"),
-        Dispatch::Tiles(64) => (Vec::new(), "tile64"),
-        Dispatch::Tiles(_) => (Vec::new(), "tile16"),
+    let (constants, entry): (Vec<(&str, f64)>, &str) = match (dispatch, &user_entry) {
+        (_, Some(entry)) => (Vec::new(), entry),
+        (Dispatch::PerElement { workgroup_size, .. }, None) => {
+            (vec![("WORKGROUP_SIZE", f64::from(workgroup_size))], "main")
+        }
+        (Dispatch::PerBlock, None) => (Vec::new(), "main"),
+        (Dispatch::Tiles(64), None) => (Vec::new(), "tile64"),
+        (Dispatch::Tiles(_), None) => (Vec::new(), "tile16"),
     };
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some(&label),

@@ -27,6 +27,7 @@ pub mod pool; // idle slabs by size class
 pub mod slab; // one dispatch's buffers and bind group
 pub mod stats; // counters
 pub mod task; // what a caller hands in
+pub mod user_kernel; // WGSL kernels registered by the caller
 
 pub use config::{BackendChoice, Config, PowerChoice, Strategy};
 pub use error::{Error, ErrorKind, Result};

@@ -12,7 +12,7 @@ use std::time::Instant;
 use crate::copy::{self, CopyPool, Segment};
 use crate::device::Gpu;
 use crate::error::{Error, ErrorKind, Result};
-use crate::kernel::{Dispatch, Kernel, ELEMENTS_PER_INVOCATION, REDUCE_GROUP};
+use crate::kernel::{Dispatch, Kernel, REDUCE_GROUP};
 use crate::ops::REDUCE_BLOCK;
 use crate::plan::SlabPlan;
 use crate::slab::{dispatch_grid, Block, MapRequest, Slab, PARAMS_WORDS};
@@ -88,9 +88,9 @@ impl Staged {
         };
         let s = self.scalars;
         Ok(match self.kernel.dispatch {
-            Dispatch::PerElement(_) => {
-                let len4 = words(self.plan.used / ELEMENTS_PER_INVOCATION)?;
-                [len4, s[0], s[1], 0, 0, 0, 0, 0]
+            Dispatch::PerElement { per_invocation, .. } => {
+                let units = words(self.plan.used.div_ceil(u64::from(per_invocation)))?;
+                [units, s[0], s[1], s[2], s[3], 0, 0, 0]
             }
             Dispatch::PerBlock => [words(self.blocks.len() as u64)?, 0, 0, 0, 0, 0, 0, 0],
             Dispatch::Tiles(_) => {
@@ -112,10 +112,13 @@ impl Staged {
     /// Workgroups to dispatch in x, y and z.
     fn grid(&self, max_groups_x: u32) -> (u32, u32, u32) {
         match self.kernel.dispatch {
-            Dispatch::PerElement(size) => {
+            Dispatch::PerElement {
+                workgroup_size,
+                per_invocation,
+            } => {
                 let (x, y) = dispatch_grid(
-                    self.plan.used.div_ceil(ELEMENTS_PER_INVOCATION),
-                    size,
+                    self.plan.used.div_ceil(u64::from(per_invocation)),
+                    workgroup_size,
                     max_groups_x,
                 );
                 (x, y, 1)

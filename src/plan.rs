@@ -100,16 +100,17 @@ impl Packer {
         }
     }
 
-    /// Places a whole-array task (never split): `len` output elements, `footprint`
-    /// elements reserved per array (at most the chunk limit), pipeline `class`. A slab
-    /// holds at most `MAX_WHOLE_PER_SLAB` of them (one grid layer each).
-    fn add_whole(&mut self, task: usize, len: usize, footprint: usize, group: usize, class: u64) {
-        let need = padded(footprint);
+    /// Places a whole-array task (never split): `len` output elements, reserving
+    /// `whole.footprint` elements per array (at most the chunk limit), run by the pipeline
+    /// of `whole.class`, at most `whole.per_slab` such tasks per slab.
+    fn add_whole(&mut self, task: usize, len: usize, whole: Whole, group: usize) {
+        let need = padded(whole.footprint);
+        let class = whole.class;
         let full = self.current.as_ref().is_some_and(|s| {
             s.bucket != class
                 || self.group != group
                 || s.used + need > self.chunk
-                || s.pieces.len() >= MAX_WHOLE_PER_SLAB
+                || s.pieces.len() >= whole.per_slab
         });
         if full {
             self.close();
@@ -126,10 +127,21 @@ impl Packer {
             task_offset: 0,
             len,
             slab_offset: slab.used,
-            footprint,
+            footprint: whole.footprint,
         });
         slab.used += need;
     }
+}
+
+/// How a whole-array task is placed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Whole {
+    /// Elements reserved per array: the longest of the task's arrays.
+    pub footprint: usize,
+    /// Pipeline class (matmul: the tile size), in place of the size bucket.
+    pub class: u64,
+    /// Most such tasks in one slab (matmul: one grid layer each; user kernels: one).
+    pub per_slab: usize,
 }
 
 /// Most whole-array tasks in one slab: they are the z layers of one dispatch.
@@ -142,8 +154,8 @@ pub struct PlanItem<G> {
     pub group: G,
     /// Output elements (element-wise: also input elements).
     pub len: usize,
-    /// For a whole-array task: elements reserved per array, and the pipeline class.
-    pub whole: Option<(usize, u64)>,
+    /// For a whole-array task: how it is placed.
+    pub whole: Option<Whole>,
 }
 
 /// Plans a batch for the bucketed strategy: tasks (each a group and a length) grouped by
@@ -173,7 +185,7 @@ pub fn plan_bucketed<G: Ord>(tasks: &[PlanItem<G>], chunk: u64) -> Vec<SlabPlan>
         }
         let item = &tasks[i];
         match item.whole {
-            Some((footprint, class)) => packer.add_whole(i, item.len, footprint, group, class),
+            Some(whole) => packer.add_whole(i, item.len, whole, group),
             None => packer.add_task(i, item.len, group, size_bucket(item.len as u64)),
         }
     }
@@ -191,7 +203,7 @@ pub fn plan_single(task: usize, len: usize, chunk: u64) -> Vec<SlabPlan> {
 pub fn plan_single_item(
     task: usize,
     len: usize,
-    whole: Option<(usize, u64)>,
+    whole: Option<Whole>,
     chunk: u64,
 ) -> Vec<SlabPlan> {
     let mut packer = Packer {
@@ -203,7 +215,7 @@ pub fn plan_single_item(
     };
     match whole {
         _ if len == 0 => {}
-        Some((footprint, class)) => packer.add_whole(task, len, footprint, 0, class),
+        Some(whole) => packer.add_whole(task, len, whole, 0),
         None => packer.add_task(task, len, 0, size_bucket(len as u64)),
     }
     packer.close();
@@ -227,7 +239,11 @@ mod tests {
         let whole = |len, footprint| PlanItem {
             group: 7u32,
             len,
-            whole: Some((footprint, 2)),
+            whole: Some(Whole {
+                footprint,
+                class: 2,
+                per_slab: MAX_WHOLE_PER_SLAB,
+            }),
         };
         let plan = plan_bucketed(&[whole(6, 10), whole(6, 10), whole(6, 10)], 24);
         assert_eq!(plan.len(), 2, "two of 12 elements fit a chunk of 24");

@@ -6,7 +6,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::kernel::{KernelId, KernelKind, SlabShape, MAX_INPUTS};
 use crate::ops::{matmul_class, ElemType};
-use crate::plan::PlanItem;
+use crate::plan::{PlanItem, Whole, MAX_WHOLE_PER_SLAB};
 
 /// Most parameter words a task carries: an op's scalars, or matmul's M, K, N and flags.
 pub const MAX_SCALARS: usize = 4;
@@ -196,15 +196,22 @@ impl<'a> TaskInputs<'a> {
     /// How the planner sees the task: its group, its length and, for a whole-array task
     /// (matmul), the elements it reserves per array and its pipeline class.
     pub fn plan_item(&self) -> PlanItem<(KernelId, [u32; MAX_SCALARS])> {
+        let footprint = (0..self.arity)
+            .map(|k| self.input_len(k))
+            .chain(std::iter::once(self.len))
+            .max()
+            .unwrap_or(0);
         let whole = match self.kind {
-            Some(KernelKind::Matmul) => {
-                let footprint = (0..self.arity)
-                    .map(|k| self.input_len(k))
-                    .chain(std::iter::once(self.len))
-                    .max()
-                    .unwrap_or(0);
-                Some((footprint, matmul_class(self.scalars[0], self.scalars[2])))
-            }
+            Some(KernelKind::Matmul) => Some(Whole {
+                footprint,
+                class: matmul_class(self.scalars[0], self.scalars[2]),
+                per_slab: MAX_WHOLE_PER_SLAB,
+            }),
+            Some(KernelKind::User(info)) if !info.elementwise => Some(Whole {
+                footprint,
+                class: 0,
+                per_slab: 1,
+            }),
             _ => None,
         };
         PlanItem {

@@ -39,7 +39,13 @@ fn destroy(exec: *mut gpu_executor_t) {
 fn a_panic_in_any_entry_point_is_a_status_and_poisons_only_its_handle() {
     let mut rng = Rng::new(13);
     let c = Case::random(&mut rng, 500);
-    let handle_calls: [(&str, &dyn Fn(*mut gpu_executor_t) -> S); 7] = [
+    let wgsl = std::ffi::CString::new(
+        "@group(0) @binding(1) var<storage, read> a: array<f32>;
+         @group(0) @binding(3) var<storage, read_write> o: array<f32>;
+         @compute @workgroup_size(1) fn main() { o[0] = a[0]; }",
+    )
+    .expect("no NUL");
+    let handle_calls: [(&str, &dyn Fn(*mut gpu_executor_t) -> S); 8] = [
         ("gpu_executor_submit_batch", &|e| {
             let mut out = poisoned(500);
             submit(e, &[task(&c.a, &c.b, &mut out)])
@@ -82,6 +88,12 @@ fn a_panic_in_any_entry_point_is_a_status_and_poisons_only_its_handle() {
         }),
         ("gpu_executor_print_stats", &|e| unsafe {
             gpu_executor_print_stats(e)
+        }),
+        ("gpu_executor_register_kernel", &|e| {
+            let mut desc = gpu_kernel_desc_default();
+            desc.source = wgsl.as_ptr();
+            let mut op = 0;
+            unsafe { gpu_executor_register_kernel(e, &desc, &mut op) }
         }),
     ];
     let bystander = create(ptr::null());
@@ -142,6 +154,12 @@ fn a_panic_in_any_entry_point_is_a_status_and_poisons_only_its_handle() {
     fault::arm_panic("gpu_executor_version");
     let text = unsafe { std::ffi::CStr::from_ptr(gpu_executor_version()) };
     assert_eq!(text.to_str(), Ok(""));
+    fault::arm_panic("gpu_kernel_desc_default");
+    let desc = gpu_kernel_desc_default();
+    assert_eq!(
+        desc.struct_size as usize,
+        std::mem::size_of::<gpu_kernel_desc_t>()
+    );
     fault::arm_panic("gpu_executor_options_default");
     let options = gpu_executor_options_default();
     assert_eq!(

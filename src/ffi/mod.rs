@@ -11,6 +11,7 @@ mod async_batch;
 mod convert;
 #[doc(hidden)]
 pub mod fault;
+mod kernels;
 mod last_error;
 mod log;
 mod status;
@@ -20,6 +21,7 @@ mod version;
 
 pub use api::*;
 pub use async_batch::*;
+pub use kernels::*;
 pub use log::*;
 pub use status::gpu_executor_status_t;
 pub use types::*;

@@ -50,6 +50,10 @@ pub enum gpu_executor_status_t {
     /// The GPU did not finish within `gpu_executor_options_t.wait_timeout_ns`. A blocking
     /// batch's results are abandoned (no output written); a ticket stays valid.
     GPU_EXECUTOR_TIMED_OUT = 18,
+    /// `gpu_executor_register_kernel`: the WGSL does not compile, has no such compute entry
+    /// point, or its bindings do not match the description; the message has the compiler's
+    /// text with line and column. Nothing was registered.
+    GPU_EXECUTOR_INVALID_KERNEL = 19,
 }
 
 use gpu_executor_status_t as S;
@@ -68,6 +72,7 @@ impl From<ErrorKind> for gpu_executor_status_t {
             ErrorKind::DeviceLost => S::GPU_EXECUTOR_DEVICE_LOST,
             ErrorKind::Poisoned => S::GPU_EXECUTOR_POISONED,
             ErrorKind::TimedOut => S::GPU_EXECUTOR_TIMED_OUT,
+            ErrorKind::InvalidKernel => S::GPU_EXECUTOR_INVALID_KERNEL,
         }
     }
 }
@@ -94,6 +99,7 @@ pub fn describe(code: i32) -> &'static [u8] {
         16 => b"not ready\0",
         17 => b"unknown ticket\0",
         18 => b"timed out waiting for the GPU\0",
+        19 => b"invalid kernel\0",
         _ => b"unknown status code\0",
     }
 }

@@ -60,6 +60,7 @@ class Status(enum.IntEnum):
     NOT_READY = 16
     UNKNOWN_TICKET = 17
     TIMED_OUT = 18
+    INVALID_KERNEL = 19
 
 
 class LogLevel(enum.IntEnum):
