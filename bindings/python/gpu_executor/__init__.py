@@ -51,7 +51,7 @@ from ._ffi import (
 )
 from ._ffi import TASK_DTYPE_MASK, TASK_TRANSPOSE_B
 from ._log import set_log_callback, set_log_level
-from ._optasks import Task
+from ._optasks import Kernel, Task
 from ._tasks import TASK_DTYPE, Batch
 from . import ops
 
@@ -64,6 +64,7 @@ __all__ = [
     "DType",
     "Executor",
     "GpuExecutorError",
+    "Kernel",
     "LIBRARY_ENV",
     "LibraryNotFoundError",
     "LogLevel",

@@ -237,6 +237,19 @@ class gpu_adapter_info_t(Structure):
     ]
 
 
+class gpu_kernel_desc_t(Structure):
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("source", c_char_p),
+        ("entry_point", c_char_p),
+        ("num_inputs", c_uint32),
+        ("dtype", c_uint32),
+        ("elements_per_invocation", c_uint32),
+        ("elementwise", c_uint32),
+        ("params_size", c_uint32),
+    ]
+
+
 #: Opaque ``gpu_executor_t *``.
 ExecutorHandle = c_void_p
 
@@ -302,6 +315,11 @@ _PROTOTYPES = {
     "gpu_executor_poll": (c_int32, [ExecutorHandle, gpu_ticket_t]),
     "gpu_executor_set_log_callback": (c_int32, [gpu_log_callback_t, c_void_p]),
     "gpu_executor_set_log_level": (c_int32, [c_uint32]),
+    "gpu_kernel_desc_default": (gpu_kernel_desc_t, []),
+    "gpu_executor_register_kernel": (
+        c_int32,
+        [ExecutorHandle, POINTER(gpu_kernel_desc_t), POINTER(c_uint32)],
+    ),
 }
 
 

@@ -31,7 +31,7 @@ from ._tasks import (
 
 # --- the op table (src/ops.rs; tests/test_ops.py checks it against the source and the library)
 
-ELEMENTWISE, REDUCTION, MATMUL = "elementwise", "reduction", "matmul"
+ELEMENTWISE, REDUCTION, MATMUL, KERNEL = "elementwise", "reduction", "matmul", "kernel"
 
 _ALL = (DType.F32, DType.I32, DType.U32)
 _SIGNED = (DType.F32, DType.I32)
@@ -42,11 +42,13 @@ class OpInfo(NamedTuple):
     """What the bindings know of an op: its kind, the arrays and scalars it reads, and the
     element types it is defined for."""
 
-    op: Op
-    kind: str  # ELEMENTWISE, REDUCTION or MATMUL
+    op: Any  # an Op, or a Kernel (a registered kernel's op code)
+    kind: str  # ELEMENTWISE, REDUCTION, MATMUL or KERNEL
     arity: int  # input arrays
-    scalars: int  # scalars in params (element-wise ops only)
+    scalars: int  # scalars in params (element-wise ops and kernels only)
     dtypes: Tuple[DType, ...]
+    # The type of each scalar; None: the task's element type.
+    scalar_types: Optional[Tuple[DType, ...]] = None
 
 
 def _table() -> Dict[int, OpInfo]:
@@ -89,8 +91,11 @@ OPS: Dict[int, OpInfo] = _table()
 _BY_NAME = {info.op.name.lower(): info for info in OPS.values()}
 _BY_NAME["add"] = OPS[Op.VECTOR_ADD]
 
-# Per op code, for the vectorized checks.
-_KINDS = (ELEMENTWISE, REDUCTION, MATMUL)
+#: Registered kernels, by op code (codes are unique in a process: never reused).
+KERNELS: Dict[int, OpInfo] = {}
+
+# Per op code, for the vectorized checks (registered kernels get rows per batch).
+_KINDS = (ELEMENTWISE, REDUCTION, MATMUL, KERNEL)
 _SLOTS = max(OPS) + 1
 _ARITY = np.zeros(_SLOTS, np.intp)
 _SCALARS = np.zeros(_SLOTS, np.intp)
@@ -116,10 +121,52 @@ def op_info(op: Union[Op, int, str]) -> OpInfo:
         return info
     if isinstance(op, bool) or not isinstance(op, (int, np.integer)):
         raise TypeError(f"op must be a gpu_executor.Op, an int or a name, got {type(op).__name__}")
-    info = OPS.get(int(op))
+    info = OPS.get(int(op)) or KERNELS.get(int(op))
     if info is None:
-        raise ValueError(f"unknown op {int(op)}: not a gpu_op_t these bindings know")
+        raise ValueError(
+            f"unknown op {int(op)}: not a gpu_op_t these bindings know, nor a registered kernel"
+        )
     return info
+
+
+class Kernel(int):
+    """A kernel registered with :meth:`Executor.register_kernel`: its op code (an ``int``,
+    for :class:`Task`), valid on that executor only and until it is closed.
+
+    ``name`` is ``"kernel <entry point>"``; ``inputs``, ``dtype``, ``params_size``,
+    ``param_types``, ``elements_per_invocation`` and ``elementwise`` repeat the
+    registration.
+    """
+
+    name: str
+    entry_point: str
+    inputs: int
+    dtype: DType
+    params_size: int
+    param_types: Tuple[DType, ...]
+    elements_per_invocation: int
+    elementwise: bool
+
+    def __repr__(self) -> str:
+        return f"<gpu_executor.Kernel {self.entry_point!r} op={int(self):#x}>"
+
+    def __reduce__(self) -> Any:  # an int outside this process
+        return (int, (int(self),))
+
+
+def _register(code: int, entry_point: str, inputs: int, dtype: DType, params_size: int,
+              param_types: Tuple[DType, ...], elements_per_invocation: int, elementwise: bool) -> Kernel:
+    kernel = Kernel(code)
+    kernel.name = f"kernel {entry_point}"
+    kernel.entry_point = entry_point
+    kernel.inputs = inputs
+    kernel.dtype = dtype
+    kernel.params_size = params_size
+    kernel.param_types = param_types
+    kernel.elements_per_invocation = elements_per_invocation
+    kernel.elementwise = elementwise
+    KERNELS[code] = OpInfo(kernel, KERNEL, inputs, len(param_types), (dtype,), param_types)
+    return kernel
 
 
 def _dtype_name(dtype: np.dtype) -> str:
@@ -137,7 +184,8 @@ class Task:
     """One task of any op, for :meth:`Executor.submit` and ``submit_async`` (alone, in a
     list, or mixed with ``(a, b, out)`` tuples: one batch, one call into the library).
 
-    - ``op``: an :class:`Op` (``Op.SQRT``), its integer value or its name (``"sqrt"``).
+    - ``op``: an :class:`Op` (``Op.SQRT``), its integer value or its name (``"sqrt"``); or
+      a :class:`Kernel` from :meth:`Executor.register_kernel` (or its integer value).
     - ``inputs``: the op's input arrays, a tuple or list ``(a,)``, ``(a, b)`` or
       ``(a, b, c)`` (a single array stands for ``(a,)``).
     - ``out``: the output array; ``None`` allocates one (``task.out``): the inputs' shape
@@ -145,14 +193,15 @@ class Task:
       for a matmul.
     - ``scalars``: the op's scalars, a tuple or list: ``(s,)`` for ``SCALE`` and ``AXPY``,
       ``(lo, hi)`` for ``CLAMP`` (a single number stands for ``(s,)``); ``()`` for the
-      others.
+      others; for a kernel, one per 4 bytes of its ``params_size``.
     - ``transpose_b``: ``MATMUL`` only: ``b`` is stored ``(N, K)``.
 
     The element type follows the arrays' dtype: ``float32``, ``int32`` or ``uint32``, the
     same for every array of the task, and one the op is defined for. Element-wise ops take
     arrays of one shape (any, no broadcasting); reductions take inputs of one shape and a
     one-element ``float32`` output (``(1,)`` or ``()``); ``MATMUL`` takes 2-D ``float32``
-    arrays ``a (M, K)``, ``b (K, N)`` (``(N, K)`` with ``transpose_b``), ``out (M, N)``.
+    arrays ``a (M, K)``, ``b (K, N)`` (``(N, K)`` with ``transpose_b``), ``out (M, N)``; a
+    registered kernel takes arrays of its ``dtype`` holding as many elements (any shapes).
     The op, the number of inputs and scalars are checked here; the arrays and scalar values
     when the task is submitted (or put in a :class:`Batch`), with errors naming its index.
     A task is immutable and may be submitted any number of times.
@@ -250,6 +299,8 @@ def _allocate(info: OpInfo, inputs: Tuple[Any, ...], transpose_b: bool) -> np.nd
                 f"got {type(x).__name__}"
             )
     a = inputs[0]
+    if info.kind == KERNEL:
+        return np.empty(a.shape, ELEMENT_DTYPES[info.dtypes[0]])
     if info.kind == ELEMENTWISE:
         if _type_code(a.dtype) < 0:
             raise TypeError(
@@ -300,8 +351,13 @@ def _check_array(index: int, role: str, array: Any, output: bool) -> int:
     return code
 
 
+def _scalar_types(info: OpInfo, code: int) -> Tuple[int, ...]:
+    """The type of each scalar of ``info``'s tasks of element type ``code``."""
+    return info.scalar_types if info.scalar_types is not None else (code,) * info.scalars
+
+
 def _scalar_bits(index: int, name: str, position: int, value: Any, code: int) -> int:
-    """The 32-bit pattern of scalar ``position`` of a task of element type ``code``."""
+    """The 32-bit pattern of scalar ``position`` of a task, of type ``code``."""
     what = f"task {index}: {name} scalar {position}"
     if code == DType.F32:
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -317,7 +373,7 @@ def _scalar_bits(index: int, name: str, position: int, value: Any, code: int) ->
         return int(narrow.view(np.uint32))
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise TypeError(
-            f"{what} must be an integer for {ELEMENT_DTYPES[code]} arrays, got "
+            f"{what} must be an integer (it is {ELEMENT_DTYPES[code]}), got "
             f"{type(value).__name__} {value}"
         )
     value = int(value)
@@ -332,7 +388,7 @@ def _record(index: int, item: Any) -> _Record:
     if not isinstance(item, Task):
         a, b, out = _check_task(index, item)  # an (a, b, out) tuple: float32 addition
         return _Record(Op.VECTOR_ADD, 0, (a.ctypes.data, b.ctypes.data), out.ctypes.data, out.size, ())
-    info = OPS[item._op]
+    info = op_info(item._op)
     name = info.op.name
     roles = list(zip(_INPUT_NAMES, item._inputs)) + [("out", item._out)]
     codes = [_check_array(index, role, array, role == "out") for role, array in roles]
@@ -351,12 +407,16 @@ def _record(index: int, item: Any) -> _Record:
     arrays = [array for _, array in roles]
     shapes = ", ".join(f"{role} {array.shape}" for role, array in roles)
     flags, params = code, ()
-    if info.kind == ELEMENTWISE:
-        if any(array.shape != arrays[0].shape for array in arrays):
+    if info.kind in (ELEMENTWISE, KERNEL):
+        if info.kind == ELEMENTWISE and any(array.shape != arrays[0].shape for array in arrays):
             raise ValueError(f"task {index}: shapes differ: {shapes}")
+        if any(array.size != arrays[0].size for array in arrays):
+            sizes = ", ".join(f"{role} {array.size}" for role, array in roles)
+            raise ValueError(f"task {index}: {name} takes arrays of one size; they hold {sizes} elements")
         length = item._out.size
         params = tuple(
-            _scalar_bits(index, name, k, value, code) for k, value in enumerate(item._scalars)
+            _scalar_bits(index, name, k, value, kind)
+            for k, (value, kind) in enumerate(zip(item._scalars, _scalar_types(info, code)))
         )
     elif info.kind == REDUCTION:
         if any(array.shape != arrays[0].shape for array in arrays[:-1]):
@@ -425,16 +485,36 @@ def _as_tasks(items: List[Any]) -> Optional[Tuple[List[Task], Optional[np.ndarra
     return tasks, was_tuple
 
 
-def _scalar_params(tasks: List[Task], indices: np.ndarray, count: int, code: int) -> Optional[np.ndarray]:
-    """The params of tasks ``indices`` (all of element type ``code`` with ``count``
-    scalars), or None when a scalar is unfit."""
-    return _encode_scalars(np.array([tasks[i]._scalars for i in indices]), (len(indices), count), code)
+#: Scalar types read with ``numpy.fromiter`` (others go through ``numpy.array``).
+_FLOAT_SCALARS = frozenset({float, int, np.float32, np.float64, np.int32, np.int64, np.uint32})
+_INT_SCALARS = frozenset({int, np.int32, np.int64, np.uint32})
 
 
-def _encode_scalars(raw: np.ndarray, shape: Tuple[int, int], code: int) -> Optional[np.ndarray]:
-    """The 32-bit patterns (as uint64) of scalars ``raw`` for element type ``code``, or
-    None when ``raw`` is not ``shape`` or a scalar is unfit."""
-    if raw.shape != shape or raw.dtype.kind not in ("iu" if code else "iuf"):
+def _scalar_params(tasks: List[Task], indices: np.ndarray, types: Sequence[int]) -> Optional[np.ndarray]:
+    """The params of tasks ``indices`` (all of one op and element type, whose scalars have
+    ``types``), or None when a scalar is unfit."""
+    scalars = [tasks[i]._scalars for i in indices.tolist()]
+    params = np.zeros((len(indices), len(types)), np.uint64)
+    for position, code in enumerate(types):
+        column = [values[position] for values in scalars]
+        if set(map(type, column)) <= (_INT_SCALARS if code else _FLOAT_SCALARS):
+            try:
+                raw = np.fromiter(column, np.int64 if code else np.float64, len(column))
+            except OverflowError:  # a Python int beyond 64 bits
+                return None
+        else:
+            raw = np.array(column)
+        values = _encode_scalars(raw, len(column), code)
+        if values is None:
+            return None
+        params[:, position] = values
+    return params
+
+
+def _encode_scalars(raw: np.ndarray, count: int, code: int) -> Optional[np.ndarray]:
+    """The 32-bit patterns (as uint64) of scalars ``raw`` of type ``code``, or None when
+    ``raw`` does not hold ``count`` of them or a scalar is unfit."""
+    if raw.shape != (count,) or raw.dtype.kind not in ("iu" if code else "iuf"):
         return None
     if code == DType.F32:
         wide = raw.astype(np.float64)
@@ -449,6 +529,33 @@ def _encode_scalars(raw: np.ndarray, shape: Tuple[int, int], code: int) -> Optio
     return (raw.astype(np.int64) & 0xFFFF_FFFF).astype(np.uint64)
 
 
+_TABLES = (_ARITY, _SCALARS, _KIND, _TYPE_BITS)
+_BUILT_IN_INFOS = [OPS.get(code) for code in range(_SLOTS)]
+
+
+def _tables(codes: np.ndarray) -> Optional[Tuple[np.ndarray, List[Optional[OpInfo]], Tuple[np.ndarray, ...]]]:
+    """Each task's row in the op tables, the OpInfo of each row and the tables (arity,
+    scalars, kind, type bits): the built-in ones, with rows for the registered kernels the
+    codes name appended. None when a code names nothing."""
+    user = codes >= _SLOTS
+    if not np.any(user):
+        return codes, _BUILT_IN_INFOS, _TABLES
+    user_codes, inverse = np.unique(codes[user], return_inverse=True)
+    kernels = [KERNELS.get(code) for code in user_codes.tolist()]
+    if None in kernels:
+        return None
+    rows = codes.copy()
+    rows[user] = _SLOTS + inverse.ravel()
+    extra = (
+        [info.arity for info in kernels],
+        [info.scalars for info in kernels],
+        [_KINDS.index(KERNEL)] * len(kernels),
+        [1 << int(info.dtypes[0]) for info in kernels],
+    )
+    tables = tuple(np.concatenate([table, np.array(more, table.dtype)]) for table, more in zip(_TABLES, extra))
+    return rows, _BUILT_IN_INFOS + kernels, tables
+
+
 def _fast(items: List[Any]) -> Optional[np.ndarray]:
     """The task array when every task is fit, else None (then checked task by task)."""
     converted = _as_tasks(items)
@@ -456,8 +563,12 @@ def _fast(items: List[Any]) -> Optional[np.ndarray]:
         return None
     tasks, was_tuple = converted
     count = len(tasks)
-    codes = np.fromiter(map(_op_of, tasks), np.intp, count)
-    arity = _ARITY[codes]
+    codes = np.fromiter(map(_op_of, tasks), np.int64, count)
+    tables = _tables(codes)
+    if tables is None:
+        return None
+    rows, infos, (arity_of, scalars_of, kind_of, type_bits_of) = tables
+    arity = arity_of[rows]
     inputs = list(chain.from_iterable(map(_inputs_of, tasks)))
     arrays = inputs + list(map(_out_of, tasks))
     if not all(map(isinstance, arrays, repeat(np.ndarray))):
@@ -475,12 +586,12 @@ def _fast(items: List[Any]) -> Optional[np.ndarray]:
     owner = np.repeat(np.arange(count), arity)  # the task of each input
     if np.any(out_types < 0) or np.any(types[:n_in] != out_types[owner]):
         return None
-    if not np.all((_TYPE_BITS[codes] >> out_types) & 1):
+    if not np.all((type_bits_of[rows] >> out_types) & 1):
         return None
     if was_tuple is not None and np.any(out_types[was_tuple] != 0):
         return None
     # Shapes, by kind.
-    kind = _KIND[codes]
+    kind = kind_of[rows]
     shapes = fields.shapes
     sizes = np.prod(np.where(shapes < 0, 1, shapes), axis=1)
     in_shapes, out_shapes = shapes[:n_in], shapes[n_in:]
@@ -488,6 +599,9 @@ def _fast(items: List[Any]) -> Optional[np.ndarray]:
     lengths = sizes[n_in:].copy()
     elementwise = (kind == 0)[owner]
     if not np.array_equal(in_shapes[elementwise], out_shapes[owner[elementwise]]):
+        return None
+    kernel = (kind == 3)[owner]  # registered kernels: arrays of one size, any shapes
+    if np.any(sizes[:n_in][kernel] != lengths[owner[kernel]]):
         return None
     reduction = kind == 1
     if np.any(reduction):
@@ -506,7 +620,7 @@ def _fast(items: List[Any]) -> Optional[np.ndarray]:
         a, b, c = shapes[first[matmul]], shapes[first[matmul] + 1], out_shapes[matmul]
         if not all(np.all(s[:, :2] >= 0) and np.all(s[:, 2:] < 0) for s in (a, b, c)):
             return None  # not all 2-D
-        transposed = np.fromiter((tasks[i]._transpose_b for i in matmul), np.bool_, len(matmul))
+        transposed = np.fromiter([tasks[i]._transpose_b for i in matmul.tolist()], np.bool_, len(matmul))
         m, k = a[:, 0], a[:, 1]
         kb = np.where(transposed, b[:, 1], b[:, 0])
         n = np.where(transposed, b[:, 0], b[:, 1])
@@ -514,18 +628,17 @@ def _fast(items: List[Any]) -> Optional[np.ndarray]:
             return None
         params[matmul, 0], params[matmul, 1], params[matmul, 2] = m, k, n
         flags[matmul[transposed]] |= TASK_TRANSPOSE_B
-    # Scalars, converted per element type and count.
-    scalars = _SCALARS[codes]
-    with_scalars = np.flatnonzero(scalars)
-    for number in np.unique(scalars[with_scalars]):
-        for code in np.unique(out_types[with_scalars]):
-            group = with_scalars[(scalars[with_scalars] == number) & (out_types[with_scalars] == code)]
-            if not len(group):
-                continue
-            values = _scalar_params(tasks, group, int(number), int(code))
+    # Scalars, converted per op and element type.
+    with_scalars = np.flatnonzero(scalars_of[rows])
+    if len(with_scalars):
+        keys = rows[with_scalars] * 4 + out_types[with_scalars]
+        for key in np.unique(keys).tolist():
+            group = with_scalars[keys == key]
+            types = _scalar_types(infos[key // 4], key % 4)
+            values = _scalar_params(tasks, group, types)
             if values is None:
                 return None
-            params[group, :number] = values
+            params[group, : len(types)] = values
     result = np.zeros(count, TASK_DTYPE)
     result["op"] = codes
     result["flags"] = flags
@@ -595,16 +708,17 @@ def _stacked_fast(
     shapes = [x.shape[1:] for x in arrays]
     params = np.zeros((count, 4), np.uint64)
     flags = code
-    if info.kind == ELEMENTWISE:
-        if len(set(shapes)) != 1:
+    if info.kind in (ELEMENTWISE, KERNEL):
+        if info.kind == ELEMENTWISE and len(set(shapes)) != 1:
             return None
         length = math.prod(shapes[-1])
-        if scalars:
-            raw = np.stack(scalars, axis=1) if count else np.zeros((0, len(scalars)))
-            values = _encode_scalars(raw, (count, len(scalars)), code)
-            if values is None:
+        if any(math.prod(shape) != length for shape in shapes):
+            return None
+        for position, (values, kind) in enumerate(zip(scalars, _scalar_types(info, code))):
+            encoded = _encode_scalars(values, count, kind)
+            if encoded is None:
                 return None
-            params[:, : len(scalars)] = values
+            params[:, position] = encoded
     elif info.kind == REDUCTION:
         if len(set(shapes[:-1])) != 1 or math.prod(shapes[-1]) != 1:
             return None

@@ -19,6 +19,7 @@ STRUCTS = {
     "gpu_task_t": _ffi.gpu_task_t,
     "gpu_executor_stats_t": _ffi.gpu_executor_stats_t,
     "gpu_adapter_info_t": _ffi.gpu_adapter_info_t,
+    "gpu_kernel_desc_t": _ffi.gpu_kernel_desc_t,
 }
 
 ENUMS = {
@@ -58,7 +59,10 @@ def header_structs():
             m = re.fullmatch(r"(?:const\s+)?(\w+)\s*(\*)?\s*(\w+)(?:\[(\d+)\])?", " ".join(decl.split()))
             assert m, f"cannot parse {decl!r} in {name}"
             base, pointer, field, count = m.groups()
-            ctype = ctypes.c_void_p if pointer else C_TYPES[base]
+            if pointer:  # a string is a char *, any other pointer a void *
+                ctype = ctypes.c_char_p if base == "char" else ctypes.c_void_p
+            else:
+                ctype = C_TYPES[base]
             if count:
                 ctype = ctype * int(count)
             fields.append((field, ctype))
@@ -100,7 +104,7 @@ def test_enums_match_header():
 
 @needs_header
 def test_every_header_function_has_a_prototype():
-    declared = set(re.findall(r"\b(gpu_executor_[a-z_]+)\(", header_text()))
+    declared = set(re.findall(r"\b(gpu_(?:executor|kernel)_[a-z_]+)\(", header_text()))
     assert declared == set(_ffi._PROTOTYPES)
 
 
@@ -158,6 +162,7 @@ def test_sizes_and_offsets_match_a_c_compiler(tmp_path):
 def test_library_accepts_struct_sizes(executor):
     lib = gpu_executor.load_library()
     assert lib.gpu_executor_options_default().struct_size == ctypes.sizeof(_ffi.gpu_executor_options_t)
+    assert lib.gpu_kernel_desc_default().struct_size == ctypes.sizeof(_ffi.gpu_kernel_desc_t)
     handle = executor._handle
 
     stats = _ffi.gpu_executor_stats_t(struct_size=ctypes.sizeof(_ffi.gpu_executor_stats_t))

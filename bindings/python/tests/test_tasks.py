@@ -205,7 +205,7 @@ def _bad_tasks(rng):
         "matmul K": (ops.matmul(a, floats(rng, (3, 5)), np.empty((3, 5), np.float32)), ValueError, "MATMUL shapes do not match: a \\(3, 4\\), b \\(3, 5\\), out \\(3, 5\\); expected a \\(M, K\\), b \\(K, N\\)"),
         "matmul out": (ops.matmul(a, b, np.empty((3, 4), np.float32)), ValueError, "MATMUL shapes do not match"),
         "matmul transposed": (ops.matmul(a, b, np.empty((3, 5), np.float32), transpose_b=True), ValueError, "MATMUL shapes do not match: .*; expected a \\(M, K\\), b \\(N, K\\), out \\(M, N\\)"),
-        "float scalar for int32": (ops.scale(i, 2.5, i.copy()), TypeError, "SCALE scalar 0 must be an integer for int32 arrays, got float 2.5"),
+        "float scalar for int32": (ops.scale(i, 2.5, i.copy()), TypeError, "SCALE scalar 0 must be an integer \\(it is int32\\), got float 2.5"),
         "int32 scalar range": (ops.clamp(i, -(2**31) - 1, 0, i.copy()), ValueError, "CLAMP scalar 0 = -2147483649 is out of int32 range"),
         "negative uint32 scalar": (ops.scale(u, -1, u.copy()), ValueError, "SCALE scalar 0 = -1 is out of uint32 range"),
         "uint32 scalar range": (ops.clamp(u, 0, 2**32, u.copy()), ValueError, "CLAMP scalar 1 = 4294967296 is out of uint32 range"),
