@@ -406,7 +406,8 @@ def _record(index: int, item: Any) -> _Record:
         )
     arrays = [array for _, array in roles]
     shapes = ", ".join(f"{role} {array.shape}" for role, array in roles)
-    flags, params = code, ()
+    flags = code
+    params: Tuple[int, ...] = ()
     if info.kind in (ELEMENTWISE, KERNEL):
         if info.kind == ELEMENTWISE and any(array.shape != arrays[0].shape for array in arrays):
             raise ValueError(f"task {index}: shapes differ: {shapes}")
@@ -529,8 +530,8 @@ def _encode_scalars(raw: np.ndarray, count: int, code: int) -> Optional[np.ndarr
     return (raw.astype(np.int64) & 0xFFFF_FFFF).astype(np.uint64)
 
 
-_TABLES = (_ARITY, _SCALARS, _KIND, _TYPE_BITS)
-_BUILT_IN_INFOS = [OPS.get(code) for code in range(_SLOTS)]
+_TABLES: Tuple[np.ndarray, ...] = (_ARITY, _SCALARS, _KIND, _TYPE_BITS)
+_BUILT_IN_INFOS: List[Optional[OpInfo]] = [OPS.get(code) for code in range(_SLOTS)]
 
 
 def _tables(codes: np.ndarray) -> Optional[Tuple[np.ndarray, List[Optional[OpInfo]], Tuple[np.ndarray, ...]]]:
@@ -541,19 +542,19 @@ def _tables(codes: np.ndarray) -> Optional[Tuple[np.ndarray, List[Optional[OpInf
     if not np.any(user):
         return codes, _BUILT_IN_INFOS, _TABLES
     user_codes, inverse = np.unique(codes[user], return_inverse=True)
-    kernels = [KERNELS.get(code) for code in user_codes.tolist()]
-    if None in kernels:
+    if not all(code in KERNELS for code in user_codes.tolist()):
         return None
+    kernels = [KERNELS[code] for code in user_codes.tolist()]
     rows = codes.copy()
     rows[user] = _SLOTS + inverse.ravel()
-    extra = (
+    extra: Tuple[List[int], ...] = (
         [info.arity for info in kernels],
         [info.scalars for info in kernels],
         [_KINDS.index(KERNEL)] * len(kernels),
         [1 << int(info.dtypes[0]) for info in kernels],
     )
     tables = tuple(np.concatenate([table, np.array(more, table.dtype)]) for table, more in zip(_TABLES, extra))
-    return rows, _BUILT_IN_INFOS + kernels, tables
+    return rows, _BUILT_IN_INFOS + list(kernels), tables
 
 
 def _fast(items: List[Any]) -> Optional[np.ndarray]:
@@ -634,11 +635,13 @@ def _fast(items: List[Any]) -> Optional[np.ndarray]:
         keys = rows[with_scalars] * 4 + out_types[with_scalars]
         for key in np.unique(keys).tolist():
             group = with_scalars[keys == key]
-            types = _scalar_types(infos[key // 4], key % 4)
-            values = _scalar_params(tasks, group, types)
+            info = infos[key // 4]
+            assert info is not None
+            scalar_types = _scalar_types(info, key % 4)
+            values = _scalar_params(tasks, group, scalar_types)
             if values is None:
                 return None
-            params[group, : len(types)] = values
+            params[group, : len(scalar_types)] = values
     result = np.zeros(count, TASK_DTYPE)
     result["op"] = codes
     result["flags"] = flags
@@ -759,5 +762,5 @@ def task_array(items: List[Any]) -> np.ndarray:
         tasks = np.zeros(0, TASK_DTYPE)
         tasks.flags.writeable = False
         return tasks
-    tasks = _fast(items)
-    return tasks if tasks is not None else _task_by_task(items)
+    fast = _fast(items)
+    return fast if fast is not None else _task_by_task(items)

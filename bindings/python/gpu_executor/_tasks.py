@@ -247,9 +247,14 @@ def _same_fields(first: _Fields, second: _Fields) -> bool:
         and np.array_equal(first.flags & mask, second.flags & mask)
         and first.float32 == second.float32
         and np.array_equal(first.shapes, second.shapes)
-        and (first.types is None) == (second.types is None)
-        and (first.types is None or np.array_equal(first.types, second.types))
+        and _same_types(first.types, second.types)
     )
+
+
+def _same_types(first: Optional[np.ndarray], second: Optional[np.ndarray]) -> bool:
+    if first is None or second is None:
+        return first is second
+    return np.array_equal(first, second)
 
 
 def _choose_reader() -> Callable[..., _Fields]:
@@ -450,7 +455,7 @@ class Batch:
     _keep: Any
     _pointer: Any
 
-    def __init__(self, tasks: Iterable[Any] = ()) -> None:
+    def __init__(self, tasks: Any = ()) -> None:
         if isinstance(tasks, Batch):
             self._adopt(tasks)
             return
