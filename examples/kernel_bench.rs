@@ -100,7 +100,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let workloads: &[(usize, usize)] = if quick {
         &[(100, 4096), (1, 1 << 20)]
     } else {
-        &[(1000, 4096), (100, 100_000), (10, 1_000_000), (1, 16_000_000)]
+        &[
+            (1000, 4096),
+            (100, 100_000),
+            (10, 1_000_000),
+            (1, 16_000_000),
+        ]
     };
     let names = ["ADD", "MUL", "SQRT", "EXP", "SCALE", "FMA", "SIGMOID"];
     println!("\nelement-wise, f32: GB/s (arrays moved / median batch time), and vs ADD");
@@ -132,7 +137,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         let arrays: Vec<&[u32]> = (0..row.arity)
                             .map(|k| bytemuck::cast_slice(&inputs[set][k][i][..]))
                             .collect();
-                        Task::new(op(row.code), n, &arrays, &scalars, bytemuck::cast_slice_mut(out))
+                        Task::new(
+                            op(row.code),
+                            n,
+                            &arrays,
+                            &scalars,
+                            bytemuck::cast_slice_mut(out),
+                        )
                     })
                     .collect::<Result<_, _>>()
                     .expect("valid tasks");
@@ -167,7 +178,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     for &(count, n) in reduce_loads {
         let inputs: Vec<Vec<Vec<f32>>> = (0..SETS)
-            .map(|set| (0..count).map(|i| random(n, (set * count + i) as u64)).collect())
+            .map(|set| {
+                (0..count)
+                    .map(|i| random(n, (set * count + i) as u64))
+                    .collect()
+            })
             .collect();
         let mut outs = vec![0f32; count];
         let (seconds, phases) = time_batches(&exec, iterations, SETS, |exec, set| {
@@ -239,7 +254,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let count = if quick { 50 } else { 1000 };
     let mats: Vec<(Vec<f32>, Vec<f32>)> = (0..count)
-        .map(|i| (random(64 * 64, 100 + i as u64), random(64 * 64, 5000 + i as u64)))
+        .map(|i| {
+            (
+                random(64 * 64, 100 + i as u64),
+                random(64 * 64, 5000 + i as u64),
+            )
+        })
         .collect();
     let mut outs: Vec<Vec<f32>> = (0..count).map(|_| vec![0f32; 64 * 64]).collect();
     let (seconds, _) = time_batches(&exec, iterations, 1, |exec, _| {

@@ -218,7 +218,7 @@ enum gpu_op_t
   // Matrix multiply, `float` only: `output[M×N] = inputs[0][M×K] · inputs[1][K×N]`,
   // row-major, with M, K, N in `params[0..3]` and `length` = M·N. With
   // `GPU_TASK_TRANSPOSE_B` in `flags`, `inputs[1]` is stored N×K. Tiled in workgroup
-  // memory; a product is never split (every operand must fit one binding), and products
+  // memory (128×128, 64×64 or 16×16 tiles by shape); a product is never split (every operand must fit one binding), and products
   // of one shape in one batch share a dispatch.
   GPU_OP_MATMUL = 128,
 };

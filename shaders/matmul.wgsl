@@ -2,10 +2,11 @@
 // batch of same-shaped products packed into one slab: product z's arrays start at element
 // z * stride of each binding, and the dispatch's z dimension runs over them.
 //
-// Two entry points, the two shape classes:
-//   tile64  a workgroup of 16×16 invocations computes a 64×64 tile of C, each invocation
-//           a 4×4 block, stepping through K 16 at a time with both operands' tiles in
-//           workgroup memory (M and N both at least 64);
+// Three entry points, the shape classes:
+//   tile128 a workgroup of 16×16 invocations computes a 128×128 tile of C, each invocation
+//           an 8×8 block, stepping through K 16 at a time with both operands' tiles in
+//           workgroup memory (M and N both at least 128);
+//   tile64  the same with 64×64 tiles and 4×4 blocks (M and N both at least 64);
 //   tile16  each invocation computes one element of a 16×16 tile (small or thin shapes).
 
 struct Params {
@@ -132,5 +133,89 @@ fn tile16(
     }
     if (row < params.m && col < params.n) {
         c[base + row * params.n + col] = acc;
+    }
+}
+
+// 128×128 tiles: a8[kk * 32 + r] holds rows 4r..4r+3 of the A tile at depth kk, b8[kk * 32
+// + q] columns 4q..4q+3 of the B tile. Invocation (x, y) computes rows 8y..8y+7 and
+// columns 8x..8x+7 of the tile.
+var<workgroup> a8: array<vec4<f32>, 512>;
+var<workgroup> b8: array<vec4<f32>, 512>;
+
+@compute @workgroup_size(16, 16)
+fn tile128(
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(workgroup_id) wid: vec3<u32>,
+) {
+    let base = wid.z * params.stride;
+    let row0 = wid.y * 128u;
+    let col0 = wid.x * 128u;
+    let t = lid.y * 16u + lid.x;
+    var acc: array<vec4<f32>, 16>;
+    for (var i = 0u; i < 16u; i = i + 1u) {
+        acc[i] = vec4<f32>(0.0);
+    }
+    for (var k0 = 0u; k0 < params.k; k0 = k0 + 16u) {
+        for (var l = 0u; l < 2u; l = l + 1u) {
+            let idx = t + l * 256u;
+            // A: consecutive invocations read consecutive k of one row.
+            let kk = idx % 16u;
+            let rq = idx / 16u;
+            let r = row0 + rq * 4u;
+            a8[kk * 32u + rq] = vec4<f32>(
+                load_a(base, r, k0 + kk),
+                load_a(base, r + 1u, k0 + kk),
+                load_a(base, r + 2u, k0 + kk),
+                load_a(base, r + 3u, k0 + kk),
+            );
+            // B: consecutive invocations read consecutive columns of one row.
+            let cq = idx % 32u;
+            let bk = idx / 32u;
+            let c0 = col0 + cq * 4u;
+            b8[bk * 32u + cq] = vec4<f32>(
+                load_b(base, k0 + bk, c0),
+                load_b(base, k0 + bk, c0 + 1u),
+                load_b(base, k0 + bk, c0 + 2u),
+                load_b(base, k0 + bk, c0 + 3u),
+            );
+        }
+        workgroupBarrier();
+        for (var d = 0u; d < 16u; d = d + 1u) {
+            let a_lo = a8[d * 32u + lid.y * 2u];
+            let a_hi = a8[d * 32u + lid.y * 2u + 1u];
+            let b_lo = b8[d * 32u + lid.x * 2u];
+            let b_hi = b8[d * 32u + lid.x * 2u + 1u];
+            acc[0] = fma(vec4<f32>(a_lo.x), b_lo, acc[0]);
+            acc[1] = fma(vec4<f32>(a_lo.x), b_hi, acc[1]);
+            acc[2] = fma(vec4<f32>(a_lo.y), b_lo, acc[2]);
+            acc[3] = fma(vec4<f32>(a_lo.y), b_hi, acc[3]);
+            acc[4] = fma(vec4<f32>(a_lo.z), b_lo, acc[4]);
+            acc[5] = fma(vec4<f32>(a_lo.z), b_hi, acc[5]);
+            acc[6] = fma(vec4<f32>(a_lo.w), b_lo, acc[6]);
+            acc[7] = fma(vec4<f32>(a_lo.w), b_hi, acc[7]);
+            acc[8] = fma(vec4<f32>(a_hi.x), b_lo, acc[8]);
+            acc[9] = fma(vec4<f32>(a_hi.x), b_hi, acc[9]);
+            acc[10] = fma(vec4<f32>(a_hi.y), b_lo, acc[10]);
+            acc[11] = fma(vec4<f32>(a_hi.y), b_hi, acc[11]);
+            acc[12] = fma(vec4<f32>(a_hi.z), b_lo, acc[12]);
+            acc[13] = fma(vec4<f32>(a_hi.z), b_hi, acc[13]);
+            acc[14] = fma(vec4<f32>(a_hi.w), b_lo, acc[14]);
+            acc[15] = fma(vec4<f32>(a_hi.w), b_hi, acc[15]);
+        }
+        workgroupBarrier();
+    }
+    for (var i = 0u; i < 8u; i = i + 1u) {
+        let row = row0 + lid.y * 8u + i;
+        if (row < params.m) {
+            for (var h = 0u; h < 2u; h = h + 1u) {
+                let v = acc[i * 2u + h];
+                for (var j = 0u; j < 4u; j = j + 1u) {
+                    let col = col0 + lid.x * 8u + h * 4u + j;
+                    if (col < params.n) {
+                        c[base + row * params.n + col] = v[j];
+                    }
+                }
+            }
+        }
     }
 }

@@ -413,6 +413,7 @@ fn create_kernel(
             (vec![("WORKGROUP_SIZE", f64::from(workgroup_size))], "main")
         }
         (Dispatch::PerBlock, None) => (Vec::new(), "main"),
+        (Dispatch::Tiles(128), None) => (Vec::new(), "tile128"),
         (Dispatch::Tiles(64), None) => (Vec::new(), "tile64"),
         (Dispatch::Tiles(_), None) => (Vec::new(), "tile16"),
     };

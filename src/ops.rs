@@ -317,12 +317,13 @@ impl ReductionOp {
 /// `gpu_op_t` of matrix multiply: `C[M×N] = A[M×K] · B[K×N]`, row-major `f32`.
 pub const MATMUL: u32 = 128;
 
-/// Matmul's pipeline classes, by the tile one workgroup computes: 64×64 when both M and
-/// N are at least 64, else 16×16 (small and thin shapes waste less of a tile).
+/// Matmul's pipeline classes, by the tile one workgroup computes: 128×128 when both M and
+/// N are at least 128, 64×64 when at least 64, else 16×16 (small and thin shapes waste
+/// less of a tile).
 pub fn matmul_class(m: u32, n: u32) -> u64 {
-    if m >= 64 && n >= 64 {
-        64
-    } else {
-        16
+    match m.min(n) {
+        128.. => 128,
+        64.. => 64,
+        _ => 16,
     }
 }

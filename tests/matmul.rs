@@ -107,6 +107,8 @@ fn odd_shapes_in_one_batch_match_the_cpu() {
         (3, 5000, 7),
         (64, 64, 64),
         (65, 17, 130),
+        (130, 70, 257),
+        (300, 33, 129),
     ];
     let mut products: Vec<Product> = shapes
         .iter()

@@ -51,7 +51,7 @@ fn every_kernel_validates_and_builds_for_every_bucket_size() {
         .iter()
         .map(|op| (op.name.to_string(), reduction_source(op), "main"))
         .collect();
-    for entry in ["tile64", "tile16"] {
+    for entry in ["tile128", "tile64", "tile16"] {
         fixed.push(("MATMUL".to_string(), MATMUL_WGSL.to_string(), entry));
     }
     for (name, source, entry) in &fixed {

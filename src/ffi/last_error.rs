@@ -1,26 +1,46 @@
 //! The thread-local last-error message behind `gpu_executor_last_error_message()`.
 //!
-//! Every access uses `try_with`: a call can arrive while this thread's thread-locals are
-//! being destroyed (a `pthread_key` destructor, a C++ `thread_local` destructor), when
-//! `with` would panic, and a panic on the error path would abort the process across the C
-//! boundary. Then the message is not stored, and reading it gives `EXITING`.
+//! The message lives in a fixed buffer in a `const`-initialised thread-local without a
+//! destructor, so it is usable at any point of a thread's life: a call can arrive while
+//! the thread's thread-locals are being destroyed (a `pthread_key` destructor, a C++
+//! `thread_local` destructor), where a lazily initialised slot would panic or register a
+//! destructor that never runs (a leak). Longer messages are cut at a character boundary
+//! and end in "…".
 
 use std::cell::RefCell;
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::c_char;
+
+/// Bytes of message kept per thread, the terminating NUL included.
+const CAPACITY: usize = 4096;
 
 thread_local! {
-    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+    static LAST_ERROR: RefCell<[u8; CAPACITY]> = const { RefCell::new([0; CAPACITY]) };
 }
 
-/// What `gpu_executor_last_error_message()` returns once this thread's storage is gone.
-const EXITING: &CStr = c"no error detail: the calling thread is exiting";
+/// What `gpu_executor_last_error_message()` returns if the slot cannot be reached.
+const UNAVAILABLE: &[u8] = b"no error detail available on this thread\0";
 
-/// Records `message` for this thread (interior NULs are replaced).
+/// `message` with NULs replaced, cut to fit `CAPACITY - 1` bytes.
+fn fitted(message: &str) -> String {
+    let clean = message.replace('\0', " ");
+    if clean.len() < CAPACITY {
+        return clean;
+    }
+    let ellipsis = "…";
+    let mut end = CAPACITY - 1 - ellipsis.len();
+    while !clean.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{ellipsis}", &clean[..end])
+}
+
+/// Records `message` for this thread (interior NULs are replaced; see `CAPACITY`).
 pub fn set(message: &str) {
-    let text = CString::new(message.replace('\0', " ")).unwrap_or_default();
+    let text = fitted(message);
     let _ = LAST_ERROR.try_with(|slot| {
         if let Ok(mut slot) = slot.try_borrow_mut() {
-            *slot = text;
+            slot[..text.len()].copy_from_slice(text.as_bytes());
+            slot[text.len()] = 0;
         }
     });
 }
@@ -28,7 +48,7 @@ pub fn set(message: &str) {
 pub fn clear() {
     let _ = LAST_ERROR.try_with(|slot| {
         if let Ok(mut slot) = slot.try_borrow_mut() {
-            *slot = CString::default();
+            slot[0] = 0;
         }
     });
 }
@@ -36,8 +56,20 @@ pub fn clear() {
 /// Pointer to this thread's message; valid until the next library call on this thread.
 pub fn as_ptr() -> *const c_char {
     LAST_ERROR
-        .try_with(|slot| slot.try_borrow().map(|s| s.as_ptr()).ok())
-        .ok()
-        .flatten()
-        .unwrap_or(EXITING.as_ptr())
+        .try_with(|slot| slot.as_ptr().cast::<c_char>().cast_const())
+        .unwrap_or(UNAVAILABLE.as_ptr().cast())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_messages_are_cut_at_a_character_boundary() {
+        let long = "é".repeat(CAPACITY);
+        let cut = fitted(&long);
+        assert!(cut.len() < CAPACITY);
+        assert!(cut.ends_with('…'));
+        assert_eq!(fitted("a\0b"), "a b");
+    }
 }

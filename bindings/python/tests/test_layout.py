@@ -76,6 +76,9 @@ def same_type(a, b):
             getattr(a, "_length_", None) == getattr(b, "_length_", None)
             and same_type(a._type_, b._type_)
         )
+    pointers = (ctypes.c_void_p, ctypes.c_char_p)
+    if a in pointers and b in pointers:
+        return True  # a C string is a pointer like any other
     return a is b or (ctypes.sizeof(a) == ctypes.sizeof(b) and a._type_ == b._type_)
 
 
