@@ -59,10 +59,7 @@ def header_structs():
             m = re.fullmatch(r"(?:const\s+)?(\w+)\s*(\*)?\s*(\w+)(?:\[(\d+)\])?", " ".join(decl.split()))
             assert m, f"cannot parse {decl!r} in {name}"
             base, pointer, field, count = m.groups()
-            if pointer:  # a string is a char *, any other pointer a void *
-                ctype = ctypes.c_char_p if base == "char" else ctypes.c_void_p
-            else:
-                ctype = C_TYPES[base]
+            ctype = ctypes.c_void_p if pointer else C_TYPES[base]
             if count:
                 ctype = ctype * int(count)
             fields.append((field, ctype))
