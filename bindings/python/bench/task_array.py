@@ -11,7 +11,13 @@ Prints microseconds per task (best of several runs) for:
 - ``stacked``: ``Batch.stacked(a, b, out)`` over 2-D arrays, task i = row i;
 - ``prepared batch``: a batch built once and submitted again (nothing to build);
 - ``tuples, public attributes``: ``tuples`` with the pointers and flags read through the
-  arrays' Python attributes (the path taken where NumPy's object layout cannot be read).
+  arrays' Python attributes (the path taken where NumPy's object layout cannot be read);
+- ``ops.add tasks``: a list of ``gpu_executor.ops.add(a, b, out)`` tasks made once, through
+  ``Batch(tasks)``; ``..., made each time`` makes the tasks in the timing too;
+- ``ops.scale`` / ``ops.sum`` / ``ops.matmul`` tasks: the same with scalars, reductions
+  (into one-element outputs) and 4x4 products (the rows of a as 4x4 matrices);
+- ``mixed``: half tuples, half ``ops.add`` tasks, in one list;
+- ``stacked_op``: ``Batch.stacked_op("add", (a, b), out)`` over the 2-D arrays.
 
 Building needs no GPU and no library. ``--submit`` also times ``Executor.submit`` of each
 form, building included (the library's own work too, on whatever adapter it finds).
@@ -32,7 +38,7 @@ try:
 except ImportError:  # run from a checkout without installing
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     import gpu_executor
-from gpu_executor import Batch, _ffi, _tasks
+from gpu_executor import Batch, _ffi, _tasks, ops
 
 
 def before(tasks: List[Any]) -> Any:
@@ -91,7 +97,7 @@ def main() -> None:
     executor = gpu_executor.Executor() if args.submit else None
     if executor is not None:
         print(f"adapter: {executor.adapter_info()['name']}")
-    print(f"{'form':34} {'tasks':>7} {'build µs/task':>14}" + (f" {'submit µs/task':>15}" if executor else ""))
+    print(f"{'form':36} {'tasks':>7} {'build µs/task':>14}" + (f" {'submit µs/task':>15}" if executor else ""))
 
     rng = np.random.default_rng(0)
     for count in (int(s) for s in args.sizes.split(",")):
@@ -103,6 +109,15 @@ def main() -> None:
         b_list = [row.copy() for row in b]
         out_list = [row.copy() for row in out]
         tuples = list(zip(a_list, b_list, out_list))
+        add_tasks = [ops.add(x, y, z) for x, y, z in tuples]
+        scale_tasks = [ops.scale(x, 2.5, z) for x, z in zip(a_list, out_list)]
+        sums = [np.empty(1, np.float32) for _ in range(count)]
+        sum_tasks = [ops.sum(x, total) for x, total in zip(a_list, sums)]
+        side = int(round(args.elements**0.5))
+        squares = [x[: side * side].reshape(side, side) for x in a_list]
+        products = [z[: side * side].reshape(side, side) for z in out_list]
+        matmul_tasks = [ops.matmul(x, x, z) for x, z in zip(squares, products)]
+        mixed = tuples[: count // 2] + add_tasks[count // 2 :]
         forms = [
             ("before (tuples, ctypes loop)", lambda: before(tuples), True),
             ("tuples", lambda: Batch(tuples), True),
@@ -110,10 +125,18 @@ def main() -> None:
             ("stacked", lambda: Batch.stacked(a, b, out), True),
             ("prepared batch (built once)", lambda: None, True),
             ("tuples, public attributes", public_reader(lambda: Batch(tuples)), False),
+            ("ops.add tasks", lambda: Batch(add_tasks), True),
+            ("ops.add tasks, made each time", lambda: Batch([ops.add(x, y, z) for x, y, z in tuples]), True),
+            ("ops.scale tasks", lambda: Batch(scale_tasks), True),
+            ("ops.sum tasks", lambda: Batch(sum_tasks), True),
+            (f"ops.matmul tasks ({side}x{side})", lambda: Batch(matmul_tasks), True),
+            ("mixed: half tuples, half tasks", lambda: Batch(mixed), True),
+            ("stacked_op", lambda: Batch.stacked_op("add", (a, b), out), True),
+            ("ops.add tasks, public attributes", public_reader(lambda: Batch(add_tasks)), False),
         ]
         prepared = Batch.stacked(a, b, out)
         for name, build, submit in forms:
-            line = f"{name:34} {count:7d} {best(build) / count * 1e6:14.3f}"
+            line = f"{name:36} {count:7d} {best(build) / count * 1e6:14.3f}"
             if executor is not None and submit:
                 # Building included, as submit(tasks) does it.
                 if name.startswith("before"):

@@ -17,6 +17,10 @@
         batch = gpu_executor.Batch.stacked(rows, rows, np.empty_like(rows))
         ex.submit(batch)                         # no Python work per task; reusable
 
+        from gpu_executor import ops             # every op: a Task per call
+        total = np.empty(1, np.float32)
+        ex.submit([ops.sqrt(a, out), ops.sum(a, total), (a, b, np.empty_like(a))])
+
     gpu_executor.set_log_level("info")           # process-wide
     gpu_executor.set_log_callback(lambda level, message: print(level.name, message))
 
@@ -45,8 +49,11 @@ from ._ffi import (
     Strategy,
     load_library,
 )
+from ._ffi import TASK_DTYPE_MASK, TASK_TRANSPOSE_B
 from ._log import set_log_callback, set_log_level
+from ._optasks import Kernel, Task
 from ._tasks import TASK_DTYPE, Batch
+from . import ops
 
 __version__ = "0.1.0"
 
@@ -57,6 +64,7 @@ __all__ = [
     "DType",
     "Executor",
     "GpuExecutorError",
+    "Kernel",
     "LIBRARY_ENV",
     "LibraryNotFoundError",
     "LogLevel",
@@ -65,9 +73,13 @@ __all__ = [
     "Status",
     "Strategy",
     "TASK_DTYPE",
+    "TASK_DTYPE_MASK",
+    "TASK_TRANSPOSE_B",
+    "Task",
     "Ticket",
     "library_path",
     "load_library",
+    "ops",
     "set_log_callback",
     "set_log_level",
     "status_string",

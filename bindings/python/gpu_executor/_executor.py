@@ -13,7 +13,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Type, T
 import numpy as np
 
 from . import _ffi
-from ._ffi import Backend, DeviceType, PowerPreference, Status, Strategy
+from ._ffi import Backend, DeviceType, DType, PowerPreference, Status, Strategy
+from ._optasks import Kernel, Task, _register
 from ._tasks import ArrayTask, Batch
 
 E = TypeVar("E", bound=enum.IntEnum)
@@ -102,6 +103,30 @@ def _option(cls: Type[E], value: Union[str, int], name: str) -> int:
         raise ValueError(f"{name}={value} is out of range")
     # Unknown integer values reach the library, which answers INVALID_OPTION.
     return int(value)
+
+
+def _dtype(value: Any, name: str) -> DType:
+    """A :class:`DType` from a DType, its int, a name ("float32", "f32", "i32", ...) or a
+    NumPy dtype or type."""
+    if isinstance(value, str):
+        key = value.strip().lower()
+        names = {"float32": "F32", "f32": "F32", "int32": "I32", "i32": "I32", "uint32": "U32", "u32": "U32"}
+        if key in names:
+            return DType[names[key]]
+    elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        try:
+            return DType(int(value))
+        except ValueError:
+            pass
+    else:
+        try:
+            dtype = np.dtype(value)
+        except TypeError:
+            dtype = None
+        for code, element in enumerate((np.float32, np.int32, np.uint32)):
+            if dtype is not None and dtype == np.dtype(element):
+                return DType(code)
+    raise TypeError(f"{name}={value!r} is not an element type: float32, int32 or uint32")
 
 
 def _unsigned(value: Any, name: str, bits: int) -> int:
@@ -382,27 +407,30 @@ class Executor:
 
     # --- work -------------------------------------------------------------------------------
 
-    def submit(self, tasks: Union[Batch, Iterable[ArrayTask]]) -> None:
-        """Runs ``out[...] = a + b`` for every ``(a, b, out)`` in ``tasks`` as one batch.
+    def submit(self, tasks: Union[Batch, Task, Iterable[Union[Task, ArrayTask]]]) -> None:
+        """Runs every task of ``tasks`` as one batch (one call into the library).
 
-        ``tasks`` is an iterable of ``(a, b, out)`` tuples or a :class:`Batch` (built from
-        them, or from stacked arrays or lists of arrays, and reusable). Every array must be
-        a C-contiguous, aligned ``numpy.float32`` array; ``a``, ``b`` and ``out`` of one task
-        must have the same shape (any, including empty). Arrays are used in place, never
-        copied; ``out`` is written only if the whole batch succeeds and must not overlap any
-        input or any other output (``GpuExecutorError`` with status ``ALIASING``). Raises
-        ``TypeError`` / ``ValueError`` for unfit arguments before anything runs.
+        ``tasks`` is an iterable of :class:`Task` objects (any op: ``gpu_executor.ops``
+        makes them) and ``(a, b, out)`` tuples (``out[...] = a + b``), mixed in any order;
+        or one ``Task``; or a :class:`Batch` (built from them, or from stacked arrays or
+        lists of arrays, and reusable). For a tuple, every array must be a C-contiguous,
+        aligned ``numpy.float32`` array, and ``a``, ``b`` and ``out`` must have the same
+        shape (any, including empty); a ``Task`` says what its op takes. Arrays are used
+        in place, never copied; every ``out`` is written only if the whole batch succeeds
+        and must not overlap any input or any other output (``GpuExecutorError`` with
+        status ``ALIASING``). Raises ``TypeError`` / ``ValueError`` naming the first unfit
+        task before anything runs.
         """
         batch = tasks if isinstance(tasks, Batch) else Batch(tasks)
         pointer, count = batch._as_parameter()
         # `batch` keeps every array alive until the call returns.
         self._call("gpu_executor_submit_batch", pointer, count)
 
-    def submit_async(self, tasks: Union[Batch, Iterable[ArrayTask]]) -> "Ticket":
+    def submit_async(self, tasks: Union[Batch, Task, Iterable[Union[Task, ArrayTask]]]) -> "Ticket":
         """Submits ``tasks`` like :meth:`submit` but returns at once, with a :class:`Ticket`.
 
-        The inputs ``a`` and ``b`` are copied before this returns: they may be changed or
-        dropped right away. Each ``out`` is written when the ticket completes
+        Every input array is copied before this returns: it may be changed or dropped
+        right away. Each ``out`` is written when the ticket completes
         (:meth:`Ticket.wait` or :meth:`Ticket.poll` returning ``True``); until then do not
         read or write it. The ticket keeps every ``out`` (and this executor) alive until it
         completes. Several tickets may be in flight at once and complete in any order.
@@ -414,6 +442,70 @@ class Executor:
         ticket = _ffi.gpu_ticket_t(0)
         self._call("gpu_executor_submit_batch_async", pointer, count, ctypes.byref(ticket))
         return Ticket(self, ticket.value, _outputs=[batch])
+
+    def register_kernel(
+        self,
+        wgsl: str,
+        *,
+        inputs: int,
+        dtype: Any,
+        entry_point: str = "main",
+        elements_per_invocation: int = 1,
+        elementwise: bool = True,
+        params_size: int = 0,
+        param_types: Optional[Sequence[Any]] = None,
+    ) -> Kernel:
+        """Registers a WGSL compute kernel on this executor and returns its op, a
+        :class:`Kernel` (an ``int``) for ``Task(kernel, inputs, out, scalars)``.
+
+        ``inputs``: input arrays, 1 to 3 (bindings 1, 2 and 4; the output is binding 3);
+        ``dtype``: the element type of every array (``"float32"``, ``numpy.int32``,
+        ``DType.U32``, ...); ``entry_point``: the ``@compute`` function;
+        ``elements_per_invocation``: 1, or 4 to read the arrays as ``vec4``;
+        ``elementwise``: tasks may be split and share dispatches (``False``: each task is
+        one dispatch over its whole arrays, never split); ``params_size``: bytes of
+        scalars the kernel reads after the count word of binding 0 (0 to 16, a multiple
+        of 4); ``param_types``: the type of each 4-byte scalar (default: ``dtype``), how
+        the task's scalars are converted. ``include/gpu_executor.h`` (``gpu_kernel_desc_t``)
+        describes the bindings.
+
+        The source is compiled and checked now: ``GpuExecutorError`` with status
+        ``INVALID_KERNEL`` carries the compiler's message (line and column). The op is
+        valid on this executor only (another's tasks fail with ``UNKNOWN_OP``), until it
+        is closed.
+        """
+        if not isinstance(wgsl, str):
+            raise TypeError(f"wgsl must be a str, got {type(wgsl).__name__}")
+        if not isinstance(entry_point, str):
+            raise TypeError(f"entry_point must be a str, got {type(entry_point).__name__}")
+        source, entry = wgsl.encode("utf-8"), entry_point.encode("utf-8")
+        if b"\0" in source or b"\0" in entry:
+            raise ValueError("wgsl and entry_point must not contain NUL characters")
+        element = _dtype(dtype, "dtype")
+        desc = self._lib.gpu_kernel_desc_default()
+        desc.source = source
+        desc.entry_point = entry
+        desc.num_inputs = _unsigned(inputs, "inputs", 32)
+        desc.dtype = element
+        desc.elements_per_invocation = _unsigned(elements_per_invocation, "elements_per_invocation", 32)
+        desc.elementwise = 1 if elementwise else 0
+        desc.params_size = _unsigned(params_size, "params_size", 32)
+        words = desc.params_size // 4
+        if param_types is None:
+            types = (element,) * words
+        else:
+            types = tuple(_dtype(t, "param_types item") for t in param_types)
+            if len(types) != words:
+                raise ValueError(
+                    f"param_types names {len(types)} type(s); params_size={params_size} holds {words}"
+                )
+        code = ctypes.c_uint32(0)
+        # `source` and `entry` (which desc points into) live until the call returns.
+        self._call("gpu_executor_register_kernel", ctypes.byref(desc), ctypes.byref(code))
+        return _register(
+            code.value, entry_point, desc.num_inputs, element, desc.params_size, types,
+            desc.elements_per_invocation, bool(elementwise),
+        )
 
     def add(self, a: Any, b: Any) -> np.ndarray:
         """Returns ``a + b`` computed on the GPU, as a new ``float32`` array.

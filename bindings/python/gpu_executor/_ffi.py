@@ -74,13 +74,15 @@ class LogLevel(enum.IntEnum):
 
 
 class Op(enum.IntEnum):
-    """``gpu_op_t`` (``GPU_OP_<NAME>``): the element-wise ops, then the reductions (64 on).
+    """``gpu_op_t`` (``GPU_OP_<NAME>``): the element-wise ops (1 to 21), the reductions (64
+    to 69) and ``MATMUL`` (128). ``ADD`` is ``VECTOR_ADD`` (the header's ``GPU_OP_ADD``).
 
-    These bindings' ``submit`` runs ``VECTOR_ADD`` over ``float32``; the other values mirror
-    the header.
+    :class:`gpu_executor.Task` and the helpers in :mod:`gpu_executor.ops` describe a task of
+    any of them; ``(a, b, out)`` tuples are ``VECTOR_ADD`` over ``float32``.
     """
 
     VECTOR_ADD = 1
+    ADD = 1  # an alias: GPU_OP_ADD
     SUB = 2
     MUL = 3
     DIV = 4
@@ -117,6 +119,14 @@ class DType(enum.IntEnum):
     F32 = 0
     I32 = 1
     U32 = 2
+
+
+#: The bits of ``gpu_task_t.flags`` that hold its :class:`DType` (``GPU_TASK_DTYPE_MASK``).
+TASK_DTYPE_MASK = 0xF
+
+#: ``gpu_task_t.flags`` of a ``MATMUL`` whose B is stored transposed, N x K
+#: (``GPU_TASK_TRANSPOSE_B``).
+TASK_TRANSPOSE_B = 0x10
 
 
 class Backend(enum.IntEnum):

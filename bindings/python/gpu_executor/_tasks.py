@@ -35,6 +35,17 @@ ArrayTask = Tuple[np.ndarray, np.ndarray, np.ndarray]
 _F32 = np.dtype(np.float32)
 _ROLES = ("a", "b", "out")
 
+#: The NumPy dtypes of the element types, in ``gpu_dtype_t`` order (F32, I32, U32).
+ELEMENT_DTYPES = (_F32, np.dtype(np.int32), np.dtype(np.uint32))
+
+
+def _type_code(dtype: np.dtype) -> int:
+    """The ``gpu_dtype_t`` of a NumPy dtype, -1 when it is none (float64, big-endian, ...)."""
+    for code, element in enumerate(ELEMENT_DTYPES):
+        if dtype == element:
+            return code
+    return -1
+
 
 # --- gpu_task_t as a NumPy dtype ------------------------------------------------------------
 
@@ -80,6 +91,7 @@ class _Fields(NamedTuple):
     flags: np.ndarray  # intc[n]: the three flag bits above (others may be set too)
     float32: bool  # every dtype is native float32
     shapes: np.ndarray  # intp[n, k]: each shape, padded with -1 to the largest ndim k
+    types: Optional[np.ndarray] = None  # int8[n]: each gpu_dtype_t or -1 (when asked for)
 
 
 def _shape_matrix(shapes: List[tuple]) -> np.ndarray:
@@ -93,15 +105,20 @@ def _shape_matrix(shapes: List[tuple]) -> np.ndarray:
     return matrix
 
 
-def _read_public(arrays: List[np.ndarray]) -> _Fields:
-    """The fields through the arrays' Python attributes."""
+def _read_public(arrays: List[np.ndarray], types: bool = False) -> _Fields:
+    """The fields through the arrays' Python attributes (``types``: each one's type code too)."""
     count = len(arrays)
     pointers = np.fromiter(map(attrgetter("ctypes.data"), arrays), np.uintp, count)
     flags = np.zeros(count, np.intc)
     for bit, name in ((_C_CONTIGUOUS, "c_contiguous"), (_ALIGNED, "aligned"), (_WRITEABLE, "writeable")):
         flags |= bit * np.fromiter(map(attrgetter("flags." + name), arrays), np.bool_, count)
-    float32 = all(dtype == _F32 for dtype in set(map(attrgetter("dtype"), arrays)))
-    return _Fields(pointers, flags, float32, _shape_matrix(list(map(attrgetter("shape"), arrays))))
+    dtypes = list(map(attrgetter("dtype"), arrays))
+    codes = {dtype: _type_code(dtype) for dtype in set(dtypes)}
+    float32 = all(code == 0 for code in codes.values())
+    shapes = _shape_matrix(list(map(attrgetter("shape"), arrays)))
+    if not types:
+        return _Fields(pointers, flags, float32, shapes)
+    return _Fields(pointers, flags, float32, shapes, np.fromiter(map(codes.__getitem__, dtypes), np.int8, count))
 
 
 class _ArrayObject(ctypes.Structure):
@@ -147,8 +164,9 @@ def _memory(addresses: np.ndarray, extent: int) -> Tuple[np.ndarray, np.ndarray]
     return memory, index
 
 
-def _read_objects(arrays: List[np.ndarray]) -> _Fields:
-    """The fields read from the arrays' objects in memory, with a few NumPy gathers.
+def _read_objects(arrays: List[np.ndarray], types: bool = False) -> _Fields:
+    """The fields read from the arrays' objects in memory, with a few NumPy gathers
+    (``types``: each array's type code too).
 
     CPython only (an object's ``id`` is its address); every item must be an ``ndarray``
     (checked by the caller), whose object starts with ``_ArrayObject``: only that head, and
@@ -156,7 +174,10 @@ def _read_objects(arrays: List[np.ndarray]) -> _Fields:
     """
     count = len(arrays)
     if not count:
-        return _Fields(np.zeros(0, np.uintp), np.zeros(0, np.intc), True, np.zeros((0, 0), np.intp))
+        return _Fields(
+            np.zeros(0, np.uintp), np.zeros(0, np.intc), True, np.zeros((0, 0), np.intp),
+            np.zeros(0, np.int8) if types else None,
+        )
     objects = np.fromiter(arrays, object, count)  # its buffer holds the objects' addresses
     addresses = np.asarray(_Memory(objects.ctypes.data, count, np.uintp)).copy()
     del objects
@@ -186,7 +207,16 @@ def _read_objects(arrays: List[np.ndarray]) -> _Fields:
         for axis in range(width):
             present = ndims[rows] > axis
             shapes[rows[present], axis] = dims.take(dims_index[present] + axis)
-    return _Fields(word("data"), integer("flags"), float32, shapes)
+    if not types:
+        return _Fields(word("data"), integer("flags"), float32, shapes)
+    codes = np.full(count, -1, np.int8)
+    for code, element in enumerate(ELEMENT_DTYPES):
+        codes[descrs == id(element)] = code
+    # Other descriptor objects may still be one of the three: ask each distinct one.
+    for other in np.unique(descrs[codes < 0]):
+        same = descrs == other
+        codes[same] = _type_code(arrays[int(np.argmax(same))].dtype)
+    return _Fields(word("data"), integer("flags"), float32, shapes, codes)
 
 
 def _probe_arrays() -> List[np.ndarray]:
@@ -202,6 +232,9 @@ def _probe_arrays() -> List[np.ndarray]:
         np.zeros((2, 0, 5), np.float32),
         np.zeros(3, np.float64),
         np.zeros(3, ">f4"),
+        np.zeros(3, np.int32),
+        np.zeros(2, np.uint32),
+        np.zeros(4, np.dtype(np.int32, metadata={"probe": 1})),  # int32, another object
         np.ma.masked_array(np.zeros(4, np.float32)),  # a subclass
         np.ones((), np.float32),
     ]
@@ -214,31 +247,40 @@ def _same_fields(first: _Fields, second: _Fields) -> bool:
         and np.array_equal(first.flags & mask, second.flags & mask)
         and first.float32 == second.float32
         and np.array_equal(first.shapes, second.shapes)
+        and _same_types(first.types, second.types)
     )
 
 
-def _choose_reader() -> Callable[[List[np.ndarray]], _Fields]:
+def _same_types(first: Optional[np.ndarray], second: Optional[np.ndarray]) -> bool:
+    if first is None or second is None:
+        return first is second
+    return np.array_equal(first, second)
+
+
+def _choose_reader() -> Callable[..., _Fields]:
     """``_read_objects`` where it reads what the public attributes give, else ``_read_public``."""
     if sys.implementation.name != "cpython" or ctypes.sizeof(_ArrayObject) > np.ndarray.__basicsize__:
         return _read_public
     probes = _probe_arrays()
     try:
-        agrees = _same_fields(_read_objects(probes), _read_public(probes)) and all(
-            _same_fields(_read_objects([probe]), _read_public([probe])) for probe in probes
+        agrees = all(
+            _same_fields(_read_objects(subset, types), _read_public(subset, types))
+            for subset in [probes] + [[probe] for probe in probes]
+            for types in (False, True)
         )
     except Exception:  # pragma: no cover - a NumPy that refuses the memory view
         agrees = False
     return _read_objects if agrees else _read_public
 
 
-_reader: Optional[Callable[[List[np.ndarray]], _Fields]] = None
+_reader: Optional[Callable[..., _Fields]] = None
 
 
-def _read(arrays: List[np.ndarray]) -> _Fields:
+def _read(arrays: List[np.ndarray], types: bool = False) -> _Fields:
     global _reader
     if _reader is None:
         _reader = _choose_reader()
-    return _reader(arrays)
+    return _reader(arrays, types) if types else _reader(arrays)
 
 
 # --- columns: the a, b or out arrays of every task -------------------------------------------
@@ -355,8 +397,8 @@ def _check_array(task: int, role: str, array: Any, output: bool) -> None:
 def _check_task(index: int, item: Any) -> ArrayTask:
     if isinstance(item, (str, bytes)) or not isinstance(item, Sequence) or len(item) != 3:
         raise TypeError(
-            f"task {index}: expected a tuple (a, b, out) of numpy float32 arrays, got "
-            f"{type(item).__name__}"
+            f"task {index}: expected a tuple (a, b, out) of numpy float32 arrays or a "
+            f"gpu_executor.Task, got {type(item).__name__}"
         )
     a, b, out = item
     _check_array(index, "a", a, output=False)
@@ -397,8 +439,9 @@ def _task_by_task(items: Iterable[Any]) -> np.ndarray:
 class Batch:
     """A checked batch of tasks, ready for :meth:`Executor.submit` and ``submit_async``.
 
-    ``Batch(tasks)`` takes ``(a, b, out)`` tuples, like ``submit`` (or another batch, whose
-    task array it shares); :meth:`stacked` takes
+    ``Batch(tasks)`` takes what ``submit`` takes: :class:`Task` objects of any op and
+    ``(a, b, out)`` tuples (``float32`` addition), mixed in any order, or one ``Task``, or
+    another batch (whose task array it shares); :meth:`stacked` takes
     three arrays whose rows are the tasks, and :meth:`from_lists` three lists of arrays.
     Each builds the ``gpu_task_t`` array with a few NumPy operations rather than Python code
     per task, after the same checks as ``submit``'s (raising ``TypeError``/``ValueError``
@@ -412,15 +455,23 @@ class Batch:
     _keep: Any
     _pointer: Any
 
-    def __init__(self, tasks: Iterable[ArrayTask] = ()) -> None:
+    def __init__(self, tasks: Any = ()) -> None:
         if isinstance(tasks, Batch):
             self._adopt(tasks)
             return
+        from ._optasks import Task, task_array
+
+        if isinstance(tasks, Task):
+            tasks = (tasks,)
         items = list(tasks)
         columns = None
-        if items and set(map(type, items)) <= {tuple, list} and set(map(len, items)) == {3}:
+        types = set(map(type, items))
+        if items and types <= {tuple, list} and set(map(len, items)) == {3}:
             flat = list(chain.from_iterable(items))  # a0, b0, out0, a1, ...
             columns = [_Column(role, flat[index::3]) for index, role in enumerate(_ROLES)]
+        elif any(issubclass(kind, Task) for kind in types):
+            self._set(task_array(items), items)  # raises for the first bad task
+            return
         self._build(columns, items)
 
     @classmethod
@@ -450,6 +501,25 @@ class Batch:
         batch._build(columns, None)
         return batch
 
+    @classmethod
+    def stacked_op(
+        cls, op: Any, inputs: Any, out: np.ndarray, scalars: Any = (), *, transpose_b: bool = False
+    ) -> "Batch":
+        """Task ``i`` is ``Task(op, [x[i] for x in inputs], out[i], scalars)``: ``op`` over
+        row ``i`` of stacked arrays (``inputs`` and ``out`` hold as many rows, each
+        C-contiguous; the arrays themselves need not be). Each scalar is a number, or a 1-D
+        array with one value per task. For a reduction ``out`` is ``(tasks,)`` or
+        ``(tasks, 1)``; for ``MATMUL`` the arrays are ``(tasks, M, K)``, ``(tasks, K, N)``
+        (``(tasks, N, K)`` with ``transpose_b``) and ``(tasks, M, N)``. Every row is checked
+        at once, as for :meth:`stacked`."""
+        from ._optasks import stacked_array
+
+        batch = cls.__new__(cls)
+        tasks = stacked_array(op, inputs, out, scalars, transpose_b)
+        keep = (tuple(inputs) if not isinstance(inputs, np.ndarray) else (inputs,), out, scalars)
+        batch._set(tasks, keep)
+        return batch
+
     def _adopt(self, other: "Batch") -> None:
         self._tasks, self._keep, self._pointer = other._tasks, other._keep, other._pointer
 
@@ -460,8 +530,11 @@ class Batch:
                 assert columns is not None
                 items = [tuple(c.item(i) for c in columns) for i in range(columns[0].count)]
             tasks = _task_by_task(items)  # raises for the first bad task
+        self._set(tasks, tuple(c.keep() for c in columns) if columns is not None else items)
+
+    def _set(self, tasks: np.ndarray, keep: Any) -> None:
         self._tasks = tasks
-        self._keep = tuple(c.keep() for c in columns) if columns is not None else items
+        self._keep = keep
         self._pointer = (
             tasks.ctypes.data_as(ctypes.POINTER(_ffi.gpu_task_t)) if len(tasks) else None
         )

@@ -77,11 +77,17 @@ def test_readers_agree_on_all_kinds_of_arrays(rng):
     readonly = floats(rng, 3)
     readonly.flags.writeable = False
     arrays.append(readonly)
-    for subset in [arrays, arrays[:9], [arrays[12]], [arrays[12], arrays[0]], []]:
-        objects, public = _tasks._read_objects(subset), _tasks._read_public(subset)
-        assert _tasks._same_fields(objects, public)
+    metadata_u32 = np.dtype(np.uint32, metadata={"unit": "m"})
+    arrays += [np.zeros(3, np.uint32), np.zeros(2, metadata_u32), np.zeros(4, ">u4"), np.zeros((2, 2), np.int32)]
+    for subset in [arrays, arrays[:9], [arrays[12]], [arrays[12], arrays[0]], arrays[-4:], []]:
+        for types in (False, True):
+            objects, public = _tasks._read_objects(subset, types), _tasks._read_public(subset, types)
+            assert _tasks._same_fields(objects, public)
     assert _tasks._read_objects([arrays[12]] * 3).float32
     assert not _tasks._read_objects(arrays[:10]).float32
+    # Type codes: gpu_dtype_t of float32, int32 and uint32 (any descriptor object), else -1.
+    codes = _tasks._read_objects(arrays, types=True).types
+    assert codes.tolist() == [0] * 9 + [-1, -1, 1, 0, 0, 0, 0, 0, 2, 2, -1, 1]
 
 
 def test_task_arrays_equal_the_reference(rng, reader):

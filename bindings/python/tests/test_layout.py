@@ -162,6 +162,7 @@ def test_sizes_and_offsets_match_a_c_compiler(tmp_path):
 def test_library_accepts_struct_sizes(executor):
     lib = gpu_executor.load_library()
     assert lib.gpu_executor_options_default().struct_size == ctypes.sizeof(_ffi.gpu_executor_options_t)
+    assert lib.gpu_kernel_desc_default().struct_size == ctypes.sizeof(_ffi.gpu_kernel_desc_t)
     handle = executor._handle
 
     stats = _ffi.gpu_executor_stats_t(struct_size=ctypes.sizeof(_ffi.gpu_executor_stats_t))
