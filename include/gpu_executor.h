@@ -40,33 +40,6 @@ static inline uint64_t gpu_param_i32(int32_t value) {
 
 #define GPU_EXECUTOR_VERSION_PATCH 0
 
-// Binding of a reduction's block table.
-#define BLOCKS_BINDING 5
-
-// Words of a matmul task's parameters: M, K, N, flags (bit 0: B transposed).
-#define MATMUL_PARAMS 4
-
-// Invocations of a reduction's workgroup (`GROUP` in shaders/reduce.wgsl).
-#define REDUCE_GROUP 256
-
-// Elements one workgroup reduces to one partial.
-#define REDUCE_BLOCK 4096
-
-// `gpu_op_t` of matrix multiply: `C[M×N] = A[M×K] · B[K×N]`, row-major `f32`.
-#define MATMUL 128
-
-// Most whole-array tasks in one slab: they are the z layers of one dispatch.
-#define MAX_WHOLE_PER_SLAB 65535
-
-// Words of the params block: a count and up to seven parameters (see `Staged::params`).
-#define PARAMS_WORDS 8
-
-// First op code handed to a registered kernel; codes are never reused in a process.
-#define USER_OP_BASE 268435456
-
-// Most params words a user kernel reads after the count (the task's `params[0..4]`).
-#define MAX_USER_PARAMS 4
-
 // Result of every fallible call. `GPU_EXECUTOR_OK` is zero; every other value names one
 // kind of failure, and `gpu_executor_last_error_message()` gives the detail.
 enum gpu_executor_status_t
@@ -331,9 +304,6 @@ typedef uint32_t gpu_device_type_t;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
-// Element type of a task's arrays: 4 bytes each, so any array fits any slab.
-typedef struct ElemType ElemType;
-
 // Opaque executor handle. Create with `gpu_executor_create`, free with
 // `gpu_executor_destroy`. Safe to share between threads: calls on one handle from several
 // threads run concurrently (internal locks are held only briefly, never across host copies
@@ -365,8 +335,8 @@ typedef struct gpu_executor_options_t {
   uint32_t copy_threads;
   // Longest, in nanoseconds, that `gpu_executor_submit_batch` and
   // `gpu_executor_wait(..., UINT64_MAX)` wait for the GPU before returning
-  // `GPU_EXECUTOR_TIMED_OUT`; 0 (default) = no limit. Added in 0.2: a caller compiled
-  // against the older, shorter struct (without this field) still works, with no limit.
+  // `GPU_EXECUTOR_TIMED_OUT`; 0 (default) = no limit. The last field added: a caller
+  // compiled against the earlier, shorter struct (without it) still works, with no limit.
   uint64_t wait_timeout_ns;
 } gpu_executor_options_t;
 
@@ -498,9 +468,6 @@ typedef struct gpu_kernel_desc_t {
 // only during the call, and the `userdata` given to `gpu_executor_set_log_callback`.
 typedef void (*gpu_log_callback_t)(uint32_t level, const char *message, void *userdata);
 
-// Binding of input `k` (`a`, `b`, `c`); the params block is 0 and the output 3.
-#define INPUT_BINDINGS { 1, 2, 4, }
-
 
 
 #ifdef __cplusplus
@@ -603,10 +570,11 @@ gpu_executor_status_t gpu_executor_bucket_sizes(struct gpu_executor_t *exec,
 gpu_executor_status_t gpu_executor_adapter_info(struct gpu_executor_t *exec,
                                                 struct gpu_adapter_info_t *out);
 
-// Prints the three diagnostic lines to standard output through C's stdio (in order with
-// the caller's own `printf` output):
-// `[gpu] Bucket cache: N buckets cached: [...]`, `[gpu] va_cache: N exact-size entries`,
-// `[gpu] Buffer pool hit rate: P%`. Errors: `NULL_POINTER`, `POISONED`. Thread-safe.
+// Prints the diagnostic lines to standard output through C's stdio (in order with the
+// caller's own `printf` output): `[gpu] Bucket cache: N buckets cached: [...]`,
+// `[gpu] va_cache: N exact-size entries`, `[gpu] Buffer pool hit rate: P%`, then, when
+// kernels were registered, `[gpu] User kernels: N registered: [...]; P pipelines cached in
+// all`. Errors: `NULL_POINTER`, `POISONED`. Thread-safe.
 //
 // # Safety
 // Every pointer must be NULL or valid as described above; `exec` must come from

@@ -28,6 +28,10 @@ struct Params {
 
 var<workgroup> partial: array<f32, GROUP>;
 
+fn is_nan(v: f32) -> bool {
+    return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
 fn combine(x: f32, y: f32) -> f32 {
     return {{COMBINE}};
 }

@@ -278,9 +278,11 @@ impl Combine {
         }
     }
 
+    /// Combines two partials; a NaN wins, as on the GPU (`f64::min` would drop it).
     pub fn apply(self, x: f64, y: f64) -> f64 {
         match self {
             Combine::Sum => x + y,
+            _ if x.is_nan() || y.is_nan() => f64::NAN,
             Combine::Min => x.min(y),
             Combine::Max => x.max(y),
         }
@@ -290,13 +292,14 @@ impl Combine {
     pub fn wgsl(self) -> (&'static str, &'static str) {
         match self {
             Combine::Sum => ("x + y", "0.0"),
-            // A NaN input makes the result NaN, as on the host.
+            // A NaN input makes the result NaN, as on the host. NaN is tested on the bits:
+            // compilers may fold `x != x` to false.
             Combine::Min => (
-                "select(min(x, y), x + y, x != x || y != y)",
+                "select(min(x, y), x + y, is_nan(x) || is_nan(y))",
                 "bitcast<f32>(0x7f800000u)",
             ),
             Combine::Max => (
-                "select(max(x, y), x + y, x != x || y != y)",
+                "select(max(x, y), x + y, is_nan(x) || is_nan(y))",
                 "bitcast<f32>(0xff800000u)",
             ),
         }

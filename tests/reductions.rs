@@ -216,3 +216,28 @@ fn bad_reductions_are_rejected() {
     assert!(out.is_nan(), "nothing written");
     unsafe { gpu_executor_destroy(exec) };
 }
+
+/// A NaN anywhere makes SUM, REDUCE_MIN and REDUCE_MAX NaN, in any block of a long task.
+#[test]
+fn a_nan_element_makes_the_result_nan() {
+    let exec = create(ptr::null());
+    let mut rng = Rng::new(65);
+    for n in [1usize, 300, 10_000] {
+        for at in [0, n / 2, n - 1] {
+            let mut a = rng.vec(n);
+            a[at] = f32::NAN;
+            for op in [
+                gpu_op_t::GPU_OP_SUM,
+                gpu_op_t::GPU_OP_REDUCE_MIN,
+                gpu_op_t::GPU_OP_REDUCE_MAX,
+            ] {
+                let mut out = 0.0f32;
+                let t = reduce_task(op, &a, None, &mut out);
+                let status = unsafe { gpu_executor_submit_batch(exec, &t, 1) };
+                assert_eq!(status, S::GPU_EXECUTOR_OK, "{}", last_error());
+                assert!(out.is_nan(), "{op:?} over {n} with NaN at {at}: got {out}");
+            }
+        }
+    }
+    unsafe { gpu_executor_destroy(exec) };
+}

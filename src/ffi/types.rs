@@ -188,8 +188,8 @@ pub struct gpu_executor_options_t {
     pub copy_threads: u32,
     /// Longest, in nanoseconds, that `gpu_executor_submit_batch` and
     /// `gpu_executor_wait(..., UINT64_MAX)` wait for the GPU before returning
-    /// `GPU_EXECUTOR_TIMED_OUT`; 0 (default) = no limit. Added in 0.2: a caller compiled
-    /// against the older, shorter struct (without this field) still works, with no limit.
+    /// `GPU_EXECUTOR_TIMED_OUT`; 0 (default) = no limit. The last field added: a caller
+    /// compiled against the earlier, shorter struct (without it) still works, with no limit.
     pub wait_timeout_ns: u64,
 }
 

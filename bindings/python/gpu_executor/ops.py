@@ -211,14 +211,12 @@ def sum(a: Any, out: Optional[Any] = None) -> Task:  # noqa: A001
 
 
 def reduce_min(a: Any, out: Optional[Any] = None) -> Task:
-    """``out[0] = min(a)``; +inf over no elements. The C header promises NaN when an
-    element is NaN; lavapipe skips NaN elements instead."""
+    """``out[0] = min(a)``; +inf over no elements; NaN if any element is NaN."""
     return _unary(Op.REDUCE_MIN, a, out)
 
 
 def reduce_max(a: Any, out: Optional[Any] = None) -> Task:
-    """``out[0] = max(a)``; -inf over no elements. The C header promises NaN when an
-    element is NaN; lavapipe skips NaN elements instead."""
+    """``out[0] = max(a)``; -inf over no elements; NaN if any element is NaN."""
     return _unary(Op.REDUCE_MAX, a, out)
 
 

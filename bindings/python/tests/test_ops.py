@@ -413,11 +413,6 @@ def test_sums_propagate_nan(executor):
     assert all(np.isnan(task.out[0]) for task in tasks)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="include/gpu_executor.h promises NaN from REDUCE_MIN/REDUCE_MAX when an element is "
-    "NaN; on lavapipe (Mesa 22.3) the NaN element is skipped",
-)
 def test_reduce_min_max_propagate_nan(executor):
     a = np.arange(10_000, dtype=np.float32)
     a[7777] = np.nan
