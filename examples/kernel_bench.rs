@@ -3,7 +3,7 @@
 //! matmuls. Host data in and out, default options, medians; input sets rotate so no batch
 //! finds its data in the CPU's caches. Prints a table and, with `--json FILE`, JSON lines.
 //!
-//! `cargo run --release --example kernel_bench [--quick] [--json FILE]`
+//! `cargo run --release --example kernel_bench [--quick] [--matmul-only] [--json FILE]`
 
 use std::io::Write;
 use std::time::Instant;
@@ -83,6 +83,7 @@ fn time_batches(
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
+    let matmul_only = args.iter().any(|a| a == "--matmul-only");
     let json = args
         .iter()
         .position(|a| a == "--json")
@@ -97,7 +98,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     const SETS: usize = 3;
 
     // Element-wise ops: GB/s counting every array moved (inputs in, output back).
-    let workloads: &[(usize, usize)] = if quick {
+    let workloads: &[(usize, usize)] = if matmul_only {
+        &[]
+    } else if quick {
         &[(100, 4096), (1, 1 << 20)]
     } else {
         &[
@@ -171,7 +174,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Reductions: the whole batch against its own upload phase.
     println!("\nreductions, f32 SUM: batch time against the host-to-staging copy of its inputs");
-    let reduce_loads: &[(usize, usize)] = if quick {
+    let reduce_loads: &[(usize, usize)] = if matmul_only {
+        &[]
+    } else if quick {
         &[(100, 4096)]
     } else {
         &[(1000, 4096), (1, 16 << 20)]

@@ -142,6 +142,24 @@ fn tile16(
 var<workgroup> a8: array<vec4<f32>, 512>;
 var<workgroup> b8: array<vec4<f32>, 512>;
 
+// Writes 8 consecutive elements of one row of C (bounds checked), from two vec4s.
+fn store8(base: u32, row: u32, col: u32, lo: vec4<f32>, hi: vec4<f32>) {
+    if (row >= params.m) {
+        return;
+    }
+    let o = base + row * params.n;
+    if (col < params.n) { c[o + col] = lo.x; }
+    if (col + 1u < params.n) { c[o + col + 1u] = lo.y; }
+    if (col + 2u < params.n) { c[o + col + 2u] = lo.z; }
+    if (col + 3u < params.n) { c[o + col + 3u] = lo.w; }
+    if (col + 4u < params.n) { c[o + col + 4u] = hi.x; }
+    if (col + 5u < params.n) { c[o + col + 5u] = hi.y; }
+    if (col + 6u < params.n) { c[o + col + 6u] = hi.z; }
+    if (col + 7u < params.n) { c[o + col + 7u] = hi.w; }
+}
+
+// The 8×8 block of each invocation lives in 16 named vec4s, never indexed at run time, so
+// the compiler can keep it in registers.
 @compute @workgroup_size(16, 16)
 fn tile128(
     @builtin(local_invocation_id) lid: vec3<u32>,
@@ -151,10 +169,14 @@ fn tile128(
     let row0 = wid.y * 128u;
     let col0 = wid.x * 128u;
     let t = lid.y * 16u + lid.x;
-    var acc: array<vec4<f32>, 16>;
-    for (var i = 0u; i < 16u; i = i + 1u) {
-        acc[i] = vec4<f32>(0.0);
-    }
+    var c00 = vec4<f32>(0.0); var c01 = vec4<f32>(0.0);
+    var c10 = vec4<f32>(0.0); var c11 = vec4<f32>(0.0);
+    var c20 = vec4<f32>(0.0); var c21 = vec4<f32>(0.0);
+    var c30 = vec4<f32>(0.0); var c31 = vec4<f32>(0.0);
+    var c40 = vec4<f32>(0.0); var c41 = vec4<f32>(0.0);
+    var c50 = vec4<f32>(0.0); var c51 = vec4<f32>(0.0);
+    var c60 = vec4<f32>(0.0); var c61 = vec4<f32>(0.0);
+    var c70 = vec4<f32>(0.0); var c71 = vec4<f32>(0.0);
     for (var k0 = 0u; k0 < params.k; k0 = k0 + 16u) {
         for (var l = 0u; l < 2u; l = l + 1u) {
             let idx = t + l * 256u;
@@ -171,12 +193,12 @@ fn tile128(
             // B: consecutive invocations read consecutive columns of one row.
             let cq = idx % 32u;
             let bk = idx / 32u;
-            let c0 = col0 + cq * 4u;
+            let cc = col0 + cq * 4u;
             b8[bk * 32u + cq] = vec4<f32>(
-                load_b(base, k0 + bk, c0),
-                load_b(base, k0 + bk, c0 + 1u),
-                load_b(base, k0 + bk, c0 + 2u),
-                load_b(base, k0 + bk, c0 + 3u),
+                load_b(base, k0 + bk, cc),
+                load_b(base, k0 + bk, cc + 1u),
+                load_b(base, k0 + bk, cc + 2u),
+                load_b(base, k0 + bk, cc + 3u),
             );
         }
         workgroupBarrier();
@@ -185,37 +207,25 @@ fn tile128(
             let a_hi = a8[d * 32u + lid.y * 2u + 1u];
             let b_lo = b8[d * 32u + lid.x * 2u];
             let b_hi = b8[d * 32u + lid.x * 2u + 1u];
-            acc[0] = fma(vec4<f32>(a_lo.x), b_lo, acc[0]);
-            acc[1] = fma(vec4<f32>(a_lo.x), b_hi, acc[1]);
-            acc[2] = fma(vec4<f32>(a_lo.y), b_lo, acc[2]);
-            acc[3] = fma(vec4<f32>(a_lo.y), b_hi, acc[3]);
-            acc[4] = fma(vec4<f32>(a_lo.z), b_lo, acc[4]);
-            acc[5] = fma(vec4<f32>(a_lo.z), b_hi, acc[5]);
-            acc[6] = fma(vec4<f32>(a_lo.w), b_lo, acc[6]);
-            acc[7] = fma(vec4<f32>(a_lo.w), b_hi, acc[7]);
-            acc[8] = fma(vec4<f32>(a_hi.x), b_lo, acc[8]);
-            acc[9] = fma(vec4<f32>(a_hi.x), b_hi, acc[9]);
-            acc[10] = fma(vec4<f32>(a_hi.y), b_lo, acc[10]);
-            acc[11] = fma(vec4<f32>(a_hi.y), b_hi, acc[11]);
-            acc[12] = fma(vec4<f32>(a_hi.z), b_lo, acc[12]);
-            acc[13] = fma(vec4<f32>(a_hi.z), b_hi, acc[13]);
-            acc[14] = fma(vec4<f32>(a_hi.w), b_lo, acc[14]);
-            acc[15] = fma(vec4<f32>(a_hi.w), b_hi, acc[15]);
+            c00 = fma(vec4<f32>(a_lo.x), b_lo, c00); c01 = fma(vec4<f32>(a_lo.x), b_hi, c01);
+            c10 = fma(vec4<f32>(a_lo.y), b_lo, c10); c11 = fma(vec4<f32>(a_lo.y), b_hi, c11);
+            c20 = fma(vec4<f32>(a_lo.z), b_lo, c20); c21 = fma(vec4<f32>(a_lo.z), b_hi, c21);
+            c30 = fma(vec4<f32>(a_lo.w), b_lo, c30); c31 = fma(vec4<f32>(a_lo.w), b_hi, c31);
+            c40 = fma(vec4<f32>(a_hi.x), b_lo, c40); c41 = fma(vec4<f32>(a_hi.x), b_hi, c41);
+            c50 = fma(vec4<f32>(a_hi.y), b_lo, c50); c51 = fma(vec4<f32>(a_hi.y), b_hi, c51);
+            c60 = fma(vec4<f32>(a_hi.z), b_lo, c60); c61 = fma(vec4<f32>(a_hi.z), b_hi, c61);
+            c70 = fma(vec4<f32>(a_hi.w), b_lo, c70); c71 = fma(vec4<f32>(a_hi.w), b_hi, c71);
         }
         workgroupBarrier();
     }
-    for (var i = 0u; i < 8u; i = i + 1u) {
-        let row = row0 + lid.y * 8u + i;
-        if (row < params.m) {
-            for (var h = 0u; h < 2u; h = h + 1u) {
-                let v = acc[i * 2u + h];
-                for (var j = 0u; j < 4u; j = j + 1u) {
-                    let col = col0 + lid.x * 8u + h * 4u + j;
-                    if (col < params.n) {
-                        c[base + row * params.n + col] = v[j];
-                    }
-                }
-            }
-        }
-    }
+    let r = row0 + lid.y * 8u;
+    let col = col0 + lid.x * 8u;
+    store8(base, r, col, c00, c01);
+    store8(base, r + 1u, col, c10, c11);
+    store8(base, r + 2u, col, c20, c21);
+    store8(base, r + 3u, col, c30, c31);
+    store8(base, r + 4u, col, c40, c41);
+    store8(base, r + 5u, col, c50, c51);
+    store8(base, r + 6u, col, c60, c61);
+    store8(base, r + 7u, col, c70, c71);
 }
