@@ -83,6 +83,12 @@ unsafe impl Send for Shared {}
 
 impl Shared {
     fn start() -> Shared {
+        if check::lenient() {
+            // libFuzzer's hook aborts on any panic, even one the library catches and turns
+            // into GPU_EXECUTOR_PANIC; report mode must see that status. Findings still
+            // abort: libfuzzer-sys aborts when a panic leaves the fuzz target.
+            std::panic::set_hook(Box::new(|info| eprintln!("gpu_executor fuzz: {info}")));
+        }
         let defaults = gpu_executor_options_default();
         let small_chunks = gpu_executor_options_t {
             exact_size_cache_capacity: 2,
