@@ -113,7 +113,7 @@ fn save(kind: &str, data: &[u8]) {
     match saved {
         Ok(()) => eprintln!(
             "plain: input saved to {}\nplain: replay: cargo run --release --no-default-features \
-             --bin plain -- {}",
+             --example plain -- {}",
             path.display(),
             path.display()
         ),
