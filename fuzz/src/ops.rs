@@ -23,7 +23,7 @@ pub(crate) const SMALL: Limits = Limits {
     max_len: 20_000,
 };
 /// Statuses a batch that was accepted may still end with (documented; never expected here).
-const BATCH_ERRORS: [S; 3] = [
+pub(crate) const BATCH_ERRORS: [S; 3] = [
     S::GPU_EXECUTOR_GPU_ERROR,
     S::GPU_EXECUTOR_OUT_OF_MEMORY,
     S::GPU_EXECUTOR_DEVICE_LOST,
@@ -61,7 +61,7 @@ pub(crate) fn sync_batch(handle: *mut gpu_executor_t, batch: &Batch, extra: &[S]
 }
 
 /// Submits `batch` asynchronously; returns the ticket when accepted.
-fn submit_async(
+pub(crate) fn submit_async(
     handle: *mut gpu_executor_t,
     batch: &Batch,
     null_ticket: bool,
