@@ -540,14 +540,16 @@ impl Session<'_, '_> {
         };
         // SAFETY: handle live or NULL; out NULL or a local.
         let status = unsafe { gpu_executor_stats(handle, out) };
-        let mut allowed = self.extra(e);
+        let mut allowed = vec![];
         if handle.is_null() || null_out {
             allowed.push(S::GPU_EXECUTOR_NULL_POINTER);
         }
         if struct_size != size {
             allowed.push(S::GPU_EXECUTOR_BAD_STRUCT_SIZE);
         }
+        // OK only when no argument is wrong; POISONED too after a known PANIC.
         let ok = allowed.is_empty();
+        allowed.extend(self.extra(e));
         if self.poisoned_allowed(e, status) {
             return;
         }
@@ -604,11 +606,13 @@ impl Session<'_, '_> {
         };
         // SAFETY: sizes holds capacity (+ 2 guard) entries or is NULL; count a local or NULL.
         let status = unsafe { gpu_executor_bucket_sizes(handle, sizes_ptr, capacity, count_ptr) };
-        let mut allowed = self.extra(e);
+        let mut allowed = vec![];
         if handle.is_null() || null_count || (null_sizes && capacity > 0) {
             allowed.push(S::GPU_EXECUTOR_NULL_POINTER);
         }
+        // OK only when no argument is wrong; POISONED too after a known PANIC.
         let ok = allowed.is_empty();
+        allowed.extend(self.extra(e));
         if self.poisoned_allowed(e, status) {
             return;
         }
@@ -653,14 +657,16 @@ impl Session<'_, '_> {
         let out: *mut gpu_adapter_info_t = if null_out { ptr::null_mut() } else { &mut info };
         // SAFETY: handle live or NULL; out NULL or a local.
         let status = unsafe { gpu_executor_adapter_info(handle, out) };
-        let mut allowed = self.extra(e);
+        let mut allowed = vec![];
         if handle.is_null() || null_out {
             allowed.push(S::GPU_EXECUTOR_NULL_POINTER);
         }
         if struct_size != size {
             allowed.push(S::GPU_EXECUTOR_BAD_STRUCT_SIZE);
         }
+        // OK only when no argument is wrong; POISONED too after a known PANIC.
         let ok = allowed.is_empty();
+        allowed.extend(self.extra(e));
         if self.poisoned_allowed(e, status) {
             return;
         }
