@@ -9,7 +9,10 @@
 #     copy of the prefix moved elsewhere (relocatable), links the shared and the static
 #     library, and runs both programs;
 #   - `cc app.c $(pkg-config --cflags --libs gpu_executor)` builds and runs, and so does a
-#     static link using Libs.private.
+#     static link using Libs.private;
+#   - as a subproject (tests/consumer/subdir: add_subdirectory; tests/consumer/fetchcontent:
+#     FetchContent), gpu_executor gives both library targets and builds none of its examples
+#     or tests; a program linked each way runs.
 # Usage: tests/consumer/run.sh [BUILD_DIR]   (default: build/, configured and built if needed)
 set -euo pipefail
 
@@ -137,6 +140,44 @@ if cc "${cflags[@]}" "$repo/tests/consumer/app.c" -o "$work/pc_app_static" \
     bash -c "! readelf -d '$work/pc_app_static' | grep -q libgpu_executor"
 else
   bad "static link with \$(pkg-config --static --libs gpu_executor)"
+fi
+
+# --- gpu_executor as a subproject: add_subdirectory and FetchContent ---------------------
+# Each consumer configures gpu_executor from this source tree (cargo shares its target
+# directory, so nothing is compiled twice), checks at configure time that only the library
+# targets exist (tests/consumer/common/checks.cmake), builds app.c against both libraries
+# and runs them. Nothing else may be built: the only programs are the two consumers.
+for kind in subdir fetchcontent; do
+  echo "== $kind consumer (tests/consumer/$kind)"
+  dir="$work/$kind"
+  if cmake -S "$repo/tests/consumer/$kind" -B "$dir" -DCMAKE_BUILD_TYPE=Release \
+       -DGPU_EXECUTOR_SOURCE_DIR="$repo" >"$work/$kind.log" 2>&1 &&
+     cmake --build "$dir" -j "$(nproc)" >>"$work/$kind.log" 2>&1; then
+    ok "$kind consumer configures and builds, with only the library targets"
+    grep -- '-- gpu_executor subproject' "$work/$kind.log" | sed 's/^/   /' || true
+    check "$kind: consumer_shared runs" "$dir/consumer_shared"
+    check "$kind: consumer_static runs" "$dir/consumer_static"
+    check "$kind: consumer_static does not need libgpu_executor.so" \
+      bash -c "! readelf -d '$dir/consumer_static' | grep -q libgpu_executor"
+    programs="$(find "$dir" -path '*/CMakeFiles' -prune -o -type f -executable \
+                  ! -name '*.so*' -printf '%P\n' | sort | tr '\n' ' ')"
+    check "$kind: no example or test of gpu_executor was built (programs: $programs)" \
+      test "$programs" = "consumer_shared consumer_static "
+    check "$kind: no ctest tests registered" \
+      bash -c "! (cd '$dir' && ctest -N 2>/dev/null | grep -q 'Test *#')"
+  else
+    cat "$work/$kind.log" >&2
+    bad "$kind consumer configures and builds, with only the library targets"
+  fi
+done
+# GPU_EXECUTOR_BUILD_TESTS=ON still brings the tests in (configure only).
+if cmake -S "$repo/tests/consumer/subdir" -B "$work/subdir-tests" \
+     -DGPU_EXECUTOR_SOURCE_DIR="$repo" -DGPU_EXECUTOR_BUILD_TESTS=ON \
+     -DEXPECT_GPU_EXECUTOR_TESTS=ON >"$work/subdir-tests.log" 2>&1; then
+  ok "subdir consumer with GPU_EXECUTOR_BUILD_TESTS=ON gets the tests"
+else
+  cat "$work/subdir-tests.log" >&2
+  bad "subdir consumer with GPU_EXECUTOR_BUILD_TESTS=ON gets the tests"
 fi
 
 echo "install-consumer: $passed passed, $failed failed"
