@@ -10,6 +10,10 @@
 #     library, and runs both programs;
 #   - `cc app.c $(pkg-config --cflags --libs gpu_executor)` builds and runs, and so does a
 #     static link using Libs.private;
+#   - what is installed is what a distribution ships: the shared library stripped, its debug
+#     info in lib/debug/.build-id/NN/REST.debug (same build ID, matching GNU debuglink, and
+#     it resolves the library's addresses), the static library without debug info, and the
+#     license texts in share/licenses/gpu_executor (sizes printed);
 #   - as a subproject (tests/consumer/subdir: add_subdirectory; tests/consumer/fetchcontent:
 #     FetchContent), gpu_executor gives both library targets and builds none of its examples
 #     or tests; a program linked each way runs.
@@ -66,6 +70,59 @@ for f in gpu_executorConfig.cmake gpu_executorConfigVersion.cmake gpu_executorTa
   check "lib/cmake/gpu_executor/$f" test -f "$lib/cmake/gpu_executor/$f"
 done
 check "lib/pkgconfig/gpu_executor.pc" test -f "$lib/pkgconfig/gpu_executor.pc"
+
+# --- stripped libraries, separate debug info, licenses ----------------------------------
+so="$lib/libgpu_executor.so.$version"
+has_section() { readelf -S --wide "$2" 2>/dev/null | grep -q -- " $1 "; }
+check "installed libgpu_executor.so.$version is stripped (no .debug_info, no .symtab)" \
+  bash -c "! readelf -S --wide '$so' | grep -qE ' \.(debug_info|symtab) '"
+build_id="$(readelf -n "$so" | sed -n 's/.*Build ID: *\([0-9a-f]*\).*/\1/p')"
+debug_file="$prefix/lib/debug/.build-id/${build_id:0:2}/${build_id:2}.debug"
+if [ -n "$build_id" ] && [ -f "$debug_file" ]; then
+  ok "debug info installed as lib/debug/.build-id/${build_id:0:2}/${build_id:2}.debug"
+  check "the debug file has .debug_info and the symbol table" \
+    bash -c "readelf -S --wide '$debug_file' | grep -q ' .debug_info ' &&
+             readelf -S --wide '$debug_file' | grep -q ' .symtab '"
+  check "the debug file has the library's build ID" \
+    test "$(readelf -n "$debug_file" | sed -n 's/.*Build ID: *\([0-9a-f]*\).*/\1/p')" = "$build_id"
+  # .gnu_debuglink: the debug file's name, NUL-padded to 4 bytes, then its CRC-32 (which is
+  # also the CRC in a gzip trailer).
+  if objcopy --dump-section .gnu_debuglink="$work/debuglink" "$so" "$work/so.tmp" 2>/dev/null; then
+    link_name="$(head -c -4 "$work/debuglink" | tr -d '\0')"
+    link_crc="$(tail -c 4 "$work/debuglink" | od -An -tx1 | tr -d ' \n')"
+    file_crc="$(gzip -1 -c "$debug_file" | tail -c 8 | head -c 4 | od -An -tx1 | tr -d ' \n')"
+    check "GNU debuglink names the debug file ($link_name)" test "$link_name" = "$(basename "$debug_file")"
+    check "GNU debuglink CRC matches the debug file ($link_crc)" test "$link_crc" = "$file_crc"
+  else
+    bad "the installed library has no .gnu_debuglink section"
+  fi
+  # The debug info describes this very library: an exported function's address resolves to
+  # its Rust source.
+  addr="$(nm -D --defined-only "$so" | awk '$3 == "gpu_executor_create" {print $1}')"
+  check "addr2line resolves gpu_executor_create through the debug file" \
+    bash -c "addr2line -e '$debug_file' 0x$addr | grep -q 'src/ffi/api.rs:[0-9]'"
+  if command -v gdb >/dev/null 2>&1; then
+    check "gdb finds the debug info by build ID (debug-file-directory = <prefix>/lib/debug)" \
+      bash -c "gdb -batch -nx -iex 'set debug-file-directory $prefix/lib/debug' \
+                 -ex 'info line gpu_executor_create' '$so' 2>&1 | grep -q 'src/ffi/api.rs'"
+  fi
+else
+  bad "debug info for build ID '${build_id:-none}' is not installed under lib/debug/.build-id"
+fi
+check "installed libgpu_executor.a has no debug sections" \
+  bash -c "! readelf -S --wide '$lib/libgpu_executor.a' | grep -q ' \.debug_'"
+for f in LICENSE-MIT LICENSE-APACHE; do
+  check "share/licenses/gpu_executor/$f is the checked-in text" \
+    cmp -s "$prefix/share/licenses/gpu_executor/$f" "$repo/$f"
+done
+size_of() { stat -c %s "$1"; }
+printf '   sizes (installed <- build tree):\n'
+printf '     %-44s %11d <- %11d\n' "lib/libgpu_executor.so.$version" "$(size_of "$so")" \
+  "$(size_of "$(readlink -f "$build/lib/libgpu_executor.so.$version")")"
+printf '     %-44s %11d <- %11d\n' "lib/libgpu_executor.a" "$(size_of "$lib/libgpu_executor.a")" \
+  "$(size_of "$(sed -n 's/^GPU_EXECUTOR_CARGO_TARGET_DIR:PATH=//p' "$build/CMakeCache.txt")/release/libgpu_executor.a")"
+[ -f "$debug_file" ] && printf '     %-44s %11d\n' "lib/debug/.build-id/…/*.debug" "$(size_of "$debug_file")"
+printf '     %-44s %11d\n' "whole prefix" "$(du -sb "$prefix" | cut -f1)"
 
 # The README's minimal example is this very program.
 sed -n '/^<!-- begin tests\/consumer\/app.c -->$/,/^<!-- end tests\/consumer\/app.c -->$/p' \
