@@ -111,10 +111,13 @@ fn chunk_limit(limits: &wgpu::Limits, requested: u64) -> Result<u64> {
 fn validate(tasks: &[TaskInputs], owner: u64) -> Result<Vec<KernelKind>> {
     let mut kinds = Vec::with_capacity(tasks.len());
     for (i, task) in tasks.iter().enumerate() {
-        let kind = task
-            .op
-            .kind()
-            .map_err(|e| Error::new(e.kind, format!("task {i}: {}", e.message)))?;
+        let kind = match task.kind {
+            Some(kind) => kind,
+            None => task
+                .op
+                .kind()
+                .map_err(|e| Error::new(e.kind, format!("task {i}: {}", e.message)))?,
+        };
         if let KernelKind::User(info) = kind {
             if info.owner != owner {
                 return Err(Error::new(

@@ -152,7 +152,11 @@ pub const ELEMENTWISE: &[ElementwiseOp] = &[
 
 /// The row of op code `code`.
 pub fn elementwise(code: u32) -> Option<&'static ElementwiseOp> {
-    ELEMENTWISE.iter().find(|op| op.code == code)
+    // Codes run 1, 2, 3, … in table order: index first, search only if that ever changes.
+    match ELEMENTWISE.get((code as usize).wrapping_sub(1)) {
+        Some(op) if op.code == code => Some(op),
+        _ => ELEMENTWISE.iter().find(|op| op.code == code),
+    }
 }
 
 #[cfg(test)]

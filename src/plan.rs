@@ -163,12 +163,13 @@ pub struct PlanItem<G> {
 /// elements (capped at `chunk`). `chunk` must be a multiple of four.
 pub fn plan_bucketed<G: Ord>(tasks: &[PlanItem<G>], chunk: u64) -> Vec<SlabPlan> {
     let mut order: Vec<usize> = (0..tasks.len()).filter(|&i| tasks[i].len > 0).collect();
-    order.sort_by(|&i, &j| {
-        let key = |k: usize| (size_bucket(tasks[k].len as u64), tasks[k].len, k);
+    // Keys computed once: group first, then bucket, length and position.
+    let key = |k: usize| (size_bucket(tasks[k].len as u64), tasks[k].len, k);
+    order.sort_unstable_by(|&i, &j| {
         tasks[i]
             .group
             .cmp(&tasks[j].group)
-            .then(key(i).cmp(&key(j)))
+            .then_with(|| key(i).cmp(&key(j)))
     });
     let mut packer = Packer {
         chunk,

@@ -24,6 +24,8 @@ pub struct Task<'a> {
     /// flags (unused ones 0).
     pub scalars: [u32; MAX_SCALARS],
     pub output: &'a mut [u32],
+    /// `op`'s table row, looked up once.
+    pub(crate) kind: Option<KernelKind>,
 }
 
 impl<'a> Task<'a> {
@@ -75,6 +77,7 @@ impl<'a> Task<'a> {
             len,
             scalars: words,
             output,
+            kind: Some(kind),
         })
     }
 
@@ -89,6 +92,7 @@ impl<'a> Task<'a> {
             len: output.len(),
             scalars: [0; MAX_SCALARS],
             output: bytemuck::cast_slice_mut(output),
+            kind: crate::ops::elementwise(1).map(KernelKind::Elementwise),
         }
     }
 
@@ -116,7 +120,7 @@ impl<'a> Task<'a> {
 
     /// The arrays the op reads, detached from the output so both can be borrowed at once.
     pub fn inputs(&self) -> TaskInputs<'a> {
-        let kind = self.op.kind().ok();
+        let kind = self.kind.or_else(|| self.op.kind().ok());
         TaskInputs {
             op: self.op,
             arrays: self.inputs,
@@ -163,12 +167,7 @@ impl<'a> TaskInputs<'a> {
             },
             arrays: [bytemuck::cast_slice(a), bytemuck::cast_slice(b), &[]],
             arity: 2,
-            kind: KernelId {
-                code: 1,
-                ty: ElemType::F32,
-            }
-            .kind()
-            .ok(),
+            kind: crate::ops::elementwise(1).map(KernelKind::Elementwise),
             scalars: [0; MAX_SCALARS],
             len: a.len(),
         }

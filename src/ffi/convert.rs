@@ -6,8 +6,9 @@ use super::status::gpu_executor_status_t as S;
 use super::types::*;
 use crate::config::{BackendChoice, Config, PowerChoice, Strategy};
 use crate::executor::MIN_CHUNK_ELEMENTS;
-use crate::kernel::{self, KernelId, KernelKind};
+use crate::kernel::{self, KernelId, KernelKind, MAX_INPUTS};
 use crate::ops::ElemType;
+use crate::task::MAX_SCALARS;
 use crate::{Executor, Stats, Task};
 
 /// A failed conversion: the status to return and the message to record.
@@ -114,10 +115,10 @@ pub unsafe fn tasks_from<'a>(tasks: &'a [gpu_task_t]) -> Converted<Vec<Task<'a>>
     let mut spans = Vec::with_capacity(tasks.len() * 3);
     let mut checked = Vec::with_capacity(tasks.len());
     for (i, t) in tasks.iter().enumerate() {
-        let (kind, id) = check_task(i, t)?;
-        let params = task_params(i, kind, t)?;
+        let (kind, id, params) = check_task(i, t)?;
+        let params = params.as_slice();
         for (k, p) in t.inputs[..kind.arity()].iter().enumerate() {
-            let bytes = kind.input_len(k, t.length, &params) * 4;
+            let bytes = kind.input_len(k, t.length, params) * 4;
             if bytes > 0 {
                 let start = *p as usize;
                 spans.push(Span {
@@ -139,29 +140,33 @@ pub unsafe fn tasks_from<'a>(tasks: &'a [gpu_task_t]) -> Converted<Vec<Task<'a>>
                 is_output: true,
             });
         }
-        checked.push((kind, id, params));
+        checked.push((kind, id, Params::from(params)));
     }
     check_aliasing(&mut spans)?;
-    tasks
-        .iter()
-        .zip(checked)
-        .enumerate()
-        .map(|(i, (t, (kind, id, params)))| {
+    let mut converted = Vec::with_capacity(tasks.len());
+    for (i, (t, (kind, id, params))) in tasks.iter().zip(checked).enumerate() {
+        converted.push({
             // SAFETY: check_task proved every pointer the op reads non-NULL, aligned and
             // non-overflowing for length > 0; the caller guarantees validity;
             // check_aliasing proved outputs are disjoint from every other range, so no
             // `&mut` aliases another reference.
-            let inputs: Vec<&'a [u32]> = t.inputs[..kind.arity()]
-                .iter()
+            let params = params.as_slice();
+            let mut inputs: [&'a [u32]; MAX_INPUTS] = [&[]; MAX_INPUTS];
+            for (k, (slot, &p)) in inputs
+                .iter_mut()
+                .zip(&t.inputs)
+                .take(kind.arity())
                 .enumerate()
-                .map(|(k, &p)| unsafe { input_slice(p, kind.input_len(k, t.length, &params)) })
-                .collect();
+            {
+                *slot = unsafe { input_slice(p, kind.input_len(k, t.length, params)) };
+            }
             // A reduction over no elements still writes its one result.
             let output = unsafe { output_slice(t.output, kind.output_len(t.length)) };
-            Task::new(id, t.length, &inputs, &params, output)
-                .or_else(|e| reject(S::from(e.kind), format!("task {i}: {}", e.message)))
-        })
-        .collect()
+            Task::new(id, t.length, &inputs[..kind.arity()], params, output)
+                .or_else(|e| reject(S::from(e.kind), format!("task {i}: {}", e.message)))?
+        });
+    }
+    Ok(converted)
 }
 
 unsafe fn input_slice<'a>(p: *const c_void, len: usize) -> &'a [u32] {
@@ -191,7 +196,7 @@ fn elem_type(flags: u32) -> Option<ElemType> {
 }
 
 /// Checks one task against its op's table row; returns the kind and kernel.
-fn check_task(i: usize, t: &gpu_task_t) -> Converted<(KernelKind, KernelId)> {
+fn check_task(i: usize, t: &gpu_task_t) -> Converted<(KernelKind, KernelId, Params)> {
     let Some(kind) = kernel::kind_of(t.op) else {
         return reject(
             S::GPU_EXECUTOR_UNKNOWN_OP,
@@ -253,7 +258,7 @@ fn check_task(i: usize, t: &gpu_task_t) -> Converted<(KernelKind, KernelId)> {
         if out_bytes > 0 {
             check_pointer(i, "output", t.output as usize, out_bytes)?;
         }
-        return Ok((kind, id));
+        return Ok((kind, id, params));
     }
     // Rust slices may span at most isize::MAX bytes; the end address must not wrap.
     match t.length.checked_mul(4) {
@@ -270,17 +275,41 @@ fn check_task(i: usize, t: &gpu_task_t) -> Converted<(KernelKind, KernelId)> {
     };
     let names = ["inputs[0]", "inputs[1]", "inputs[2]"];
     for (k, (name, p)) in names.iter().zip(&t.inputs[..arity]).enumerate() {
-        let input_bytes = kind.input_len(k, t.length, &params) * 4;
+        let input_bytes = kind.input_len(k, t.length, params.as_slice()) * 4;
         check_pointer(i, name, *p as usize, input_bytes)?;
     }
     check_pointer(i, "output", t.output as usize, out_bytes)?;
-    Ok((kind, id))
+    Ok((kind, id, params))
+}
+
+/// A task's parameter words, without a heap allocation.
+#[derive(Clone, Copy, Debug)]
+struct Params {
+    words: [u32; MAX_SCALARS],
+    count: usize,
+}
+
+impl Params {
+    fn as_slice(&self) -> &[u32] {
+        &self.words[..self.count]
+    }
+}
+
+impl From<&[u32]> for Params {
+    fn from(words: &[u32]) -> Self {
+        let mut out = [0; MAX_SCALARS];
+        out[..words.len()].copy_from_slice(words);
+        Self {
+            words: out,
+            count: words.len(),
+        }
+    }
 }
 
 /// The task's parameter words for the core: an op's scalars (each a 32-bit pattern in the
 /// low half of its `params` slot), or matmul's M, K, N (which must give `length` = M·N and
 /// operands that fit the address space) and its transposed-B flag. Unread params must be 0.
-fn task_params(i: usize, kind: KernelKind, t: &gpu_task_t) -> Converted<Vec<u32>> {
+fn task_params(i: usize, kind: KernelKind, t: &gpu_task_t) -> Converted<Params> {
     let name = kind.name();
     let read = match kind {
         KernelKind::Matmul => 3,
@@ -302,7 +331,11 @@ fn task_params(i: usize, kind: KernelKind, t: &gpu_task_t) -> Converted<Vec<u32>
             format!("task {i}: GPU_OP_{name} reads {read} param(s); params[{read}..] must be 0"),
         );
     }
-    let mut words: Vec<u32> = t.params[..read].iter().map(|&p| p as u32).collect();
+    let mut words = [0u32; MAX_SCALARS];
+    for (w, &p) in words.iter_mut().zip(&t.params[..read]) {
+        *w = p as u32;
+    }
+    let mut count = read;
     if let KernelKind::Matmul = kind {
         let (m, k, n) = (t.params[0], t.params[1], t.params[2]);
         let fits = |x: u64, y: u64| {
@@ -325,9 +358,10 @@ fn task_params(i: usize, kind: KernelKind, t: &gpu_task_t) -> Converted<Vec<u32>
                 ),
             );
         }
-        words.push(u32::from(t.flags & GPU_TASK_TRANSPOSE_B != 0));
+        words[3] = u32::from(t.flags & GPU_TASK_TRANSPOSE_B != 0);
+        count = 4;
     }
-    Ok(words)
+    Ok(Params { words, count })
 }
 
 /// A task pointer must be non-NULL, 4-byte aligned, and `bytes` past it must not wrap.

@@ -5,7 +5,7 @@
 //! before anything runs: its inputs would be read while they change, or two batches would
 //! write one array in an order nobody chose.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -55,11 +55,10 @@ fn next_id() -> u64 {
 #[derive(Default)]
 pub struct Flights {
     tickets: HashMap<u64, InFlight>,
-    /// Output byte ranges still to be written: start → (end, owning ticket or claim).
-    /// Disjoint, since each was checked against the others when registered.
-    writes: BTreeMap<usize, (usize, u64)>,
-    /// The starts in `writes` of each id's ranges.
-    owned: HashMap<u64, Vec<usize>>,
+    /// Per batch in flight (ticket or blocking claim): the byte ranges of its outputs,
+    /// sorted and disjoint (they were checked against each other at submission). A few
+    /// batches are in flight at a time, so a lookup is a binary search in each.
+    writes: Vec<(u64, Vec<(usize, usize)>)>,
 }
 
 /// Byte range of a slice, by address.
@@ -68,56 +67,64 @@ fn span<T>(slice: &[T]) -> (usize, usize) {
     (start, start + std::mem::size_of_val(slice))
 }
 
+/// Whether `[start, end)` overlaps any of `ranges` (sorted, disjoint).
+fn overlaps(ranges: &[(usize, usize)], (start, end): (usize, usize)) -> bool {
+    // Only the last range starting before `end` can overlap.
+    let i = ranges.partition_point(|&(s, _)| s < end);
+    i > 0 && ranges[i - 1].1 > start
+}
+
 impl Flights {
     /// The batch in flight whose output overlaps `[start, end)`, if any.
-    fn writer_of(&self, (start, end): (usize, usize)) -> Option<u64> {
-        if start == end {
+    fn writer_of(&self, range: (usize, usize)) -> Option<u64> {
+        if range.0 == range.1 {
             return None;
         }
-        // Ranges are disjoint: only the last one starting before `end` can overlap.
-        let (_, &(last_end, owner)) = self.writes.range(..end).next_back()?;
-        (last_end > start).then_some(owner)
+        self.writes
+            .iter()
+            .find(|(_, ranges)| overlaps(ranges, range))
+            .map(|(id, _)| *id)
     }
 
     /// Checks `tasks` against every batch in flight, then registers their outputs under a
     /// new id, which is returned. Err: the status and message for the first conflict.
     pub fn claim(&mut self, tasks: &[Task]) -> Result<u64, (S, String)> {
-        for (i, task) in tasks.iter().enumerate() {
-            let arity = task.op.kind().map_or(0, |kind| kind.arity());
-            let arrays = task
-                .inputs
-                .iter()
-                .take(arity)
-                .map(|a| ("an input", span(a)))
-                .chain(std::iter::once(("the output", span(&*task.output))));
-            for (what, range) in arrays {
-                if let Some(owner) = self.writer_of(range) {
-                    return Err((
-                        S::GPU_EXECUTOR_ALIASING,
-                        format!(
-                            "task {i}: {what} overlaps an output of batch {owner}, which is still in flight; wait for it first"
-                        ),
-                    ));
+        if !self.writes.is_empty() {
+            for (i, task) in tasks.iter().enumerate() {
+                let arity = task.inputs().arity;
+                let arrays = task
+                    .inputs
+                    .iter()
+                    .take(arity)
+                    .map(|a| ("an input", span(a)))
+                    .chain(std::iter::once(("the output", span(&*task.output))));
+                for (what, range) in arrays {
+                    if let Some(owner) = self.writer_of(range) {
+                        return Err((
+                            S::GPU_EXECUTOR_ALIASING,
+                            format!(
+                                "task {i}: {what} overlaps an output of batch {owner}, which is still in flight; wait for it first"
+                            ),
+                        ));
+                    }
                 }
             }
         }
         let id = next_id();
-        let mut starts = Vec::with_capacity(tasks.len());
-        for task in tasks {
-            let (start, end) = span(&*task.output);
-            if start != end {
-                self.writes.insert(start, (end, id));
-                starts.push(start);
-            }
-        }
-        self.owned.insert(id, starts);
+        let mut ranges: Vec<(usize, usize)> = tasks
+            .iter()
+            .map(|t| span(&*t.output))
+            .filter(|(start, end)| start != end)
+            .collect();
+        ranges.sort_unstable();
+        self.writes.push((id, ranges));
         Ok(id)
     }
 
     /// Forgets the output ranges registered under `id`.
     pub fn release(&mut self, id: u64) {
-        for start in self.owned.remove(&id).unwrap_or_default() {
-            self.writes.remove(&start);
+        if let Some(i) = self.writes.iter().position(|(owner, _)| *owner == id) {
+            self.writes.swap_remove(i);
         }
     }
 
