@@ -34,10 +34,14 @@ static inline uint64_t gpu_param_i32(int32_t value) {
 // `GPU_OP_MATMUL` only: `inputs[1]` is B transposed (N×K, row-major).
 #define GPU_TASK_TRANSPOSE_B 16
 
+// Major version of the header, equal to the library's (`gpu_executor_version()`) and to
+// the SONAME's number (`libgpu_executor.so.0`).
 #define GPU_EXECUTOR_VERSION_MAJOR 0
 
+// Minor version of the header.
 #define GPU_EXECUTOR_VERSION_MINOR 1
 
+// Patch version of the header.
 #define GPU_EXECUTOR_VERSION_PATCH 0
 
 // Result of every fallible call. `GPU_EXECUTOR_OK` is zero; every other value names one
@@ -47,6 +51,7 @@ enum gpu_executor_status_t
   : int32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
+  // Success.
   GPU_EXECUTOR_OK = 0,
   // A required pointer argument (handle, array, task input/output) was NULL.
   GPU_EXECUTOR_NULL_POINTER = 1,
@@ -108,9 +113,14 @@ enum gpu_log_level_t
  {
   // As a threshold: no messages at all.
   GPU_LOG_OFF = 0,
+  // Failures no call can report: a lost device, a helper thread that could not start.
   GPU_LOG_ERROR = 1,
+  // Problems the library survives, such as a wgpu error outside a batch (the default
+  // threshold).
   GPU_LOG_WARN = 2,
+  // Milestones: the adapter an executor was created on, a kernel registered.
   GPU_LOG_INFO = 3,
+  // Details: pipelines compiled, slabs created, cache evictions.
   GPU_LOG_DEBUG = 4,
 };
 #ifndef __cplusplus
@@ -210,8 +220,11 @@ enum gpu_dtype_t
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
+  // `float` (32-bit IEEE 754).
   GPU_DTYPE_F32 = 0,
+  // `int32_t`.
   GPU_DTYPE_I32 = 1,
+  // `uint32_t`.
   GPU_DTYPE_U32 = 2,
 };
 #ifndef __cplusplus
@@ -230,9 +243,13 @@ enum gpu_backend_t
  {
   // Any compiled-in backend (`WGPU_BACKEND` narrows it when set); GL only as a fallback.
   GPU_BACKEND_ANY = 0,
+  // Vulkan.
   GPU_BACKEND_VULKAN = 1,
+  // Metal.
   GPU_BACKEND_METAL = 2,
+  // Direct3D 12.
   GPU_BACKEND_DX12 = 3,
+  // OpenGL (ES).
   GPU_BACKEND_GL = 4,
   // Only in `gpu_adapter_info_t`: a backend this header does not name.
   GPU_BACKEND_OTHER = 255,
@@ -253,7 +270,9 @@ enum gpu_power_preference_t
  {
   // `WGPU_POWER_PREF` when set, else wgpu's default.
   GPU_POWER_DEFAULT = 0,
+  // Prefer a low-power adapter (an integrated GPU).
   GPU_POWER_LOW = 1,
+  // Prefer a high-performance adapter (a discrete GPU).
   GPU_POWER_HIGH_PERFORMANCE = 2,
 };
 #ifndef __cplusplus
@@ -289,9 +308,13 @@ enum gpu_device_type_t
   : uint32_t
 #endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
  {
+  // None of the others, or unknown.
   GPU_DEVICE_OTHER = 0,
+  // A GPU sharing the host's memory.
   GPU_DEVICE_INTEGRATED = 1,
+  // A GPU with memory of its own.
   GPU_DEVICE_DISCRETE = 2,
+  // A virtual GPU, as in a virtual machine.
   GPU_DEVICE_VIRTUAL = 3,
   // A software rasterizer such as Mesa's lavapipe.
   GPU_DEVICE_CPU = 4,
@@ -368,59 +391,80 @@ typedef struct gpu_task_t {
 // Counters since the executor was created. Set `struct_size = sizeof(gpu_executor_stats_t)`
 // before calling `gpu_executor_stats`.
 typedef struct gpu_executor_stats_t {
+  // `sizeof(gpu_executor_stats_t)`, set by the caller.
   uint32_t struct_size;
   // A `gpu_strategy_t` value: the strategy this executor runs.
   uint32_t strategy;
-  // Successful batches, their tasks and elements.
+  // Successful batches.
   uint64_t batches;
+  // Tasks of the successful batches.
   uint64_t tasks;
+  // Elements of the successful batches' tasks.
   uint64_t elements;
   // Compute pipelines compiled (bucket-cache misses, or one per task under BASELINE).
   uint64_t pipelines_created;
+  // Pipeline lookups served from the bucket cache.
   uint64_t bucket_cache_hits;
+  // Pipeline lookups that compiled a pipeline for a new bucket.
   uint64_t bucket_cache_misses;
   // Buckets whose pipeline is cached now; sizes via `gpu_executor_bucket_sizes`.
   uint64_t cached_buckets;
-  // Exact-size cache (`va_cache`): lengths held now, lookups that hit / missed, evictions.
+  // Exact-size cache (`va_cache`): lengths held now.
   uint64_t exact_cache_entries;
+  // Exact-size cache lookups that hit.
   uint64_t exact_cache_hits;
+  // Exact-size cache lookups that missed.
   uint64_t exact_cache_misses;
+  // Lengths evicted from the exact-size cache.
   uint64_t exact_cache_evictions;
-  // Buffer pool: slab requests served from idle slabs / needing new buffers.
+  // Buffer pool: slab requests served from idle slabs.
   uint64_t pool_hits;
+  // Buffer pool: slab requests that needed new buffers.
   uint64_t pool_misses;
-  // GPU buffers and bind groups created.
+  // GPU buffers created.
   uint64_t buffers_created;
+  // Bind groups created.
   uint64_t bind_groups_created;
-  // Caller data moved: 8 bytes up and 4 back per `float` element of `a + b`.
+  // Caller data moved to the GPU: 8 bytes per `float` element of `a + b`.
   uint64_t bytes_uploaded;
+  // Results moved back: 4 bytes per `float` element of `a + b`.
   uint64_t bytes_read_back;
-  // Queue submissions and compute dispatches.
+  // Queue submissions.
   uint64_t submits;
+  // Compute dispatches.
   uint64_t dispatches;
   // `pool_hits / (pool_hits + pool_misses)`, 0 when there were none.
   double pool_hit_rate;
-  // Nanoseconds spent, summed over batches, copying inputs into staging memory,
-  // encoding and submitting, waiting for the GPU, and copying results out.
+  // Nanoseconds spent, summed over batches, copying inputs into staging memory.
   uint64_t upload_ns;
+  // Nanoseconds spent, summed over batches, encoding and submitting.
   uint64_t submit_ns;
+  // Nanoseconds spent, summed over batches, waiting for the GPU.
   uint64_t wait_ns;
+  // Nanoseconds spent, summed over batches, copying results out.
   uint64_t download_ns;
 } gpu_executor_stats_t;
 
 // Which adapter an executor runs on. Set `struct_size` before calling
 // `gpu_executor_adapter_info`.
 typedef struct gpu_adapter_info_t {
+  // `sizeof(gpu_adapter_info_t)`, set by the caller.
   uint32_t struct_size;
   // A `gpu_backend_t` value.
   uint32_t backend;
   // A `gpu_device_type_t` value.
   uint32_t device_type;
+  // The adapter's vendor id as the backend reports it (the PCI vendor id where there is
+  // one).
   uint32_t vendor_id;
+  // The adapter's device id as the backend reports it (the PCI device id where there is
+  // one).
   uint32_t device_id;
-  // NUL-terminated, truncated to fit.
+  // The adapter's name, NUL-terminated, truncated to fit.
   char name[256];
+  // The driver's name, NUL-terminated, truncated to fit.
   char driver[256];
+  // The driver's version or other details, NUL-terminated, truncated to fit.
   char driver_info[256];
 } gpu_adapter_info_t;
 

@@ -4,7 +4,9 @@ For a wheel (``pip install ./bindings/python``, ``pip wheel``, ``python -m build
 ``cargo build --release`` in the crate (the repository root in a checkout, ``rust/`` in an
 sdist), which honours ``CARGO_TARGET_DIR`` and cargo's own configuration; finds the built
 shared library from cargo's JSON messages; strips a copy of it (the release profile keeps
-debug info) and puts that copy in the wheel as ``gpu_executor/libgpu_executor.so``.
+debug info) and puts that copy in the wheel as ``gpu_executor/libgpu_executor.so``. The
+crate's license texts (``LICENSE-MIT``, ``LICENSE-APACHE``) go in the wheel's
+``.dist-info/licenses/``, where PEP 639 puts them.
 
 The wheel is tagged ``py3-none-<platform>``: it holds a native library, but loads it with
 ctypes, so it works with any Python 3 and has no Python-ABI dependency. The platform tag is
@@ -32,6 +34,8 @@ from typing import Any, Dict, List, Optional
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 CRATE = "gpu_executor"
+# The license texts at the crate's root, shipped in every wheel.
+LICENSE_FILES = ("LICENSE-MIT", "LICENSE-APACHE")
 
 
 def _library_name() -> str:
@@ -128,10 +132,28 @@ class CargoLibraryHook(BuildHookInterface):
         flags = ["-x"] if sys.platform == "darwin" else ["--strip-unneeded"]
         subprocess.run([strip, *flags, str(library)], check=True)
 
+    def _add_licenses(self, crate: Path, build_data: Dict[str, Any]) -> None:
+        # An sdist has them at its root too, where hatchling's own license-files lookup
+        # finds them and ships them itself; a checkout has them only at the crate's root,
+        # outside this project, so they are forced into <name>-<version>.dist-info/licenses/.
+        already = {Path(path).name for path in self.metadata.core.license_files}
+        project_id = getattr(self.build_config.builder, "artifact_project_id", None) or (
+            f"{CRATE}-{self.metadata.version}"
+        )
+        for name in LICENSE_FILES:
+            if name in already:
+                continue
+            source = crate / name
+            if not source.is_file():
+                raise RuntimeError(f"the license text {source} is missing")
+            build_data["force_include"][str(source)] = f"{project_id}.dist-info/licenses/{name}"
+
     def initialize(self, version: str, build_data: Dict[str, Any]) -> None:
         if self.target_name != "wheel" or version == "editable":
             return
-        built = self._cargo_build(self._crate_dir())
+        crate = self._crate_dir()
+        self._add_licenses(crate, build_data)
+        built = self._cargo_build(crate)
         self._scratch = tempfile.mkdtemp(prefix="gpu-executor-wheel-")
         shipped = Path(self._scratch) / _library_name()
         shutil.copyfile(built, shipped)

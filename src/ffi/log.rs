@@ -16,9 +16,14 @@ use crate::log::{self, Level};
 pub enum gpu_log_level_t {
     /// As a threshold: no messages at all.
     GPU_LOG_OFF = 0,
+    /// Failures no call can report: a lost device, a helper thread that could not start.
     GPU_LOG_ERROR = 1,
+    /// Problems the library survives, such as a wgpu error outside a batch (the default
+    /// threshold).
     GPU_LOG_WARN = 2,
+    /// Milestones: the adapter an executor was created on, a kernel registered.
     GPU_LOG_INFO = 3,
+    /// Details: pipelines compiled, slabs created, cache evictions.
     GPU_LOG_DEBUG = 4,
 }
 

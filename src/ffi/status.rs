@@ -10,6 +10,7 @@ use crate::error::ErrorKind;
 #[repr(i32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum gpu_executor_status_t {
+    /// Success.
     GPU_EXECUTOR_OK = 0,
     /// A required pointer argument (handle, array, task input/output) was NULL.
     GPU_EXECUTOR_NULL_POINTER = 1,

@@ -103,8 +103,11 @@ pub const GPU_OP_ADD: u32 = 1;
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum gpu_dtype_t {
+    /// `float` (32-bit IEEE 754).
     GPU_DTYPE_F32 = 0,
+    /// `int32_t`.
     GPU_DTYPE_I32 = 1,
+    /// `uint32_t`.
     GPU_DTYPE_U32 = 2,
 }
 
@@ -121,9 +124,13 @@ pub const GPU_TASK_TRANSPOSE_B: u32 = 0x10;
 pub enum gpu_backend_t {
     /// Any compiled-in backend (`WGPU_BACKEND` narrows it when set); GL only as a fallback.
     GPU_BACKEND_ANY = 0,
+    /// Vulkan.
     GPU_BACKEND_VULKAN = 1,
+    /// Metal.
     GPU_BACKEND_METAL = 2,
+    /// Direct3D 12.
     GPU_BACKEND_DX12 = 3,
+    /// OpenGL (ES).
     GPU_BACKEND_GL = 4,
     /// Only in `gpu_adapter_info_t`: a backend this header does not name.
     GPU_BACKEND_OTHER = 255,
@@ -135,7 +142,9 @@ pub enum gpu_backend_t {
 pub enum gpu_power_preference_t {
     /// `WGPU_POWER_PREF` when set, else wgpu's default.
     GPU_POWER_DEFAULT = 0,
+    /// Prefer a low-power adapter (an integrated GPU).
     GPU_POWER_LOW = 1,
+    /// Prefer a high-performance adapter (a discrete GPU).
     GPU_POWER_HIGH_PERFORMANCE = 2,
 }
 
@@ -153,9 +162,13 @@ pub enum gpu_strategy_t {
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum gpu_device_type_t {
+    /// None of the others, or unknown.
     GPU_DEVICE_OTHER = 0,
+    /// A GPU sharing the host's memory.
     GPU_DEVICE_INTEGRATED = 1,
+    /// A GPU with memory of its own.
     GPU_DEVICE_DISCRETE = 2,
+    /// A virtual GPU, as in a virtual machine.
     GPU_DEVICE_VIRTUAL = 3,
     /// A software rasterizer such as Mesa's lavapipe.
     GPU_DEVICE_CPU = 4,
@@ -225,43 +238,57 @@ pub struct gpu_task_t {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct gpu_executor_stats_t {
+    /// `sizeof(gpu_executor_stats_t)`, set by the caller.
     pub struct_size: u32,
     /// A `gpu_strategy_t` value: the strategy this executor runs.
     pub strategy: u32,
-    /// Successful batches, their tasks and elements.
+    /// Successful batches.
     pub batches: u64,
+    /// Tasks of the successful batches.
     pub tasks: u64,
+    /// Elements of the successful batches' tasks.
     pub elements: u64,
     /// Compute pipelines compiled (bucket-cache misses, or one per task under BASELINE).
     pub pipelines_created: u64,
+    /// Pipeline lookups served from the bucket cache.
     pub bucket_cache_hits: u64,
+    /// Pipeline lookups that compiled a pipeline for a new bucket.
     pub bucket_cache_misses: u64,
     /// Buckets whose pipeline is cached now; sizes via `gpu_executor_bucket_sizes`.
     pub cached_buckets: u64,
-    /// Exact-size cache (`va_cache`): lengths held now, lookups that hit / missed, evictions.
+    /// Exact-size cache (`va_cache`): lengths held now.
     pub exact_cache_entries: u64,
+    /// Exact-size cache lookups that hit.
     pub exact_cache_hits: u64,
+    /// Exact-size cache lookups that missed.
     pub exact_cache_misses: u64,
+    /// Lengths evicted from the exact-size cache.
     pub exact_cache_evictions: u64,
-    /// Buffer pool: slab requests served from idle slabs / needing new buffers.
+    /// Buffer pool: slab requests served from idle slabs.
     pub pool_hits: u64,
+    /// Buffer pool: slab requests that needed new buffers.
     pub pool_misses: u64,
-    /// GPU buffers and bind groups created.
+    /// GPU buffers created.
     pub buffers_created: u64,
+    /// Bind groups created.
     pub bind_groups_created: u64,
-    /// Caller data moved: 8 bytes up and 4 back per `float` element of `a + b`.
+    /// Caller data moved to the GPU: 8 bytes per `float` element of `a + b`.
     pub bytes_uploaded: u64,
+    /// Results moved back: 4 bytes per `float` element of `a + b`.
     pub bytes_read_back: u64,
-    /// Queue submissions and compute dispatches.
+    /// Queue submissions.
     pub submits: u64,
+    /// Compute dispatches.
     pub dispatches: u64,
     /// `pool_hits / (pool_hits + pool_misses)`, 0 when there were none.
     pub pool_hit_rate: f64,
-    /// Nanoseconds spent, summed over batches, copying inputs into staging memory,
-    /// encoding and submitting, waiting for the GPU, and copying results out.
+    /// Nanoseconds spent, summed over batches, copying inputs into staging memory.
     pub upload_ns: u64,
+    /// Nanoseconds spent, summed over batches, encoding and submitting.
     pub submit_ns: u64,
+    /// Nanoseconds spent, summed over batches, waiting for the GPU.
     pub wait_ns: u64,
+    /// Nanoseconds spent, summed over batches, copying results out.
     pub download_ns: u64,
 }
 
@@ -270,15 +297,22 @@ pub struct gpu_executor_stats_t {
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct gpu_adapter_info_t {
+    /// `sizeof(gpu_adapter_info_t)`, set by the caller.
     pub struct_size: u32,
     /// A `gpu_backend_t` value.
     pub backend: u32,
     /// A `gpu_device_type_t` value.
     pub device_type: u32,
+    /// The adapter's vendor id as the backend reports it (the PCI vendor id where there is
+    /// one).
     pub vendor_id: u32,
+    /// The adapter's device id as the backend reports it (the PCI device id where there is
+    /// one).
     pub device_id: u32,
-    /// NUL-terminated, truncated to fit.
+    /// The adapter's name, NUL-terminated, truncated to fit.
     pub name: [c_char; 256],
+    /// The driver's name, NUL-terminated, truncated to fit.
     pub driver: [c_char; 256],
+    /// The driver's version or other details, NUL-terminated, truncated to fit.
     pub driver_info: [c_char; 256],
 }

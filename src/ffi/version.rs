@@ -1,7 +1,11 @@
 //! Version constants; a test keeps them equal to Cargo.toml.
 
+/// Major version of the header, equal to the library's (`gpu_executor_version()`) and to
+/// the SONAME's number (`libgpu_executor.so.0`).
 pub const GPU_EXECUTOR_VERSION_MAJOR: u32 = 0;
+/// Minor version of the header.
 pub const GPU_EXECUTOR_VERSION_MINOR: u32 = 1;
+/// Patch version of the header.
 pub const GPU_EXECUTOR_VERSION_PATCH: u32 = 0;
 
 /// NUL-terminated version string returned by `gpu_executor_version()`.
