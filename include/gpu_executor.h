@@ -31,6 +31,11 @@ static inline uint64_t gpu_param_i32(int32_t value) {
 // and must be 0 (but `GPU_TASK_TRANSPOSE_B` for `GPU_OP_MATMUL`).
 #define GPU_TASK_DTYPE_MASK 15
 
+// Op codes of registered kernels (`gpu_executor_register_kernel`) are at least this; the
+// built-in ops are below it.
+// (A literal, so that cbindgen can write it; a test keeps it equal to the core's.)
+#define GPU_USER_OP_BASE 268435456
+
 // `GPU_OP_MATMUL` only: `inputs[1]` is B transposed (N×K, row-major).
 #define GPU_TASK_TRANSPOSE_B 16
 

@@ -115,6 +115,11 @@ pub enum gpu_dtype_t {
 /// and must be 0 (but `GPU_TASK_TRANSPOSE_B` for `GPU_OP_MATMUL`).
 pub const GPU_TASK_DTYPE_MASK: u32 = 0xF;
 
+/// Op codes of registered kernels (`gpu_executor_register_kernel`) are at least this; the
+/// built-in ops are below it.
+/// (A literal, so that cbindgen can write it; a test keeps it equal to the core's.)
+pub const GPU_USER_OP_BASE: u32 = 0x1000_0000;
+
 /// `GPU_OP_MATMUL` only: `inputs[1]` is B transposed (N×K, row-major).
 pub const GPU_TASK_TRANSPOSE_B: u32 = 0x10;
 
@@ -315,4 +320,12 @@ pub struct gpu_adapter_info_t {
     pub driver: [c_char; 256],
     /// The driver's version or other details, NUL-terminated, truncated to fit.
     pub driver_info: [c_char; 256],
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_user_op_base_is_the_cores() {
+        assert_eq!(super::GPU_USER_OP_BASE, crate::user_kernel::USER_OP_BASE);
+    }
 }

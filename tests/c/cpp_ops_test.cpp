@@ -775,7 +775,7 @@ bool poly_matches(const std::vector<float> &a, const std::vector<float> &b, floa
 
 void test_user_kernels(ge::Executor &exec) {
     const uint32_t poly = exec.register_kernel(poly_desc());
-    CHECK(poly >= USER_OP_BASE);
+    CHECK(poly >= GPU_USER_OP_BASE);
     ge::KernelDesc reverse_desc;
     reverse_desc.source = kReverse;  // entry point "main" by default
     reverse_desc.dtype = GPU_DTYPE_U32;
