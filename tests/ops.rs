@@ -13,7 +13,7 @@ mod common;
 
 use std::ptr;
 
-use common::c_api::{create, last_error, stats};
+use common::c_api::{adapter_info, create, last_error, stats};
 use common::Rng;
 use gpu_executor::ffi::*;
 use gpu_executor::ops::{ElemType, ELEMENTWISE};
@@ -22,20 +22,7 @@ use gpu_executor_status_t as S;
 
 /// Whether the adapter flushes f32 subnormals to zero (inputs and results).
 fn flushes_subnormals(exec: *mut gpu_executor_t) -> bool {
-    let mut info = gpu_adapter_info_t {
-        struct_size: std::mem::size_of::<gpu_adapter_info_t>() as u32,
-        backend: 0,
-        device_type: 0,
-        vendor_id: 0,
-        device_id: 0,
-        name: [0; 256],
-        driver: [0; 256],
-        driver_info: [0; 256],
-    };
-    assert_eq!(
-        unsafe { gpu_executor_adapter_info(exec, &mut info) },
-        S::GPU_EXECUTOR_OK
-    );
+    let info = adapter_info(exec);
     // NVIDIA flushes (measured on an H100); lavapipe keeps them.
     info.vendor_id == 0x10de
 }

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::c_api::{create, last_error, task};
+use common::c_api::{adapter_info, create, last_error, task};
 use common::{assert_matches, poisoned, Case, Rng};
 use gpu_executor::ffi::*;
 
@@ -41,23 +41,7 @@ fn defect_7_an_allocation_failure_is_out_of_memory() {
     let mut options = gpu_executor_options_default();
     options.exact_size_cache = 0; // every slab from the pool
     let exec = create(&options);
-    let adapter_is_cpu = {
-        let mut info = gpu_adapter_info_t {
-            struct_size: std::mem::size_of::<gpu_adapter_info_t>() as u32,
-            backend: 0,
-            device_type: 0,
-            vendor_id: 0,
-            device_id: 0,
-            name: [0; 256],
-            driver: [0; 256],
-            driver_info: [0; 256],
-        };
-        assert_eq!(
-            unsafe { gpu_executor_adapter_info(exec, &mut info) },
-            S::GPU_EXECUTOR_OK
-        );
-        info.device_type == gpu_device_type_t::GPU_DEVICE_CPU as u32
-    };
+    let adapter_is_cpu = adapter_info(exec).device_type == gpu_device_type_t::GPU_DEVICE_CPU as u32;
     if !adapter_is_cpu {
         // GPU memory is not bounded by RLIMIT_AS on a real GPU.
         eprintln!("skipped: needs a CPU adapter (lavapipe)");

@@ -6,34 +6,11 @@ mod common;
 
 use std::ptr;
 
-use common::c_api::{create, last_error, task};
+use common::c_api::{create, destroy, last_error, poll, submit, submit_async, task, wait};
 use common::{assert_matches, poisoned, Case, Rng};
 use gpu_executor::ffi::*;
 
 use gpu_executor_status_t as S;
-
-fn submit(exec: *mut gpu_executor_t, tasks: &[gpu_task_t]) -> S {
-    unsafe { gpu_executor_submit_batch(exec, tasks.as_ptr(), tasks.len()) }
-}
-
-fn submit_async(exec: *mut gpu_executor_t, tasks: &[gpu_task_t]) -> (S, gpu_ticket_t) {
-    let mut ticket = 0;
-    let status =
-        unsafe { gpu_executor_submit_batch_async(exec, tasks.as_ptr(), tasks.len(), &mut ticket) };
-    (status, ticket)
-}
-
-fn wait(exec: *mut gpu_executor_t, ticket: gpu_ticket_t, timeout_ns: u64) -> S {
-    unsafe { gpu_executor_wait(exec, ticket, timeout_ns) }
-}
-
-fn poll(exec: *mut gpu_executor_t, ticket: gpu_ticket_t) -> S {
-    unsafe { gpu_executor_poll(exec, ticket) }
-}
-
-fn destroy(exec: *mut gpu_executor_t) {
-    unsafe { gpu_executor_destroy(exec) }
-}
 
 #[test]
 fn a_panic_in_any_entry_point_is_a_status_and_poisons_only_its_handle() {

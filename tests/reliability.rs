@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::c_api::{create, last_error, stats, task};
+use common::c_api::{create, destroy, last_error, poll, stats, submit, submit_async, task, wait};
 use common::{assert_matches, poisoned, Case, Rng};
 use gpu_executor::ffi::*;
 
@@ -27,29 +27,6 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn submit(exec: *mut gpu_executor_t, tasks: &[gpu_task_t]) -> S {
-    unsafe { gpu_executor_submit_batch(exec, tasks.as_ptr(), tasks.len()) }
-}
-
-fn submit_async(exec: *mut gpu_executor_t, tasks: &[gpu_task_t]) -> (S, gpu_ticket_t) {
-    let mut ticket = 0;
-    let status =
-        unsafe { gpu_executor_submit_batch_async(exec, tasks.as_ptr(), tasks.len(), &mut ticket) };
-    (status, ticket)
-}
-
-fn wait(exec: *mut gpu_executor_t, ticket: gpu_ticket_t, timeout_ns: u64) -> S {
-    unsafe { gpu_executor_wait(exec, ticket, timeout_ns) }
-}
-
-fn poll(exec: *mut gpu_executor_t, ticket: gpu_ticket_t) -> S {
-    unsafe { gpu_executor_poll(exec, ticket) }
-}
-
-fn destroy(exec: *mut gpu_executor_t) {
-    unsafe { gpu_executor_destroy(exec) }
 }
 
 /// Defect 1: a poll must not wait behind another thread's blocking batch. Before the fix

@@ -102,6 +102,61 @@ pub mod c_api {
         stats
     }
 
+    /// `gpu_executor_submit_batch` over a slice.
+    pub fn submit(exec: *mut gpu_executor_t, tasks: &[gpu_task_t]) -> gpu_executor_status_t {
+        unsafe { gpu_executor_submit_batch(exec, tasks.as_ptr(), tasks.len()) }
+    }
+
+    /// `gpu_executor_submit_batch_async` over a slice: the status and the ticket.
+    pub fn submit_async(
+        exec: *mut gpu_executor_t,
+        tasks: &[gpu_task_t],
+    ) -> (gpu_executor_status_t, gpu_ticket_t) {
+        let mut ticket = 0;
+        let status = unsafe {
+            gpu_executor_submit_batch_async(exec, tasks.as_ptr(), tasks.len(), &mut ticket)
+        };
+        (status, ticket)
+    }
+
+    pub fn wait(
+        exec: *mut gpu_executor_t,
+        ticket: gpu_ticket_t,
+        timeout_ns: u64,
+    ) -> gpu_executor_status_t {
+        unsafe { gpu_executor_wait(exec, ticket, timeout_ns) }
+    }
+
+    pub fn poll(exec: *mut gpu_executor_t, ticket: gpu_ticket_t) -> gpu_executor_status_t {
+        unsafe { gpu_executor_poll(exec, ticket) }
+    }
+
+    pub fn destroy(exec: *mut gpu_executor_t) {
+        unsafe { gpu_executor_destroy(exec) }
+    }
+
+    /// The executor's adapter; panics if the call fails.
+    pub fn adapter_info(exec: *mut gpu_executor_t) -> gpu_adapter_info_t {
+        let mut info = gpu_adapter_info_t {
+            struct_size: std::mem::size_of::<gpu_adapter_info_t>() as u32,
+            backend: 0,
+            device_type: 0,
+            vendor_id: 0,
+            device_id: 0,
+            name: [0; 256],
+            driver: [0; 256],
+            driver_info: [0; 256],
+        };
+        let status = unsafe { gpu_executor_adapter_info(exec, &mut info) };
+        assert_eq!(
+            status,
+            gpu_executor_status_t::GPU_EXECUTOR_OK,
+            "{}",
+            last_error()
+        );
+        info
+    }
+
     /// One task per case, writing into the matching output.
     pub fn tasks(cases: &[super::Case], outputs: &mut [Vec<f32>]) -> Vec<gpu_task_t> {
         cases
