@@ -27,11 +27,11 @@ use crate::log::{log, Level};
 use crate::ops::ReductionOp;
 use crate::pending::{PendingBatch, SlabSource, Waiter};
 use crate::pipeline::{self, Staged};
-use crate::plan::{plan_bucketed, plan_single_item, Whole};
+use crate::plan::{plan_bucketed, plan_single, plan_single_item, PlanItem, Whole};
 use crate::pool::SlabPool;
 use crate::slab::Slab;
 use crate::stats::Stats;
-use crate::task::{Task, TaskInputs};
+use crate::task::{Group, Task, TaskInputs};
 use crate::user_kernel::{self, UserKernelDesc};
 
 /// Largest chunk we plan, whatever the device allows: keeps `vec4` indices in `u32`.
@@ -271,18 +271,20 @@ impl Executor {
                 KernelKind::Elementwise(_) | KernelKind::Matmul | KernelKind::User(_) => None,
             })
             .collect();
-        let source = self.choose_source(tasks);
+        // How the planner sees each task, worked out once for the whole launch.
+        let items: Vec<PlanItem<Group>> = tasks.iter().map(TaskInputs::plan_item).collect();
+        let source = self.choose_source(tasks, &items);
         let total: u64 = tasks.iter().map(|t| t.len as u64).sum();
         let uploaded: u64 = tasks
             .iter()
             .map(|t| (0..t.arity).map(|k| t.input_len(k) as u64 * 4).sum::<u64>())
             .sum();
-        self.check_fits(tasks)?;
+        self.check_fits(tasks, &items)?;
 
         let mut delta = Stats::default();
         let capture = self.gpu.capture_errors();
         let launched = self
-            .acquire(source, tasks, &mut delta)
+            .acquire(source, tasks, &items, &mut delta)
             .and_then(|mut staged| {
                 let submission =
                     pipeline::launch(&self.gpu, &mut staged, tasks, &self.copy_pool, &mut delta)?;
@@ -410,12 +412,12 @@ impl Executor {
         self.gpu.simulate_loss();
     }
 
-    fn choose_source(&self, tasks: &[TaskInputs]) -> SlabSource {
+    fn choose_source(&self, tasks: &[TaskInputs], items: &[PlanItem<Group>]) -> SlabSource {
         match (self.config.strategy, tasks) {
             (Strategy::Baseline, _) => SlabSource::Fresh,
             // Whole-array tasks (matmul) are sized by shape, not length: pooled.
             (Strategy::Bucketed, [task])
-                if self.config.exact_size_cache && task.plan_item().whole.is_none() =>
+                if self.config.exact_size_cache && items[0].whole.is_none() =>
             {
                 SlabSource::Exact(task.shape(), task.len)
             }
@@ -424,12 +426,12 @@ impl Executor {
     }
 
     /// A whole-array task must fit one binding, and its grid the device's limits.
-    fn check_fits(&self, tasks: &[TaskInputs]) -> Result<()> {
+    fn check_fits(&self, tasks: &[TaskInputs], items: &[PlanItem<Group>]) -> Result<()> {
         let max_groups = self.gpu.limits.max_compute_workgroups_per_dimension;
-        for (i, task) in tasks.iter().enumerate() {
+        for (i, (task, item)) in tasks.iter().zip(items).enumerate() {
             let Some(Whole {
                 footprint, class, ..
-            }) = task.plan_item().whole
+            }) = item.whole
             else {
                 continue;
             };
@@ -458,12 +460,13 @@ impl Executor {
         &self,
         source: SlabSource,
         tasks: &[TaskInputs],
+        items: &[PlanItem<Group>],
         delta: &mut Stats,
     ) -> Result<Vec<Staged>> {
         match source {
-            SlabSource::Pool => self.acquire_pooled(tasks, delta),
+            SlabSource::Pool => self.acquire_pooled(tasks, items, delta),
             SlabSource::Exact(..) => self.acquire_exact(&tasks[0], delta),
-            SlabSource::Fresh => self.acquire_fresh(tasks, delta),
+            SlabSource::Fresh => self.acquire_fresh(tasks, items, delta),
         }
     }
 
@@ -484,10 +487,14 @@ impl Executor {
 
     /// Bucketed: tasks grouped by kernel and scalars, then bucket; slabs from the pool, one
     /// pipeline lookup per group and bucket. New slabs are created outside the lock.
-    fn acquire_pooled(&self, tasks: &[TaskInputs], delta: &mut Stats) -> Result<Vec<Staged>> {
-        let keyed: Vec<_> = tasks.iter().map(TaskInputs::plan_item).collect();
+    fn acquire_pooled(
+        &self,
+        tasks: &[TaskInputs],
+        items: &[PlanItem<Group>],
+        delta: &mut Stats,
+    ) -> Result<Vec<Staged>> {
         let mut staged: Vec<Staged> = Vec::new();
-        for plan in plan_bucketed(&keyed, self.chunk) {
+        for plan in plan_bucketed(items, self.chunk) {
             let task = &tasks[plan.pieces[0].task];
             let kernel = match staged.last() {
                 Some(prev)
@@ -510,9 +517,10 @@ impl Executor {
         Ok(staged)
     }
 
-    /// Single task with the exact-size cache: slabs sized for exactly this length.
+    /// Single task with the exact-size cache: slabs sized for exactly this length (never
+    /// a whole-array task, see `choose_source`).
     fn acquire_exact(&self, task: &TaskInputs, delta: &mut Stats) -> Result<Vec<Staged>> {
-        let plans = plan_single_item(0, task.len, task.plan_item().whole, self.chunk);
+        let plans = plan_single(0, task.len, self.chunk);
         let Some(first) = plans.first() else {
             return Ok(Vec::new());
         };
@@ -535,10 +543,15 @@ impl Executor {
     }
 
     /// Baseline: per task, a freshly compiled pipeline and fresh slabs.
-    fn acquire_fresh(&self, tasks: &[TaskInputs], delta: &mut Stats) -> Result<Vec<Staged>> {
+    fn acquire_fresh(
+        &self,
+        tasks: &[TaskInputs],
+        items: &[PlanItem<Group>],
+        delta: &mut Stats,
+    ) -> Result<Vec<Staged>> {
         let mut staged = Vec::new();
-        for (index, task) in tasks.iter().enumerate() {
-            let plans = plan_single_item(index, task.len, task.plan_item().whole, self.chunk);
+        for (index, (task, item)) in tasks.iter().zip(items).enumerate() {
+            let plans = plan_single_item(index, task.len, item.whole, self.chunk);
             let Some(first) = plans.first() else {
                 continue;
             };

@@ -370,6 +370,8 @@ fn create_kernel(
     stats: &mut Stats,
 ) -> Result<Kernel> {
     let kind = id.kind()?;
+    // A registered kernel names its own entry point; the built-ins' are fixed below.
+    let mut user_entry: Option<Arc<str>> = None;
     let (source, dispatch) = match kind {
         KernelKind::Elementwise(op) => (
             elementwise_source(op, id.ty).ok_or_else(|| {
@@ -387,12 +389,13 @@ fn create_kernel(
         // For matmul the "bucket" is the shape class: the tile size.
         KernelKind::Matmul => (MATMUL_WGSL.to_string(), Dispatch::Tiles(bucket as u32)),
         KernelKind::User(info) => {
-            let (source, _) = user_kernel::source_of(id.code).ok_or_else(|| {
+            let (source, entry) = user_kernel::source_of(id.code).ok_or_else(|| {
                 Error::new(
                     ErrorKind::UnknownOp,
                     format!("op code {} is no longer registered", id.code),
                 )
             })?;
+            user_entry = Some(entry);
             (
                 source.to_string(),
                 Dispatch::PerElement {
@@ -401,10 +404,6 @@ fn create_kernel(
                 },
             )
         }
-    };
-    let user_entry = match kind {
-        KernelKind::User(_) => user_kernel::source_of(id.code).map(|(_, entry)| entry),
-        _ => None,
     };
     let label = format!("{} {}", kind.name(), id.ty.name());
     let (constants, entry): (Vec<(&str, f64)>, &str) = match (dispatch, &user_entry) {

@@ -11,6 +11,9 @@ use crate::plan::{PlanItem, Whole, MAX_WHOLE_PER_SLAB};
 /// Most parameter words a task carries: an op's scalars, or matmul's M, K, N and flags.
 pub const MAX_SCALARS: usize = 4;
 
+/// What tasks must share to be packed into one slab: kernel and scalars.
+pub type Group = (KernelId, [u32; MAX_SCALARS]);
+
 /// A task borrows its inputs and its output for the duration of one batch.
 #[derive(Debug)]
 pub struct Task<'a> {
@@ -194,7 +197,7 @@ impl<'a> TaskInputs<'a> {
 
     /// How the planner sees the task: its group, its length and, for a whole-array task
     /// (matmul), the elements it reserves per array and its pipeline class.
-    pub fn plan_item(&self) -> PlanItem<(KernelId, [u32; MAX_SCALARS])> {
+    pub fn plan_item(&self) -> PlanItem<Group> {
         let footprint = (0..self.arity)
             .map(|k| self.input_len(k))
             .chain(std::iter::once(self.len))
@@ -226,7 +229,7 @@ impl<'a> TaskInputs<'a> {
     }
 
     /// What tasks must share to be packed into one slab: kernel and scalars.
-    pub fn group(&self) -> (KernelId, [u32; MAX_SCALARS]) {
+    pub fn group(&self) -> Group {
         (self.op, self.scalars)
     }
 }

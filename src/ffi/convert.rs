@@ -116,9 +116,8 @@ pub unsafe fn tasks_from<'a>(tasks: &'a [gpu_task_t]) -> Converted<Vec<Task<'a>>
     let mut checked = Vec::with_capacity(tasks.len());
     for (i, t) in tasks.iter().enumerate() {
         let (kind, id, params) = check_task(i, t)?;
-        let params = params.as_slice();
         for (k, p) in t.inputs[..kind.arity()].iter().enumerate() {
-            let bytes = kind.input_len(k, t.length, params) * 4;
+            let bytes = kind.input_len(k, t.length, params.as_slice()) * 4;
             if bytes > 0 {
                 let start = *p as usize;
                 spans.push(Span {
@@ -140,7 +139,7 @@ pub unsafe fn tasks_from<'a>(tasks: &'a [gpu_task_t]) -> Converted<Vec<Task<'a>>
                 is_output: true,
             });
         }
-        checked.push((kind, id, Params::from(params)));
+        checked.push((kind, id, params));
     }
     check_aliasing(&mut spans)?;
     let mut converted = Vec::with_capacity(tasks.len());
@@ -292,17 +291,6 @@ struct Params {
 impl Params {
     fn as_slice(&self) -> &[u32] {
         &self.words[..self.count]
-    }
-}
-
-impl From<&[u32]> for Params {
-    fn from(words: &[u32]) -> Self {
-        let mut out = [0; MAX_SCALARS];
-        out[..words.len()].copy_from_slice(words);
-        Self {
-            words: out,
-            count: words.len(),
-        }
     }
 }
 

@@ -91,7 +91,7 @@ impl Flights {
     pub fn claim(&mut self, tasks: &[Task]) -> Result<u64, (S, String)> {
         if !self.writes.is_empty() {
             for (i, task) in tasks.iter().enumerate() {
-                let arity = task.inputs().arity;
+                let arity = task.kind.map_or(0, |kind| kind.arity());
                 let arrays = task
                     .inputs
                     .iter()
