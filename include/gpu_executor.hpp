@@ -494,7 +494,8 @@ inline uint64_t scalar_bits(float value) noexcept { return gpu_param_f32(value);
 inline uint64_t scalar_bits(int32_t value) noexcept { return gpu_param_i32(value); }
 inline uint64_t scalar_bits(uint32_t value) noexcept { return value; }
 
-/// A task from its fields; at most 4 inputs and 4 params (callers check).
+/// A task from its fields. Callers reject more than 4 inputs or params before this; the
+/// bounds here keep the copy itself safe (and let the compiler see it is).
 inline gpu_task_t make_task(uint32_t op, uint32_t flags,
                             std::initializer_list<const void *> inputs, void *output,
                             std::size_t length, std::initializer_list<uint64_t> params) noexcept {
@@ -502,14 +503,14 @@ inline gpu_task_t make_task(uint32_t op, uint32_t flags,
     task.op = op;
     task.flags = flags;
     std::size_t k = 0;
-    for (const void *input : inputs) {
-        task.inputs[k++] = input;
+    for (auto input = inputs.begin(); input != inputs.end() && k < 4; ++input) {
+        task.inputs[k++] = *input;
     }
     task.output = output;
     task.length = length;
     k = 0;
-    for (uint64_t word : params) {
-        task.params[k++] = word;
+    for (auto word = params.begin(); word != params.end() && k < 4; ++word) {
+        task.params[k++] = *word;
     }
     return task;
 }
