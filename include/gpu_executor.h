@@ -39,6 +39,20 @@ static inline uint64_t gpu_param_i32(int32_t value) {
 // `GPU_OP_MATMUL` only: `inputs[1]` is B transposed (N×K, row-major).
 #define GPU_TASK_TRANSPOSE_B 16
 
+// In `gpu_task_t.flags`: `inputs[0]` points to a `gpu_region_t` (read during the call
+// only) instead of host memory. Shift by `k` for input `k`: `GPU_TASK_INPUT0_BUFFER << k`.
+#define GPU_TASK_INPUT0_BUFFER 256
+
+// In `gpu_task_t.flags`: `inputs[1]` points to a `gpu_region_t`.
+#define GPU_TASK_INPUT1_BUFFER 512
+
+// In `gpu_task_t.flags`: `inputs[2]` points to a `gpu_region_t`.
+#define GPU_TASK_INPUT2_BUFFER 1024
+
+// In `gpu_task_t.flags`: `output` points to a `gpu_region_t` (read during the call only):
+// the result stays on the GPU. Not for reductions, whose result is combined on the host.
+#define GPU_TASK_OUTPUT_BUFFER 4096
+
 // Major version of the header, equal to the library's (`gpu_executor_version()`) and to
 // the SONAME's number (`libgpu_executor.so.0`).
 #define GPU_EXECUTOR_VERSION_MAJOR 0
@@ -101,6 +115,20 @@ enum gpu_executor_status_t
   // point, or its bindings do not match the description; the message has the compiler's
   // text with line and column. Nothing was registered.
   GPU_EXECUTOR_INVALID_KERNEL = 19,
+  // A `gpu_buffer_t` that this executor never created, or that was destroyed (handles
+  // are never reused, so a stale one is always caught). Nothing was written.
+  GPU_EXECUTOR_INVALID_BUFFER = 20,
+  // A `gpu_buffer_t` created by another executor. Nothing was written.
+  GPU_EXECUTOR_FOREIGN_BUFFER = 21,
+  // A buffer region (offset + the elements read or written) reaches past the buffer's
+  // end. Nothing was written.
+  GPU_EXECUTOR_OUT_OF_BOUNDS = 22,
+  // A buffer's element type is not the task's (or the call's). Nothing was written.
+  GPU_EXECUTOR_TYPE_MISMATCH = 23,
+  // A task reads a buffer region that a later task of the same batch writes: tasks
+  // run in batch order, so the read would have no defined value. The message names both
+  // tasks. Nothing ran.
+  GPU_EXECUTOR_DEPENDENCY = 24,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -188,6 +216,8 @@ enum gpu_op_t
   GPU_OP_CLAMP = 20,
   // `out = a * b + c` (fused where the GPU fuses). f32, i32, u32.
   GPU_OP_FMA = 21,
+  // `out = a`: copies between buffers, or between a buffer and the host. f32, i32, u32.
+  GPU_OP_COPY = 22,
   // Reductions: one `float` result in `output[0]` over `length` elements of `a` (and
   // `b`); `float` only. Summed per block of 4,096 elements on the GPU (a tree in
   // workgroup memory), the blocks combined in double precision on the host.
@@ -374,15 +404,22 @@ typedef struct gpu_task_t {
   // A `gpu_op_t` value.
   uint32_t op;
   // The element type, a `gpu_dtype_t` (0: `float`), in the bits of
-  // `GPU_TASK_DTYPE_MASK`; `GPU_TASK_TRANSPOSE_B` for a matmul; every other bit is
-  // reserved and must be 0.
+  // `GPU_TASK_DTYPE_MASK`; `GPU_TASK_TRANSPOSE_B` for a matmul; `GPU_TASK_INPUTk_BUFFER`
+  // and `GPU_TASK_OUTPUT_BUFFER` for operands in buffers; every other bit is reserved
+  // and must be 0.
   uint32_t flags;
   // Input arrays: the op reads the first 1 to 3 (`length` elements of the element type
   // each, 4-byte aligned); the rest must be NULL. Read during the call only; may alias
-  // each other.
+  // each other. With `GPU_TASK_INPUTk_BUFFER` set, `inputs[k]` points to a
+  // `gpu_region_t` instead.
   const void *inputs[4];
   // Output array (`length` elements of the element type; one for a reduction). Written
   // only when the batch succeeds. Must not overlap any input or any other task's output.
+  // With `GPU_TASK_OUTPUT_BUFFER` set, it points to a `gpu_region_t` instead: a task may
+  // read a region an earlier task of the batch writes (the batch runs them in order), but
+  // not one a later task writes (`GPU_EXECUTOR_DEPENDENCY`); two tasks may not write
+  // overlapping regions, and a task may write the very region it reads (in place) but
+  // not part of it (`GPU_EXECUTOR_ALIASING`).
   void *output;
   // Element count of each input (and of the output of an element-wise op); M·N for a
   // matmul. 0 is a valid no-op (pointers may then be NULL; a reduction still writes).
@@ -448,6 +485,22 @@ typedef struct gpu_executor_stats_t {
   uint64_t wait_ns;
   // Nanoseconds spent, summed over batches, copying results out.
   uint64_t download_ns;
+  // Resident buffers alive now. (This and the fields below were appended with resident buffers; a caller
+  // compiled against the earlier, shorter struct gets the fields it knows.)
+  uint64_t resident_buffers;
+  // Bytes the live resident buffers hold (their element counts × 4).
+  uint64_t resident_bytes;
+  // GPU memory reserved for resident buffers: their size classes, in shared arenas
+  // (64 MiB or the device's binding limit) or buffers of their own, live or pooled.
+  uint64_t resident_reserved_bytes;
+  // Resident buffers created.
+  uint64_t resident_buffers_created;
+  // Resident buffers whose memory was a destroyed buffer's, of the same size class.
+  uint64_t resident_pool_hits;
+  // Resident buffers that needed memory never used before.
+  uint64_t resident_pool_misses;
+  // Dispatches that ran element-wise tasks straight on resident buffers (no staging).
+  uint64_t direct_dispatches;
 } gpu_executor_stats_t;
 
 // Which adapter an executor runs on. Set `struct_size` before calling
@@ -476,6 +529,13 @@ typedef struct gpu_adapter_info_t {
 // Identifies one asynchronous batch until it completes. Unique within the process (a
 // ticket of another executor is `UNKNOWN_TICKET`, never someone else's batch). Never 0.
 typedef uint64_t gpu_ticket_t;
+
+// A device-resident buffer: an array of one element type that lives on the GPU between
+// tasks and batches, owned by the executor that created it (`gpu_buffer_create`). A
+// handle is a number, not a pointer: a destroyed buffer's handle is never reused, so
+// passing one is an error (`GPU_EXECUTOR_INVALID_BUFFER`), never undefined behaviour; a
+// handle of another executor is `GPU_EXECUTOR_FOREIGN_BUFFER`. 0 is never a buffer.
+typedef uint64_t gpu_buffer_t;
 
 // Describes a kernel to register. Start from `gpu_kernel_desc_default()`, which sets
 // `struct_size`; fields are only ever appended.
@@ -516,6 +576,14 @@ typedef struct gpu_kernel_desc_t {
 // Receives one log message: its `gpu_log_level_t` level, a NUL-terminated message valid
 // only during the call, and the `userdata` given to `gpu_executor_set_log_callback`.
 typedef void (*gpu_log_callback_t)(uint32_t level, const char *message, void *userdata);
+
+// A run of a buffer's elements used as a task operand: from element `offset`, as many
+// elements as the operand has (the task's `length` for element-wise ops).
+typedef struct gpu_region_t {
+  gpu_buffer_t buffer;
+  // First element of the region.
+  uint64_t offset;
+} gpu_region_t;
 
 
 
@@ -691,6 +759,134 @@ gpu_executor_status_t gpu_executor_wait(struct gpu_executor_t *exec,
 // # Safety
 // As `gpu_executor_wait`.
 gpu_executor_status_t gpu_executor_poll(struct gpu_executor_t *exec, gpu_ticket_t ticket);
+
+// Creates a buffer of `count` elements of `dtype` (a `gpu_dtype_t`), zero-filled, owned
+// by `exec`, and writes its handle to `*out`.
+//
+// Its memory comes from a pool of size classes (powers of two from 256 bytes): memory of
+// destroyed buffers is reused. It counts in the stats' `resident_*` fields until
+// destroyed, and lives at most as long as the executor.
+//
+// Errors: `NULL_POINTER` (exec, out), `INVALID_ARGUMENT` (dtype not a `gpu_dtype_t`,
+// count 0), `SIZE_OVERFLOW` (more than the device allows in one buffer), `OUT_OF_MEMORY`,
+// `DEVICE_LOST`, `POISONED`. `*out` is written only on success. Thread-safe.
+//
+// # Safety
+// `exec` must come from `gpu_executor_create` and not be destroyed yet; `out` must be
+// NULL or writable.
+gpu_executor_status_t gpu_buffer_create(struct gpu_executor_t *exec,
+                                        uint32_t dtype,
+                                        uint64_t count,
+                                        gpu_buffer_t *out);
+
+// Creates a buffer holding a copy of `count` elements of `dtype` read from `data`, and
+// writes its handle to `*out`. `data` is read during the call only.
+//
+// Errors: as `gpu_buffer_create`, plus `NULL_POINTER` (data) and `MISALIGNED_POINTER`
+// (data not 4-byte aligned). Thread-safe.
+//
+// # Safety
+// `data` must be readable for `count` elements; otherwise as `gpu_buffer_create`.
+gpu_executor_status_t gpu_buffer_create_from(struct gpu_executor_t *exec,
+                                             uint32_t dtype,
+                                             const void *data,
+                                             uint64_t count,
+                                             gpu_buffer_t *out);
+
+// Writes `count` elements from `data` into `buffer` from element `offset`.
+//
+// Returns once `data` has been copied (it may be reused at once); the GPU applies the
+// write in call order: batches submitted afterwards (on any thread) see it, batches
+// submitted before — even if still running — do not.
+//
+// Errors: `NULL_POINTER`, `MISALIGNED_POINTER`, `INVALID_BUFFER`, `FOREIGN_BUFFER`,
+// `OUT_OF_BOUNDS` (offset + count past the end), `SIZE_OVERFLOW`, `GPU_ERROR`,
+// `DEVICE_LOST`, `POISONED`. On error nothing is written. Thread-safe.
+//
+// # Safety
+// `data` must be readable for `count` elements; `exec` must come from
+// `gpu_executor_create` and not be destroyed yet.
+gpu_executor_status_t gpu_buffer_write(struct gpu_executor_t *exec,
+                                       gpu_buffer_t buffer,
+                                       uint64_t offset,
+                                       const void *data,
+                                       uint64_t count);
+
+// Reads `count` elements of `buffer` from element `offset` into `data`, after every batch
+// and write submitted before the call; blocks until they are there.
+//
+// Errors: as `gpu_buffer_write`, plus `ALIASING` (data overlaps an output of a batch in
+// flight), `TIMED_OUT`. On error `data` is untouched. Thread-safe.
+//
+// # Safety
+// `data` must be writable for `count` elements; `exec` must come from
+// `gpu_executor_create` and not be destroyed yet.
+gpu_executor_status_t gpu_buffer_read(struct gpu_executor_t *exec,
+                                      gpu_buffer_t buffer,
+                                      uint64_t offset,
+                                      void *data,
+                                      uint64_t count);
+
+// Starts reading `count` elements of `buffer` from element `offset` into `data` and
+// returns at once with a ticket; `gpu_executor_wait` / `gpu_executor_poll` on it write
+// `data` (which must stay valid and untouched until then), as for
+// `gpu_executor_submit_batch_async`. The read sees every batch and write submitted before
+// the call.
+//
+// Errors: as `gpu_buffer_read`, plus `NULL_POINTER` (ticket). Thread-safe.
+//
+// # Safety
+// `data` must stay writable for `count` elements until the ticket completes; otherwise as
+// `gpu_buffer_read`.
+gpu_executor_status_t gpu_buffer_read_async(struct gpu_executor_t *exec,
+                                            gpu_buffer_t buffer,
+                                            uint64_t offset,
+                                            void *data,
+                                            uint64_t count,
+                                            gpu_ticket_t *ticket);
+
+// Starts writing `count` elements from `data` into `buffer` from element `offset` and
+// returns a ticket that completes once the GPU has applied the write. `data` is copied
+// during the call (it may be reused at once). Later batches see the write (it is ordered
+// like a batch submitted at this call).
+//
+// Errors: as `gpu_buffer_write`, plus `NULL_POINTER` (ticket) and `ALIASING` (data
+// overlaps an output of a batch in flight). Thread-safe.
+//
+// # Safety
+// `data` must be readable for `count` elements during the call; otherwise as
+// `gpu_buffer_write`.
+gpu_executor_status_t gpu_buffer_write_async(struct gpu_executor_t *exec,
+                                             gpu_buffer_t buffer,
+                                             uint64_t offset,
+                                             const void *data,
+                                             uint64_t count,
+                                             gpu_ticket_t *ticket);
+
+// Destroys `buffer`. Its handle is invalid from now on (`INVALID_BUFFER`, never another
+// buffer). Batches already submitted that use it are unaffected: the GPU runs them before
+// any later use of the memory, which returns to the pool at once.
+//
+// Errors: `NULL_POINTER` (exec), `INVALID_BUFFER` (destroyed already, or never created),
+// `FOREIGN_BUFFER`, `POISONED`. Thread-safe.
+//
+// # Safety
+// `exec` must come from `gpu_executor_create` and not be destroyed yet.
+gpu_executor_status_t gpu_buffer_destroy(struct gpu_executor_t *exec, gpu_buffer_t buffer);
+
+// Describes `buffer`: its `gpu_dtype_t` into `*dtype` and its element count into
+// `*count`; either pointer may be NULL.
+//
+// Errors: `NULL_POINTER` (exec), `INVALID_BUFFER`, `FOREIGN_BUFFER`, `POISONED`; nothing
+// is written on error. Thread-safe.
+//
+// # Safety
+// `exec` must come from `gpu_executor_create` and not be destroyed yet; `dtype` and
+// `count` must each be NULL or writable.
+gpu_executor_status_t gpu_buffer_info(struct gpu_executor_t *exec,
+                                      gpu_buffer_t buffer,
+                                      uint32_t *dtype,
+                                      uint64_t *count);
 
 // A kernel description with `struct_size` set and the defaults: one input, `float`, one
 // element per invocation, element-wise, no params, entry point "main", no source. Pure

@@ -25,6 +25,8 @@ pub fn size_bucket(n: u64) -> u64 {
 #[derive(Default)]
 pub struct BucketCache {
     kernels: BTreeMap<(KernelId, u64), Arc<Kernel>>,
+    /// Direct kernels (element-wise ops on resident buffers): one per op, any size.
+    direct: BTreeMap<KernelId, Arc<Kernel>>,
 }
 
 impl BucketCache {
@@ -52,6 +54,23 @@ impl BucketCache {
         Ok(kernel)
     }
 
+    /// The direct kernel of `id`, created on first use; counted as a lookup of its own.
+    pub fn get_or_create_direct(
+        &mut self,
+        id: KernelId,
+        factory: &KernelFactory,
+        stats: &mut Stats,
+    ) -> Result<Arc<Kernel>> {
+        if let Some(kernel) = self.direct.get(&id) {
+            stats.bucket_cache_hits += 1;
+            return Ok(Arc::clone(kernel));
+        }
+        stats.bucket_cache_misses += 1;
+        let kernel = Arc::new(factory.create_direct(id, stats)?);
+        self.direct.insert(id, Arc::clone(&kernel));
+        Ok(kernel)
+    }
+
     /// Sizes of the buckets with at least one cached pipeline, ascending.
     pub fn bucket_sizes(&self) -> Vec<u64> {
         let mut sizes: Vec<u64> = self.kernels.keys().map(|&(_, b)| b).collect();
@@ -67,15 +86,16 @@ impl BucketCache {
 
     /// Number of cached pipelines (kernel and bucket pairs).
     pub fn pipelines(&self) -> usize {
-        self.kernels.len()
+        self.kernels.len() + self.direct.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.kernels.is_empty()
+        self.kernels.is_empty() && self.direct.is_empty()
     }
 
     pub fn clear(&mut self) {
         self.kernels.clear();
+        self.direct.clear();
     }
 }
 

@@ -29,6 +29,16 @@ pub enum ErrorKind {
     TimedOut,
     /// A kernel's source or description does not fit the layout (registration).
     InvalidKernel,
+    /// A buffer handle that was never created here or was destroyed.
+    InvalidBuffer,
+    /// A buffer handle of another executor.
+    ForeignBuffer,
+    /// A buffer region that reaches past the buffer's end.
+    OutOfBounds,
+    /// A buffer whose element type is not the one the task or call needs.
+    TypeMismatch,
+    /// A task reads a buffer region that a later task of the same batch writes.
+    Dependency,
 }
 
 /// An error with the detail a user needs to fix the call.

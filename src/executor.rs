@@ -16,22 +16,26 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use crate::arena::ResidentMemory;
 use crate::bucket::BucketCache;
+use crate::buffer::{BufferTable, Region, ResidentBuffer};
 use crate::config::{Config, Strategy};
 use crate::copy::{CopyPool, Segment};
 use crate::device::Gpu;
+use crate::direct::{self, DirectDispatch};
 use crate::error::{Error, ErrorKind, Result};
 use crate::exact_cache::ExactSizeCache;
 use crate::kernel::{Kernel, KernelFactory, KernelId, KernelKind, SlabShape};
 use crate::log::{log, Level};
-use crate::ops::ReductionOp;
+use crate::ops::{ElemType, ReductionOp};
 use crate::pending::{PendingBatch, SlabSource, Waiter};
 use crate::pipeline::{self, Staged};
 use crate::plan::{plan_bucketed, plan_single, plan_single_item, PlanItem, Whole};
 use crate::pool::SlabPool;
+use crate::schedule;
 use crate::slab::Slab;
 use crate::stats::Stats;
-use crate::task::{Group, Task, TaskInputs};
+use crate::task::{Destination, Group, Operand, Task, TaskInputs};
 use crate::user_kernel::{self, UserKernelDesc};
 
 /// Largest chunk we plan, whatever the device allows: keeps `vec4` indices in `u32`.
@@ -55,6 +59,9 @@ pub struct Executor {
     stats: Mutex<Stats>,
     /// Op codes of the kernels registered here.
     registered: Mutex<Vec<u32>>,
+    /// Resident buffers and the memory they come from.
+    buffers: Mutex<BufferTable>,
+    memory: ResidentMemory,
 }
 
 impl Drop for Executor {
@@ -141,7 +148,7 @@ fn validate(tasks: &[TaskInputs], owner: u64) -> Result<Vec<KernelKind>> {
             ));
         }
         for (k, input) in task.used().iter().enumerate() {
-            if input.len() != task.input_len(k) {
+            if task.resident[k].is_none() && input.len() != task.input_len(k) {
                 return Err(Error::new(
                     ErrorKind::InvalidArgument,
                     format!(
@@ -162,6 +169,7 @@ impl Executor {
         let gpu = Gpu::open(&config)?;
         let chunk = chunk_limit(&gpu.limits, config.max_chunk_elements)?;
         let kernels = KernelFactory::new(&gpu.device);
+        let memory = ResidentMemory::new(&gpu.device, &gpu.limits);
         let exact = ExactSizeCache::new(config.exact_size_cache_capacity);
         let copy_pool = CopyPool::new(match config.copy_threads {
             0 => std::thread::available_parallelism()
@@ -169,8 +177,9 @@ impl Executor {
             n => n,
         });
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Self {
-            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            id,
             gpu: Arc::new(gpu),
             config,
             chunk,
@@ -183,6 +192,8 @@ impl Executor {
             }),
             stats: Mutex::default(),
             registered: Mutex::default(),
+            buffers: Mutex::new(BufferTable::new(id)),
+            memory,
         })
     }
 
@@ -205,6 +216,11 @@ impl Executor {
         let mut stats = read(&self.stats).clone();
         stats.cached_buckets = read(&self.buckets).len() as u64;
         stats.exact_cache_entries = read(&self.idle).exact.len() as u64;
+        let buffers = read(&self.buffers);
+        stats.resident_buffers = buffers.len() as u64;
+        stats.resident_bytes = buffers.bytes();
+        drop(buffers);
+        stats.resident_reserved_bytes = self.memory.reserved_bytes();
         stats
     }
 
@@ -262,7 +278,8 @@ impl Executor {
     pub fn launch(&self, tasks: &[TaskInputs]) -> Result<PendingBatch> {
         self.gpu.check_not_lost()?;
         let kinds = validate(tasks, self.id)?;
-        let lengths: Vec<usize> = tasks.iter().map(TaskInputs::output_len).collect();
+        let waves = schedule::waves(tasks)?;
+        let lengths: Vec<usize> = tasks.iter().map(TaskInputs::host_output_len).collect();
         let reductions = kinds
             .iter()
             .zip(tasks)
@@ -271,23 +288,39 @@ impl Executor {
                 KernelKind::Elementwise(_) | KernelKind::Matmul | KernelKind::User(_) => None,
             })
             .collect();
+        // Element-wise tasks entirely on resident buffers skip the slabs.
+        let direct: Vec<bool> = tasks
+            .iter()
+            .map(|t| self.config.strategy == Strategy::Bucketed && direct::eligible(t))
+            .collect();
         // How the planner sees each task, worked out once for the whole launch.
         let items: Vec<PlanItem<Group>> = tasks.iter().map(TaskInputs::plan_item).collect();
-        let source = self.choose_source(tasks, &items);
+        let source = self.choose_source(tasks, &items, &waves, &direct);
         let total: u64 = tasks.iter().map(|t| t.len as u64).sum();
         let uploaded: u64 = tasks
             .iter()
-            .map(|t| (0..t.arity).map(|k| t.input_len(k) as u64 * 4).sum::<u64>())
+            .map(|t| {
+                (0..t.arity)
+                    .map(|k| t.arrays[k].len() as u64 * 4)
+                    .sum::<u64>()
+            })
             .sum();
         self.check_fits(tasks, &items)?;
 
         let mut delta = Stats::default();
         let capture = self.gpu.capture_errors();
         let launched = self
-            .acquire(source, tasks, &items, &mut delta)
+            .acquire(source, tasks, &items, &waves, &direct, &mut delta)
             .and_then(|mut staged| {
-                let submission =
-                    pipeline::launch(&self.gpu, &mut staged, tasks, &self.copy_pool, &mut delta)?;
+                let dispatches = self.direct_dispatches(tasks, &waves, &direct, &mut delta)?;
+                let submission = pipeline::launch(
+                    &self.gpu,
+                    &mut staged,
+                    &dispatches,
+                    tasks,
+                    &self.copy_pool,
+                    &mut delta,
+                )?;
                 Ok((staged, submission))
             });
         // Every GPU error of this batch is known here, before any output can be written.
@@ -296,15 +329,19 @@ impl Executor {
         let captured = capture.finish(&self.gpu);
         lock(&self.stats)?.absorb(&delta);
         match (launched, captured) {
-            (Ok((staged, submission)), Ok(())) => Ok(PendingBatch {
-                staged,
-                source,
-                submission,
-                lengths,
-                reductions,
-                total,
-                uploaded,
-            }),
+            (Ok((staged, submission)), Ok(())) => {
+                let (submission, done) = submission.unzip();
+                Ok(PendingBatch {
+                    staged,
+                    source,
+                    submission,
+                    done: done.flatten(),
+                    lengths,
+                    reductions,
+                    total,
+                    uploaded,
+                })
+            }
             (_, Err(error)) | (Err(error), Ok(())) => {
                 self.forget_gpu_state(&error);
                 Err(error)
@@ -312,12 +349,45 @@ impl Executor {
         }
     }
 
+    /// The direct dispatches of a batch, in wave order.
+    fn direct_dispatches(
+        &self,
+        tasks: &[TaskInputs],
+        waves: &[usize],
+        direct: &[bool],
+        delta: &mut Stats,
+    ) -> Result<Vec<DirectDispatch>> {
+        if !direct.contains(&true) {
+            return Ok(Vec::new());
+        }
+        let mut dispatches = Vec::new();
+        for group in direct::group(tasks, waves, direct) {
+            let kernel =
+                lock(&self.buckets)?.get_or_create_direct(group.op, &self.kernels, delta)?;
+            dispatches.push(DirectDispatch::new(
+                &self.gpu.device,
+                self.gpu.max_groups_x,
+                kernel,
+                &group,
+                tasks,
+            ));
+            delta.bind_groups_created += 1;
+            delta.buffers_created += 1;
+        }
+        Ok(dispatches)
+    }
+
     /// A handle that waits for `pending` without borrowing the executor.
     pub fn waiter(&self, pending: &PendingBatch) -> Waiter {
         Waiter {
             gpu: Arc::clone(&self.gpu),
             submission: pending.submission.clone(),
-            readbacks: pending.staged.iter().filter_map(Staged::readback).collect(),
+            readbacks: pending
+                .staged
+                .iter()
+                .filter_map(Staged::readback)
+                .chain(pending.done.clone())
+                .collect(),
         }
     }
 
@@ -379,6 +449,138 @@ impl Executor {
         Ok(())
     }
 
+    /// Creates a resident buffer of `len` elements of `ty`, zero-filled, and returns its
+    /// handle. Its memory is freed memory of its size class when there is some.
+    pub fn create_buffer(&self, ty: ElemType, len: u64) -> Result<u64> {
+        self.create_buffer_with(ty, len, None)
+    }
+
+    /// Creates a resident buffer holding a copy of `data` (elements of `ty`).
+    pub fn create_buffer_from(&self, ty: ElemType, data: &[u32]) -> Result<u64> {
+        self.create_buffer_with(ty, data.len() as u64, Some(data))
+    }
+
+    fn create_buffer_with(&self, ty: ElemType, len: u64, data: Option<&[u32]>) -> Result<u64> {
+        self.gpu.check_not_lost()?;
+        if len == 0 {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "a buffer holds at least one element",
+            ));
+        }
+        let bytes = len.checked_mul(4).ok_or_else(|| {
+            Error::new(
+                ErrorKind::SizeOverflow,
+                format!("{len} elements overflow a byte count"),
+            )
+        })?;
+        let capture = self.gpu.capture_errors();
+        let allocated = self.memory.allocate(bytes);
+        let (memory, outcome) = match allocated {
+            Ok(found) => found,
+            Err(error) => {
+                let _ = capture.finish(&self.gpu);
+                return Err(error);
+            }
+        };
+        let (arena, offset) = (&memory.arena.buffer, memory.offset);
+        match data {
+            Some(data) => self
+                .gpu
+                .queue
+                .write_buffer(arena, offset, bytemuck::cast_slice(data)),
+            // New memory is zero already (wgpu clears it before first use); reused
+            // memory is cleared in queue order, after everything that used it.
+            None if outcome.reused => {
+                let mut encoder =
+                    self.gpu
+                        .device
+                        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                            label: Some("gpu_executor clear buffer"),
+                        });
+                encoder.clear_buffer(arena, offset, Some(bytes.next_multiple_of(4)));
+                self.gpu.queue.submit([encoder.finish()]);
+            }
+            None => {}
+        }
+        capture.finish(&self.gpu)?;
+        let mut table = lock(&self.buffers)?;
+        let handle = table.next_handle()?;
+        table.insert(ResidentBuffer {
+            handle,
+            ty,
+            len,
+            memory,
+        });
+        drop(table);
+        let mut stats = lock(&self.stats)?;
+        stats.resident_buffers_created += 1;
+        stats.buffers_created += outcome.buffers_created;
+        if outcome.reused {
+            stats.resident_pool_hits += 1;
+        } else {
+            stats.resident_pool_misses += 1;
+        }
+        Ok(handle)
+    }
+
+    /// The live buffer `handle` names (`InvalidBuffer`, `ForeignBuffer` otherwise).
+    pub fn buffer(&self, handle: u64) -> Result<Arc<ResidentBuffer>> {
+        lock(&self.buffers)?.get(handle)
+    }
+
+    /// A region of buffer `handle` from element `offset`: an operand for a task.
+    pub fn region(&self, handle: u64, offset: u64) -> Result<Region> {
+        Ok(Region {
+            buffer: self.buffer(handle)?,
+            offset,
+        })
+    }
+
+    /// Writes `data` into buffer `handle` from element `offset`. Returns once `data` is
+    /// copied; batches submitted afterwards see it, batches submitted before do not.
+    pub fn write_buffer(&self, handle: u64, offset: u64, data: &[u32]) -> Result<()> {
+        self.gpu.check_not_lost()?;
+        let region = self.region(handle, offset)?;
+        region.check_bounds(data.len() as u64, "write")?;
+        if data.is_empty() {
+            return Ok(());
+        }
+        let (buffer, _) = region.buffer.location();
+        let capture = self.gpu.capture_errors();
+        self.gpu
+            .queue
+            .write_buffer(buffer, region.byte_at(0), bytemuck::cast_slice(data));
+        capture.finish(&self.gpu)
+    }
+
+    /// Reads `out.len()` elements of buffer `handle` from element `offset`, after every
+    /// batch submitted before. A batch of one `COPY` task.
+    pub fn read_buffer(&self, handle: u64, offset: u64, out: &mut [u32]) -> Result<()> {
+        let region = self.region(handle, offset)?;
+        let op = KernelId {
+            code: crate::ops::COPY,
+            ty: region.buffer.ty,
+        };
+        let len = out.len();
+        let mut task = [Task::with_operands(
+            op,
+            len,
+            &[Operand::Resident(region)],
+            &[],
+            Destination::Host(out),
+        )?];
+        self.submit(&mut task)
+    }
+
+    /// Destroys buffer `handle`: the handle is invalid at once; the memory is reused by
+    /// later work only, which the GPU runs after every batch already submitted.
+    pub fn destroy_buffer(&self, handle: u64) -> Result<()> {
+        let removed = lock(&self.buffers)?.remove(handle)?;
+        drop(removed);
+        Ok(())
+    }
+
     /// Checks and registers a kernel of the caller's; returns its op code, valid for this
     /// executor only. Its pipelines are compiled on first use, per bucket.
     pub fn register_kernel(&self, desc: &UserKernelDesc) -> Result<u32> {
@@ -412,12 +614,21 @@ impl Executor {
         self.gpu.simulate_loss();
     }
 
-    fn choose_source(&self, tasks: &[TaskInputs], items: &[PlanItem<Group>]) -> SlabSource {
+    fn choose_source(
+        &self,
+        tasks: &[TaskInputs],
+        items: &[PlanItem<Group>],
+        waves: &[usize],
+        direct: &[bool],
+    ) -> SlabSource {
         match (self.config.strategy, tasks) {
             (Strategy::Baseline, _) => SlabSource::Fresh,
             // Whole-array tasks (matmul) are sized by shape, not length: pooled.
             (Strategy::Bucketed, [task])
-                if self.config.exact_size_cache && items[0].whole.is_none() =>
+                if self.config.exact_size_cache
+                    && items[0].whole.is_none()
+                    && waves[0] == 0
+                    && !direct[0] =>
             {
                 SlabSource::Exact(task.shape(), task.len)
             }
@@ -461,12 +672,37 @@ impl Executor {
         source: SlabSource,
         tasks: &[TaskInputs],
         items: &[PlanItem<Group>],
+        waves: &[usize],
+        direct: &[bool],
         delta: &mut Stats,
     ) -> Result<Vec<Staged>> {
         match source {
-            SlabSource::Pool => self.acquire_pooled(tasks, items, delta),
-            SlabSource::Exact(..) => self.acquire_exact(&tasks[0], delta),
-            SlabSource::Fresh => self.acquire_fresh(tasks, items, delta),
+            SlabSource::Pool => {
+                let last = waves.iter().copied().max().unwrap_or(0);
+                if last == 0 && !direct.contains(&true) {
+                    return self.acquire_pooled(tasks, items, 0, delta);
+                }
+                // One plan per wave, each without the direct tasks and other waves'.
+                let mut staged = Vec::new();
+                for wave in 0..=last {
+                    let wave_items: Vec<PlanItem<Group>> = items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, item)| PlanItem {
+                            len: if waves[i] == wave && !direct[i] {
+                                item.len
+                            } else {
+                                0
+                            },
+                            ..*item
+                        })
+                        .collect();
+                    staged.extend(self.acquire_pooled(tasks, &wave_items, wave, delta)?);
+                }
+                Ok(staged)
+            }
+            SlabSource::Exact(..) => self.acquire_exact(tasks, delta),
+            SlabSource::Fresh => self.acquire_fresh(tasks, items, waves, delta),
         }
     }
 
@@ -491,6 +727,7 @@ impl Executor {
         &self,
         tasks: &[TaskInputs],
         items: &[PlanItem<Group>],
+        wave: usize,
         delta: &mut Stats,
     ) -> Result<Vec<Staged>> {
         let mut staged: Vec<Staged> = Vec::new();
@@ -512,14 +749,15 @@ impl Executor {
                 Some(slab) => slab,
                 None => self.new_slab(task.shape(), plan.capacity, delta),
             };
-            staged.push(Staged::new(plan, slab, kernel, task.scalars));
+            staged.push(Staged::new(plan, slab, kernel, tasks, wave));
         }
         Ok(staged)
     }
 
     /// Single task with the exact-size cache: slabs sized for exactly this length (never
     /// a whole-array task, see `choose_source`).
-    fn acquire_exact(&self, task: &TaskInputs, delta: &mut Stats) -> Result<Vec<Staged>> {
+    fn acquire_exact(&self, tasks: &[TaskInputs], delta: &mut Stats) -> Result<Vec<Staged>> {
+        let task = &tasks[0];
         let plans = plan_single(0, task.len, self.chunk);
         let Some(first) = plans.first() else {
             return Ok(Vec::new());
@@ -538,7 +776,7 @@ impl Executor {
         Ok(plans
             .into_iter()
             .zip(slabs)
-            .map(|(plan, slab)| Staged::new(plan, slab, Arc::clone(&kernel), task.scalars))
+            .map(|(plan, slab)| Staged::new(plan, slab, Arc::clone(&kernel), tasks, 0))
             .collect())
     }
 
@@ -547,10 +785,15 @@ impl Executor {
         &self,
         tasks: &[TaskInputs],
         items: &[PlanItem<Group>],
+        waves: &[usize],
         delta: &mut Stats,
     ) -> Result<Vec<Staged>> {
         let mut staged = Vec::new();
-        for (index, (task, item)) in tasks.iter().zip(items).enumerate() {
+        // Tasks in wave order (stable: batch order within a wave).
+        let mut order: Vec<usize> = (0..tasks.len()).collect();
+        order.sort_by_key(|&i| waves[i]);
+        for index in order {
+            let (task, item) = (&tasks[index], &items[index]);
             let plans = plan_single_item(index, task.len, item.whole, self.chunk);
             let Some(first) = plans.first() else {
                 continue;
@@ -564,7 +807,13 @@ impl Executor {
                     plan.capacity,
                     delta,
                 );
-                staged.push(Staged::new(plan, slab, Arc::clone(&kernel), task.scalars));
+                staged.push(Staged::new(
+                    plan,
+                    slab,
+                    Arc::clone(&kernel),
+                    tasks,
+                    waves[index],
+                ));
             }
         }
         Ok(staged)
@@ -605,6 +854,7 @@ impl Executor {
                 idle.pool.clear();
                 idle.exact.clear();
             }
+            self.memory.clear();
         }
     }
 }
@@ -648,6 +898,7 @@ fn finish_reductions(
 fn output_segments<'o>(staged: &[Staged], outputs: &'o mut [&mut [u32]]) -> Vec<Vec<Segment<'o>>> {
     // (task, task offset, len, slab, slab offset), in output order.
     // A reduction's output is combined from partials, not copied.
+    // A resident output (an empty slice here) is written on the GPU.
     let mut pieces: Vec<(usize, usize, usize, usize, u64)> = staged
         .iter()
         .enumerate()
@@ -658,6 +909,7 @@ fn output_segments<'o>(staged: &[Staged], outputs: &'o mut [&mut [u32]]) -> Vec<
                 .iter()
                 .map(move |p| (p.task, p.task_offset, p.len, slab, p.slab_offset))
         })
+        .filter(|p| !outputs[p.0].is_empty())
         .collect();
     pieces.sort_unstable();
     let mut per_slab: Vec<Vec<Segment<'o>>> = staged.iter().map(|_| Vec::new()).collect();

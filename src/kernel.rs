@@ -20,6 +20,7 @@ pub const SHADERS: &[(&str, &str)] = &[
     ),
     ("reduce.wgsl", include_str!("../shaders/reduce.wgsl")),
     ("matmul.wgsl", include_str!("../shaders/matmul.wgsl")),
+    ("direct.wgsl", include_str!("../shaders/direct.wgsl")),
 ];
 
 /// `shaders/elementwise.wgsl`, the template of every element-wise kernel.
@@ -30,6 +31,12 @@ pub const REDUCE_TEMPLATE: &str = SHADERS[1].1;
 
 /// `shaders/matmul.wgsl`, matrix multiply for both shape classes.
 pub const MATMUL_WGSL: &str = SHADERS[2].1;
+
+/// `shaders/direct.wgsl`, element-wise ops straight on resident buffers.
+pub const DIRECT_TEMPLATE: &str = SHADERS[3].1;
+
+/// Invocations of a direct kernel's workgroup; one workgroup runs one block.
+pub const DIRECT_GROUP: u32 = 256;
 
 /// Binding of a reduction's block table.
 pub const BLOCKS_BINDING: u32 = 5;
@@ -233,6 +240,38 @@ pub fn elementwise_source(op: &ElementwiseOp, ty: ElemType) -> Option<String> {
     )
 }
 
+/// The WGSL of `op` at element type `ty` over resident buffers (see `shaders/direct.wgsl`).
+pub fn direct_source(op: &ElementwiseOp, ty: ElemType) -> Option<String> {
+    let expr = op.expression(ty)?;
+    let names = ["a", "b", "c"];
+    let inputs: Vec<String> = (0..op.arity)
+        .map(|k| {
+            format!(
+                "@group(0) @binding({}) var<storage, read_write> {}_mem: array<{}>;",
+                INPUT_BINDINGS[k],
+                names[k],
+                ty.wgsl()
+            )
+        })
+        .collect();
+    let loads: Vec<String> = (0..op.arity)
+        .map(|k| {
+            format!(
+                "        let {0} = vec4<{1}>({0}_mem[blk.{0} + j]);",
+                names[k],
+                ty.wgsl()
+            )
+        })
+        .collect();
+    Some(
+        DIRECT_TEMPLATE
+            .replace("{{INPUTS}}", &inputs.join("\n"))
+            .replace("{{LOADS}}", &loads.join("\n"))
+            .replace("{{EXPR}}", expr)
+            .replace("{{T}}", ty.wgsl()),
+    )
+}
+
 /// Invocations of a reduction's workgroup (`GROUP` in shaders/reduce.wgsl).
 pub const REDUCE_GROUP: u32 = 256;
 
@@ -278,6 +317,8 @@ pub fn workgroup_size_for_bucket(bucket: u64) -> u32 {
 pub struct KernelFactory {
     device: wgpu::Device,
     shared_layouts: Vec<(SlabShape, Arc<wgpu::BindGroupLayout>)>,
+    /// Layouts of the direct kernels, by arity - 1.
+    direct_layouts: Vec<Arc<wgpu::BindGroupLayout>>,
 }
 
 impl KernelFactory {
@@ -296,7 +337,48 @@ impl KernelFactory {
             shared_layouts: shapes
                 .map(|shape| (shape, Arc::new(create_bind_group_layout(device, shape))))
                 .collect(),
+            direct_layouts: (1..=MAX_INPUTS)
+                .map(|arity| Arc::new(create_direct_layout(device, arity)))
+                .collect(),
         }
+    }
+
+    /// The layout of the direct kernels reading `arity` inputs.
+    pub fn direct_layout(&self, arity: usize) -> Option<&Arc<wgpu::BindGroupLayout>> {
+        self.direct_layouts.get(arity.wrapping_sub(1))
+    }
+
+    /// Compiles the direct kernel of the element-wise op `id` (see `shaders/direct.wgsl`).
+    pub fn create_direct(&self, id: KernelId, stats: &mut Stats) -> Result<Kernel> {
+        let not_direct = || {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!("op {} has no direct kernel for {}", id.code, id.ty.name()),
+            )
+        };
+        let KernelKind::Elementwise(op) = id.kind()? else {
+            return Err(not_direct());
+        };
+        let source = direct_source(op, id.ty).ok_or_else(not_direct)?;
+        let layout = Arc::clone(self.direct_layout(op.arity).ok_or_else(not_direct)?);
+        let label = format!("{} {} direct", op.name, id.ty.name());
+        let pipeline = compile(
+            &self.device,
+            &layout,
+            &label,
+            source,
+            "main",
+            &[("WORKGROUP_SIZE", f64::from(DIRECT_GROUP))],
+        );
+        stats.pipelines_created += 1;
+        Ok(Kernel {
+            pipeline,
+            bind_group_layout: layout,
+            dispatch: Dispatch::PerElement {
+                workgroup_size: DIRECT_GROUP,
+                per_invocation: 1,
+            },
+        })
     }
 
     /// The layout shared by all cached kernels of `shape`, and the slabs made for them.
@@ -332,6 +414,21 @@ fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
         },
         count: None,
     }
+}
+
+/// A direct kernel's bindings: its inputs and the output, all writable (they may share a
+/// GPU buffer), and the block table at 5.
+fn create_direct_layout(device: &wgpu::Device, arity: usize) -> wgpu::BindGroupLayout {
+    let mut entries: Vec<wgpu::BindGroupLayoutEntry> = INPUT_BINDINGS[..arity]
+        .iter()
+        .map(|&b| storage_entry(b, false))
+        .collect();
+    entries.push(storage_entry(OUTPUT_BINDING, false));
+    entries.push(storage_entry(BLOCKS_BINDING, true));
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some("gpu_executor direct kernel layout"),
+        entries: &entries,
+    })
 }
 
 /// Params uniform at 0, the shape's read-only inputs, the output at 3, a reduction's block
@@ -416,30 +513,49 @@ fn create_kernel(
         (Dispatch::Tiles(64), None) => (Vec::new(), "tile64"),
         (Dispatch::Tiles(_), None) => (Vec::new(), "tile16"),
     };
-    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-        label: Some(&label),
-        source: wgpu::ShaderSource::Wgsl(source.into()),
-    });
-    let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-        label: Some("gpu_executor elementwise pipeline layout"),
-        bind_group_layouts: &[Some(&bind_group_layout)],
-        immediate_size: 0,
-    });
-    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-        label: Some(&label),
-        layout: Some(&pipeline_layout),
-        module: &module,
-        entry_point: Some(entry),
-        compilation_options: wgpu::PipelineCompilationOptions {
-            constants: &constants[..],
-            zero_initialize_workgroup_memory: false,
-        },
-        cache: None,
-    });
+    let pipeline = compile(
+        device,
+        &bind_group_layout,
+        &label,
+        source,
+        entry,
+        &constants,
+    );
     stats.pipelines_created += 1;
     Ok(Kernel {
         pipeline,
         bind_group_layout,
         dispatch,
+    })
+}
+
+/// Compiles `source`'s `entry` on `layout` with override `constants`.
+fn compile(
+    device: &wgpu::Device,
+    layout: &wgpu::BindGroupLayout,
+    label: &str,
+    source: String,
+    entry: &str,
+    constants: &[(&str, f64)],
+) -> wgpu::ComputePipeline {
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some(label),
+        source: wgpu::ShaderSource::Wgsl(source.into()),
+    });
+    let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some("gpu_executor pipeline layout"),
+        bind_group_layouts: &[Some(layout)],
+        immediate_size: 0,
+    });
+    device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(label),
+        layout: Some(&pipeline_layout),
+        module: &module,
+        entry_point: Some(entry),
+        compilation_options: wgpu::PipelineCompilationOptions {
+            constants,
+            zero_initialize_workgroup_memory: false,
+        },
+        cache: None,
     })
 }

@@ -9,11 +9,14 @@
 pub mod ffi;
 
 // The safe core.
+pub mod arena; // GPU memory for resident buffers
 pub mod bucket; // size buckets and the per-bucket pipeline cache
+pub mod buffer; // resident buffers and their handles
 pub mod completion; // waiting for submissions, with or without a deadline
 pub mod config; // options of an executor
 pub mod copy; // host copies on the copy-thread pool
 pub mod device; // adapter, device, wgpu errors as ours
+pub mod direct; // element-wise tasks straight on resident buffers
 pub mod error; // error kinds
 pub mod exact_cache; // persistent slabs per exact length (single-task batches)
 pub mod executor; // submit / launch / finish: the batch's way through
@@ -24,11 +27,13 @@ pub mod pending; // a launched batch and its waiter
 pub mod pipeline; // upload, submit, wait, download
 pub mod plan; // tasks → slabs (group by bucket, then exact size; chunking)
 pub mod pool; // idle slabs by size class
+pub mod schedule; // waves: tasks ordered by the buffer regions they share
 pub mod slab; // one dispatch's buffers and bind group
 pub mod stats; // counters
 pub mod task; // what a caller hands in
 pub mod user_kernel; // WGSL kernels registered by the caller
 
+pub use buffer::Region;
 pub use config::{BackendChoice, Config, PowerChoice, Strategy};
 pub use error::{Error, ErrorKind, Result};
 pub use executor::Executor;
@@ -36,4 +41,4 @@ pub use kernel::KernelId;
 pub use ops::ElemType;
 pub use pending::{PendingBatch, Waiter};
 pub use stats::Stats;
-pub use task::{Task, TaskInputs};
+pub use task::{Destination, Operand, Task, TaskInputs};

@@ -107,6 +107,9 @@ const fn float(
     op(code, name, arity, scalars, Some(e), None, None)
 }
 
+/// Op code of `COPY` (`out = a`), which reads buffers back.
+pub const COPY: u32 = 22;
+
 /// Every built-in element-wise op. Codes are part of the ABI: only ever appended.
 pub const ELEMENTWISE: &[ElementwiseOp] = &[
     all(1, "ADD", 2, 0, "a + b"),
@@ -148,6 +151,8 @@ pub const ELEMENTWISE: &[ElementwiseOp] = &[
         Some("a * b + c"),
         Some("a * b + c"),
     ),
+    // Moves data: between buffers, or from a buffer to the host.
+    all(22, "COPY", 1, 0, "a"),
 ];
 
 /// The row of op code `code`.

@@ -27,7 +27,9 @@ pub struct PendingBatch {
     pub(crate) source: SlabSource,
     /// `None` when the batch had nothing to run.
     pub(crate) submission: Option<wgpu::SubmissionIndex>,
-    /// Output elements of each task.
+    /// Completes with the submission, for batches with results that stay on the GPU.
+    pub(crate) done: Option<MapRequest>,
+    /// Output elements of each task that land in host memory (0 for a resident output).
     pub(crate) lengths: Vec<usize>,
     /// Each reduction task's op and input length, to combine its partials.
     pub(crate) reductions: Vec<Option<(&'static ReductionOp, usize)>>,

@@ -11,11 +11,12 @@ use std::time::Instant;
 
 use crate::copy::{self, CopyPool, Segment};
 use crate::device::Gpu;
+use crate::direct::DirectDispatch;
 use crate::error::{Error, ErrorKind, Result};
 use crate::kernel::{Dispatch, Kernel, REDUCE_GROUP};
 use crate::ops::REDUCE_BLOCK;
-use crate::plan::SlabPlan;
-use crate::slab::{dispatch_grid, Block, MapRequest, Slab, PARAMS_WORDS};
+use crate::plan::{padded, SlabPlan};
+use crate::slab::{dispatch_grid, Block, MapRequest, ResidentCopy, Slab, SlabIo, PARAMS_WORDS};
 use crate::stats::Stats;
 use crate::task::{TaskInputs, MAX_SCALARS};
 
@@ -29,7 +30,74 @@ pub struct Staged {
     /// A reduction's blocks (empty otherwise), and the task each one belongs to.
     pub blocks: Vec<Block>,
     pub block_tasks: Vec<usize>,
+    /// The batch wave it runs in (see `schedule`).
+    pub wave: usize,
+    /// Its copies from and to resident buffers.
+    pub io: SlabIo,
     readback: Option<MapRequest>,
+}
+
+/// Works out how a slab meets resident buffers: which input ranges come from staging and
+/// which from buffers, and which results go to buffers.
+fn slab_io(plan: &SlabPlan, tasks: &[TaskInputs]) -> SlabIo {
+    let mut io = SlabIo::default();
+    let any_resident = plan.pieces.iter().any(|p| tasks[p.task].touches_resident());
+    if !any_resident {
+        io.host_output = true;
+        return io;
+    }
+    let arity = plan.pieces.first().map_or(0, |p| tasks[p.task].arity);
+    for k in 0..arity {
+        let resident = plan
+            .pieces
+            .iter()
+            .any(|p| tasks[p.task].resident[k].is_some());
+        if !resident {
+            continue;
+        }
+        let mut runs: Vec<std::ops::Range<u64>> = Vec::new();
+        for p in &plan.pieces {
+            let task = &tasks[p.task];
+            let available = task
+                .input_len(k)
+                .saturating_sub(p.task_offset)
+                .min(p.footprint);
+            match &task.resident[k] {
+                Some(region) => {
+                    if available > 0 {
+                        io.copies_in.push(ResidentCopy {
+                            input: k,
+                            buffer: region.buffer.memory.arena.buffer.clone(),
+                            buffer_byte: region.byte_at(p.task_offset as u64),
+                            slab_element: p.slab_offset,
+                            elements: available as u64,
+                        });
+                    }
+                }
+                None => {
+                    let run = p.slab_offset..p.slab_offset + padded(p.footprint);
+                    match runs.last_mut() {
+                        Some(last) if last.end == run.start => last.end = run.end,
+                        _ => runs.push(run),
+                    }
+                }
+            }
+        }
+        io.host_runs[k] = Some(runs);
+    }
+    for p in &plan.pieces {
+        match &tasks[p.task].resident_output {
+            Some(region) => io.copies_out.push(ResidentCopy {
+                input: 0,
+                buffer: region.buffer.memory.arena.buffer.clone(),
+                buffer_byte: region.byte_at(p.task_offset as u64),
+                slab_element: p.slab_offset,
+                elements: p.len as u64,
+            }),
+            None => io.host_output = true,
+        }
+    }
+    io
 }
 
 /// Cuts a reduction slab's pieces into blocks of at most `REDUCE_BLOCK` elements.
@@ -57,8 +125,14 @@ impl Staged {
         plan: SlabPlan,
         slab: Slab,
         kernel: Arc<Kernel>,
-        scalars: [u32; MAX_SCALARS],
+        tasks: &[TaskInputs],
+        wave: usize,
     ) -> Self {
+        let scalars = plan
+            .pieces
+            .first()
+            .map_or([0; MAX_SCALARS], |p| tasks[p.task].scalars);
+        let io = slab_io(&plan, tasks);
         let (blocks, block_tasks) = if kernel.is_reduction() {
             blocks_of(&plan)
         } else {
@@ -71,6 +145,8 @@ impl Staged {
             scalars,
             blocks,
             block_tasks,
+            wave,
+            io,
             readback: None,
         }
     }
@@ -140,6 +216,16 @@ impl Staged {
         }
     }
 
+    /// Bytes the host reads back: every element, or a partial per block; none when every
+    /// result goes to a resident buffer.
+    fn readback_bytes(&self) -> u64 {
+        if self.io.host_output {
+            self.result_bytes()
+        } else {
+            0
+        }
+    }
+
     /// Bytes the dispatch leaves for the host: every element, or a partial per block.
     fn result_bytes(&self) -> u64 {
         let elements = if self.kernel.is_reduction() {
@@ -160,16 +246,19 @@ pub fn elapsed_ns(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// Copies a batch's inputs in, encodes it, submits it and asks for its buffers to be
-/// mapped. Returns `None` for a batch with nothing to run.
+/// Copies a batch's inputs in, encodes its slabs and direct dispatches wave by wave,
+/// submits it and asks for its buffers to be mapped. Returns `None` for a batch with
+/// nothing to run, else the submission and, when direct dispatches ran, a request that
+/// completes with the submission.
 pub fn launch(
     gpu: &Gpu,
     batch: &mut [Staged],
+    direct: &[DirectDispatch],
     inputs: &[TaskInputs],
     pool: &CopyPool,
     stats: &mut Stats,
-) -> Result<Option<wgpu::SubmissionIndex>> {
-    if batch.is_empty() {
+) -> Result<Option<(wgpu::SubmissionIndex, Option<MapRequest>)>> {
+    if batch.is_empty() && direct.is_empty() {
         return Ok(None);
     }
     let clock = Instant::now();
@@ -189,23 +278,44 @@ pub fn launch(
         .create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("gpu_executor batch"),
         });
-    for s in batch.iter() {
-        s.slab.encode(
-            &mut encoder,
-            &s.kernel.pipeline,
-            s.grid(gpu.max_groups_x),
-            s.plan.used,
-            s.result_bytes(),
-        );
+    // Both lists are in wave order; each wave is encoded after the one it reads from.
+    let last = batch
+        .iter()
+        .map(|s| s.wave)
+        .chain(direct.iter().map(|d| d.wave))
+        .max()
+        .unwrap_or(0);
+    let (mut next_slab, mut next_direct) = (0, 0);
+    for wave in 0..=last {
+        while let Some(s) = batch.get(next_slab).filter(|s| s.wave == wave) {
+            s.slab.encode(
+                &mut encoder,
+                &s.kernel.pipeline,
+                s.grid(gpu.max_groups_x),
+                s.plan.used,
+                s.result_bytes(),
+                &s.io,
+            );
+            next_slab += 1;
+        }
+        while let Some(d) = direct.get(next_direct).filter(|d| d.wave == wave) {
+            d.encode(&mut encoder);
+            next_direct += 1;
+        }
     }
     let submission = gpu.queue.submit([encoder.finish()]);
     for s in batch.iter_mut() {
-        s.readback = Some(s.slab.request_maps(s.result_bytes(), &gpu.completion));
+        s.readback = s.slab.request_maps(s.readback_bytes(), &gpu.completion);
     }
+    // Slabs whose results all stay on the GPU and direct dispatches have no readback to
+    // tell when they are done.
+    let unread = !direct.is_empty() || batch.iter().any(|s| !s.io.host_output);
+    let done = unread.then(|| MapRequest::work_done(&gpu.queue, &gpu.completion));
     stats.submits += 1;
-    stats.dispatches += batch.len() as u64;
+    stats.dispatches += (batch.len() + direct.len()) as u64;
+    stats.direct_dispatches += direct.len() as u64;
     stats.submit_ns += elapsed_ns(clock);
-    Ok(Some(submission))
+    Ok(Some((submission, done)))
 }
 
 /// Checks every readback is mapped, then copies the element-wise slabs' results into their
@@ -219,7 +329,7 @@ pub fn land(
     stats: &mut Stats,
 ) -> Result<Vec<(usize, f32)>> {
     let clock = Instant::now();
-    for s in staged {
+    for s in staged.iter().filter(|s| s.io.host_output) {
         s.readback
             .as_ref()
             .ok_or_else(|| Error::new(ErrorKind::Gpu, "readback was never requested"))?
@@ -230,6 +340,9 @@ pub fn land(
     let mut element_segments = Vec::new();
     let mut result = Ok(());
     for (s, segs) in staged.iter().zip(segments) {
+        if !s.io.host_output {
+            continue;
+        }
         if s.kernel.is_reduction() {
             match s.slab.output_view(0..s.blocks.len() as u64) {
                 Ok(view) => {
@@ -246,7 +359,7 @@ pub fn land(
     if result.is_ok() {
         result = copy::download(pool, &elementwise, element_segments);
     }
-    for s in staged {
+    for s in staged.iter().filter(|s| s.io.host_output) {
         s.slab.finish_readback();
     }
     stats.download_ns += elapsed_ns(clock);

@@ -37,7 +37,7 @@ pub struct SlabPlan {
 }
 
 /// Pieces start at multiples of four elements so the kernel can use `vec4` loads.
-fn padded(len: usize) -> u64 {
+pub fn padded(len: usize) -> u64 {
     (len as u64).div_ceil(ELEMENTS_PER_INVOCATION) * ELEMENTS_PER_INVOCATION
 }
 

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use crate::completion::Completion;
 use crate::error::{Error, ErrorKind, Result};
 use crate::kernel::{
-    SlabShape, BLOCKS_BINDING, ELEMENTS_PER_INVOCATION, INPUT_BINDINGS, OUTPUT_BINDING,
+    SlabShape, BLOCKS_BINDING, ELEMENTS_PER_INVOCATION, INPUT_BINDINGS, MAX_INPUTS, OUTPUT_BINDING,
 };
 use crate::log::{log, Level};
 use crate::stats::Stats;
@@ -45,6 +45,31 @@ pub struct Slab {
     upload_map: Option<MapRequest>,
 }
 
+/// One GPU copy between a slab array and a resident buffer.
+#[derive(Clone, Debug)]
+pub struct ResidentCopy {
+    /// The slab's input it fills (copies in; unused for copies out).
+    pub input: usize,
+    pub buffer: wgpu::Buffer,
+    /// Byte offset in `buffer`.
+    pub buffer_byte: u64,
+    /// First slab element.
+    pub slab_element: u64,
+    pub elements: u64,
+}
+
+/// How a slab's arrays meet resident buffers; empty for a slab of host data only.
+#[derive(Default, Debug)]
+pub struct SlabIo {
+    /// Per input: when some pieces read that input from a resident buffer, the slab
+    /// ranges (elements) that come from staging; `None`: the whole used range does.
+    pub host_runs: [Option<Vec<Range<u64>>>; MAX_INPUTS],
+    pub copies_in: Vec<ResidentCopy>,
+    pub copies_out: Vec<ResidentCopy>,
+    /// Whether any piece's output goes to the host.
+    pub host_output: bool,
+}
+
 /// Tracks one `map_async` until the device is polled.
 #[derive(Clone)]
 pub struct MapRequest(Arc<AtomicU8>);
@@ -68,6 +93,18 @@ impl MapRequest {
         slice.map_async(mode, move |result| {
             let value = if result.is_ok() { MAP_OK } else { MAP_FAILED };
             done.store(value, Ordering::Release);
+            completion.notify();
+        });
+        Self(state)
+    }
+
+    /// Completes when all work submitted to `queue` so far has completed.
+    pub fn work_done(queue: &wgpu::Queue, completion: &Arc<Completion>) -> Self {
+        let state = Arc::new(AtomicU8::new(MAP_PENDING));
+        let done = Arc::clone(&state);
+        let completion = Arc::clone(completion);
+        queue.on_submitted_work_done(move || {
+            done.store(MAP_OK, Ordering::Release);
             completion.notify();
         });
         Self(state)
@@ -288,8 +325,9 @@ impl Slab {
         Ok(())
     }
 
-    /// GPU side: upload copies, one dispatch of `grid` workgroups, and a copy of the first
-    /// `result_bytes` of the output for the host.
+    /// GPU side: upload copies and copies from resident buffers, one dispatch of `grid`
+    /// workgroups, a copy of the first `result_bytes` of the output for the host (when
+    /// any result goes there) and copies of results into resident buffers.
     pub fn encode(
         &self,
         encoder: &mut wgpu::CommandEncoder,
@@ -297,15 +335,33 @@ impl Slab {
         grid: (u32, u32, u32),
         used: u64,
         result_bytes: u64,
+        io: &SlabIo,
     ) {
-        let bytes = used * F32;
         for (k, input) in self.inputs.iter().enumerate() {
+            let base = upload_offset(self.capacity, k);
+            match &io.host_runs[k] {
+                None => encoder.copy_buffer_to_buffer(&self.upload, base, input, 0, used * F32),
+                Some(runs) => {
+                    for run in runs {
+                        let at = run.start * F32;
+                        encoder.copy_buffer_to_buffer(
+                            &self.upload,
+                            base + at,
+                            input,
+                            at,
+                            (run.end - run.start) * F32,
+                        );
+                    }
+                }
+            }
+        }
+        for copy in &io.copies_in {
             encoder.copy_buffer_to_buffer(
-                &self.upload,
-                upload_offset(self.capacity, k),
-                input,
-                0,
-                bytes,
+                &copy.buffer,
+                copy.buffer_byte,
+                &self.inputs[copy.input],
+                copy.slab_element * F32,
+                copy.elements * F32,
             );
         }
         let params_at = upload_offset(self.capacity, self.shape.arity);
@@ -332,21 +388,39 @@ impl Slab {
             pass.set_bind_group(0, &self.bind_group, &[]);
             pass.dispatch_workgroups(grid.0, grid.1, grid.2);
         }
-        encoder.copy_buffer_to_buffer(&self.out, 0, &self.readback, 0, result_bytes);
+        if io.host_output {
+            encoder.copy_buffer_to_buffer(&self.out, 0, &self.readback, 0, result_bytes);
+        }
+        for copy in &io.copies_out {
+            encoder.copy_buffer_to_buffer(
+                &self.out,
+                copy.slab_element * F32,
+                &copy.buffer,
+                copy.buffer_byte,
+                copy.elements * F32,
+            );
+        }
     }
 
-    /// After submit: ask for the results (read) and the upload buffer (write) to be mapped.
-    pub fn request_maps(&mut self, result_bytes: u64, completion: &Arc<Completion>) -> MapRequest {
+    /// After submit: ask for the upload buffer (write) and, when `result_bytes` > 0, the
+    /// results (read) to be mapped.
+    pub fn request_maps(
+        &mut self,
+        result_bytes: u64,
+        completion: &Arc<Completion>,
+    ) -> Option<MapRequest> {
         self.upload_map = Some(MapRequest::start(
             self.upload.slice(..),
             wgpu::MapMode::Write,
             completion,
         ));
-        MapRequest::start(
-            self.readback.slice(..result_bytes),
-            wgpu::MapMode::Read,
-            completion,
-        )
+        (result_bytes > 0).then(|| {
+            MapRequest::start(
+                self.readback.slice(..result_bytes),
+                wgpu::MapMode::Read,
+                completion,
+            )
+        })
     }
 
     /// After the submission completed and its map request is ready: a read view of output

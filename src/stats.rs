@@ -28,6 +28,18 @@ pub struct Stats {
     pub submit_ns: u64,
     pub wait_ns: u64,
     pub download_ns: u64,
+    /// Resident buffers: created, and how their memory was found (freed memory of the
+    /// same size class, or new).
+    pub resident_buffers_created: u64,
+    pub resident_pool_hits: u64,
+    pub resident_pool_misses: u64,
+    /// Current figures, filled in when the counters are read: live buffers, the bytes they
+    /// hold, and the GPU memory reserved for resident buffers.
+    pub resident_buffers: u64,
+    pub resident_bytes: u64,
+    pub resident_reserved_bytes: u64,
+    /// Dispatches that ran element-wise tasks straight on resident buffers.
+    pub direct_dispatches: u64,
 }
 
 impl Stats {
@@ -58,6 +70,13 @@ impl Stats {
             submit_ns,
             wait_ns,
             download_ns,
+            resident_buffers_created,
+            resident_pool_hits,
+            resident_pool_misses,
+            resident_buffers: _,
+            resident_bytes: _,
+            resident_reserved_bytes: _,
+            direct_dispatches,
         } = delta;
         self.batches += batches;
         self.tasks += tasks;
@@ -80,6 +99,10 @@ impl Stats {
         self.submit_ns += submit_ns;
         self.wait_ns += wait_ns;
         self.download_ns += download_ns;
+        self.resident_buffers_created += resident_buffers_created;
+        self.resident_pool_hits += resident_pool_hits;
+        self.resident_pool_misses += resident_pool_misses;
+        self.direct_dispatches += direct_dispatches;
     }
 
     /// Share of slab requests the buffer pool served without allocating, in [0, 1].

@@ -3,6 +3,7 @@
 //! Arrays are 4-byte words (`u32`) whatever the element type: the GPU side only moves and
 //! packs them, and the kernel reads them as `f32`, `i32` or `u32`.
 
+use crate::buffer::Region;
 use crate::error::{Error, ErrorKind, Result};
 use crate::kernel::{KernelId, KernelKind, SlabShape, MAX_INPUTS};
 use crate::ops::{matmul_class, ElemType};
@@ -14,13 +15,31 @@ pub const MAX_SCALARS: usize = 4;
 /// What tasks must share to be packed into one slab: kernel and scalars.
 pub type Group = (KernelId, [u32; MAX_SCALARS]);
 
+/// Where an input comes from: caller memory, or a region of a resident buffer.
+#[derive(Clone, Debug)]
+pub enum Operand<'a> {
+    Host(&'a [u32]),
+    Resident(Region),
+}
+
+/// Where an output goes: caller memory, or a region of a resident buffer.
+#[derive(Debug)]
+pub enum Destination<'a> {
+    Host(&'a mut [u32]),
+    Resident(Region),
+}
+
 /// A task borrows its inputs and its output for the duration of one batch.
 #[derive(Debug)]
 pub struct Task<'a> {
     /// Op and element type.
     pub op: KernelId,
-    /// The input arrays the op reads (the rest empty), each `len` elements.
+    /// The host input arrays the op reads (the rest, and resident inputs, empty).
     pub inputs: [&'a [u32]; MAX_INPUTS],
+    /// The resident inputs (`None` for host inputs and inputs the op does not read).
+    pub resident: [Option<Region>; MAX_INPUTS],
+    /// The resident output; `output` is then empty.
+    pub resident_output: Option<Region>,
     /// Input elements: the output's length for element-wise ops; a reduction writes one.
     pub len: usize,
     /// The op's scalars, as bit patterns of the element type, or matmul's M, K, N and
@@ -42,6 +61,20 @@ impl<'a> Task<'a> {
         scalars: &[u32],
         output: &'a mut [u32],
     ) -> Result<Self> {
+        let operands: Vec<Operand<'a>> = inputs.iter().map(|&a| Operand::Host(a)).collect();
+        Self::with_operands(op, len, &operands, scalars, Destination::Host(output))
+    }
+
+    /// `new` with inputs and output that may be regions of resident buffers. A region must
+    /// lie inside its buffer (`OutOfBounds`) and hold the op's element type
+    /// (`TypeMismatch`); a reduction's result lands on the host.
+    pub fn with_operands(
+        op: KernelId,
+        len: usize,
+        inputs: &[Operand<'a>],
+        scalars: &[u32],
+        output: Destination<'a>,
+    ) -> Result<Self> {
         let kind = op.kind()?;
         if inputs.len() != kind.arity() || scalars.len() != kind.scalars() {
             return Err(Error::new(
@@ -56,27 +89,76 @@ impl<'a> Task<'a> {
                 ),
             ));
         }
-        let lengths_match = inputs
-            .iter()
-            .enumerate()
-            .all(|(k, i)| i.len() == kind.input_len(k, len, scalars))
-            && output.len() == kind.output_len(len);
-        if !lengths_match {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                format!(
-                    "{} over {len} elements: the arrays' lengths do not match the op",
-                    kind.name()
-                ),
-            ));
-        }
+        let check_region = |region: &Region, elements: usize, what: &str| -> Result<()> {
+            if region.buffer.ty != op.ty {
+                return Err(Error::new(
+                    ErrorKind::TypeMismatch,
+                    format!(
+                        "{what}: buffer {:#x} holds {}, {} runs on {}",
+                        region.buffer.handle,
+                        region.buffer.ty.name(),
+                        kind.name(),
+                        op.ty.name()
+                    ),
+                ));
+            }
+            region.check_bounds(elements as u64, what)
+        };
         let mut arrays: [&'a [u32]; MAX_INPUTS] = [&[]; MAX_INPUTS];
-        arrays[..inputs.len()].copy_from_slice(inputs);
+        let mut resident: [Option<Region>; MAX_INPUTS] = Default::default();
+        let names = ["inputs[0]", "inputs[1]", "inputs[2]"];
+        for (k, operand) in inputs.iter().enumerate() {
+            let wanted = kind.input_len(k, len, scalars);
+            match operand {
+                Operand::Host(array) if array.len() == wanted => arrays[k] = array,
+                Operand::Host(_) => {
+                    return Err(Error::new(
+                        ErrorKind::InvalidArgument,
+                        format!(
+                            "{} over {len} elements: the arrays' lengths do not match the op",
+                            kind.name()
+                        ),
+                    ))
+                }
+                Operand::Resident(region) => {
+                    check_region(region, wanted, names[k])?;
+                    resident[k] = Some(region.clone());
+                }
+            }
+        }
+        let out_len = kind.output_len(len);
+        let (output, resident_output) = match output {
+            Destination::Host(array) if array.len() == out_len => (array, None),
+            Destination::Host(_) => {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!(
+                        "{} over {len} elements: the arrays' lengths do not match the op",
+                        kind.name()
+                    ),
+                ))
+            }
+            Destination::Resident(_) if matches!(kind, KernelKind::Reduction(_)) => {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!(
+                        "{}: a reduction's result is combined on the host; its output must be host memory",
+                        kind.name()
+                    ),
+                ))
+            }
+            Destination::Resident(region) => {
+                check_region(&region, out_len, "output")?;
+                (<&mut [u32]>::default(), Some(region))
+            }
+        };
         let mut words = [0; MAX_SCALARS];
         words[..scalars.len()].copy_from_slice(scalars);
         Ok(Self {
             op,
             inputs: arrays,
+            resident,
+            resident_output,
             len,
             scalars: words,
             output,
@@ -92,6 +174,8 @@ impl<'a> Task<'a> {
                 ty: ElemType::F32,
             },
             inputs: [bytemuck::cast_slice(a), bytemuck::cast_slice(b), &[]],
+            resident: Default::default(),
+            resident_output: None,
             len: output.len(),
             scalars: [0; MAX_SCALARS],
             output: bytemuck::cast_slice_mut(output),
@@ -127,6 +211,8 @@ impl<'a> Task<'a> {
         TaskInputs {
             op: self.op,
             arrays: self.inputs,
+            resident: self.resident.clone(),
+            resident_output: self.resident_output.clone(),
             arity: kind.map_or(0, KernelKind::arity),
             kind,
             scalars: self.scalars,
@@ -147,10 +233,15 @@ impl<'a> Task<'a> {
 /// What the GPU needs of a task before it runs: the op, its input arrays, scalars and the
 /// output length. The output itself is only needed when the results are copied out, which
 /// lets [`Executor::launch`](crate::Executor::launch) return before then.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct TaskInputs<'a> {
     pub op: KernelId,
+    /// Host inputs (resident ones empty).
     pub arrays: [&'a [u32]; MAX_INPUTS],
+    /// Resident inputs.
+    pub resident: [Option<Region>; MAX_INPUTS],
+    /// Resident output, if the output is not host memory.
+    pub resident_output: Option<Region>,
     /// How many of `arrays` the op reads (0 when the op is unknown: rejected at launch).
     pub arity: usize,
     /// What the op is (`None` when unknown: rejected at launch).
@@ -169,6 +260,8 @@ impl<'a> TaskInputs<'a> {
                 ty: ElemType::F32,
             },
             arrays: [bytemuck::cast_slice(a), bytemuck::cast_slice(b), &[]],
+            resident: Default::default(),
+            resident_output: None,
             arity: 2,
             kind: crate::ops::elementwise(1).map(KernelKind::Elementwise),
             scalars: [0; MAX_SCALARS],
@@ -182,6 +275,20 @@ impl<'a> TaskInputs<'a> {
             arity: self.arity,
             reduction: matches!(self.kind, Some(KernelKind::Reduction(_))),
         }
+    }
+
+    /// Output elements the host receives: none when the output is resident.
+    pub fn host_output_len(&self) -> usize {
+        if self.resident_output.is_some() {
+            0
+        } else {
+            self.output_len()
+        }
+    }
+
+    /// Whether input `k` or the output is resident.
+    pub fn touches_resident(&self) -> bool {
+        self.resident_output.is_some() || self.resident.iter().any(Option::is_some)
     }
 
     /// Output elements.

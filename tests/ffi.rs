@@ -97,7 +97,7 @@ fn every_bad_task_gets_its_own_status_and_leaves_outputs_untouched() {
         (
             "reserved flags",
             S::GPU_EXECUTOR_INVALID_ARGUMENT,
-            Box::new(|t| t.flags = 0x100),
+            Box::new(|t| t.flags = 0x8000_0000),
         ),
         (
             "unknown element type",

@@ -182,14 +182,27 @@ pub unsafe extern "C" fn gpu_executor_submit_batch(
     ffi_boundary!(handle exec, {
         last_error::clear();
         status_of(with_handle(exec, "gpu_executor_submit_batch", |handle| {
-            let mut tasks = task_array(tasks, count)?;
-            let id = flights(handle)?
-                .claim(&tasks)
-                .map_err(|(status, message)| fail(status, message))?;
-            let _claim = Claim::new(&handle.flights, id);
-            handle.executor.submit(&mut tasks).map_err(fail_with)
+            run_blocking(handle, tasks, count)
         }))
     })
+}
+
+/// Runs a caller's batch on `handle` and waits for it, its outputs claimed against every
+/// batch in flight meanwhile.
+///
+/// # Safety
+/// As `gpu_executor_submit_batch`'s contract on `tasks` and their pointers.
+pub(super) unsafe fn run_blocking(
+    handle: &gpu_executor_t,
+    tasks: *const gpu_task_t,
+    count: usize,
+) -> Result<(), S> {
+    let mut tasks = task_array(&handle.executor, tasks, count)?;
+    let id = flights(handle)?
+        .claim(&tasks)
+        .map_err(|(status, message)| fail(status, message))?;
+    let _claim = Claim::new(&handle.flights, id);
+    handle.executor.submit(&mut tasks).map_err(fail_with)
 }
 
 /// Converts and checks a caller's task array (NULL allowed when `count` is 0).
@@ -197,6 +210,7 @@ pub unsafe extern "C" fn gpu_executor_submit_batch(
 /// # Safety
 /// As `gpu_executor_submit_batch`'s contract on `tasks` and their pointers.
 pub(super) unsafe fn task_array<'a>(
+    executor: &Executor,
     tasks: *const gpu_task_t,
     count: usize,
 ) -> Result<Vec<crate::Task<'a>>, S> {
@@ -210,7 +224,7 @@ pub(super) unsafe fn task_array<'a>(
     } else {
         std::slice::from_raw_parts(tasks, count)
     };
-    convert::tasks_from(tasks).map_err(rejected)
+    convert::tasks_from(tasks, executor).map_err(rejected)
 }
 
 /// Copies the executor's counters into `*out`.
@@ -230,10 +244,29 @@ pub unsafe extern "C" fn gpu_executor_stats(
     ffi_boundary!(handle exec, {
         last_error::clear();
         status_of(with_handle(exec, "gpu_executor_stats", |handle| {
-            let out = check_out_struct(out, "stats")?;
+            if out.is_null() {
+                return Err(fail(S::GPU_EXECUTOR_NULL_POINTER, "stats out pointer is NULL"));
+            }
+            let size = std::ptr::read_unaligned(out.cast::<u32>()) as usize;
+            let current = std::mem::size_of::<gpu_executor_stats_t>();
+            if size != current && size != convert::STATS_SIZE_V3 {
+                return Err(fail(
+                    S::GPU_EXECUTOR_BAD_STRUCT_SIZE,
+                    format!(
+                        "stats struct_size is {size}, expected {current} (or {} from an earlier header)",
+                        convert::STATS_SIZE_V3
+                    ),
+                ));
+            }
             let executor = &handle.executor;
-            let stats = executor.stats();
-            *out = convert::stats_to_c(executor, &stats);
+            let mut stats = convert::stats_to_c(executor, &executor.stats());
+            stats.struct_size = size as u32;
+            // SAFETY: the caller's struct holds `size` writable bytes, a prefix of ours.
+            std::ptr::copy_nonoverlapping(
+                std::ptr::addr_of!(stats).cast::<u8>(),
+                out.cast::<u8>(),
+                size,
+            );
             Ok(())
         }))
     })

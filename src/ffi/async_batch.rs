@@ -41,27 +41,39 @@ pub unsafe extern "C" fn gpu_executor_submit_batch_async(
                     "ticket out pointer is NULL",
                 ));
             }
-            let mut tasks = task_array(tasks, count)?;
-            let id = flights(handle)?
-                .claim(&tasks)
-                .map_err(|(status, message)| fail(status, message))?;
-            // Until the ticket is issued, the claim is released on every way out.
-            let claim = Claim::new(&handle.flights, id);
-            let inputs: Vec<TaskInputs> = tasks.iter().map(Task::inputs).collect();
-            let batch = handle.executor.launch(&inputs).map_err(fail_with)?;
-            let outputs = OutputPointers::new(
-                tasks
-                    .iter_mut()
-                    .map(|t| (t.output.as_mut_ptr(), t.output.len())),
-            );
-            let mut table = flights(handle)?;
-            table.issue(id, InFlight { batch, outputs });
-            std::mem::forget(claim);
-            drop(table);
-            *ticket = id;
+            *ticket = run_async(handle, tasks, count)?;
             Ok(())
         }))
     })
+}
+
+/// Launches a caller's batch on `handle` and returns its ticket.
+///
+/// # Safety
+/// As `gpu_executor_submit_batch_async`'s contract on `tasks` and their pointers.
+pub(super) unsafe fn run_async(
+    handle: &gpu_executor_t,
+    tasks: *const gpu_task_t,
+    count: usize,
+) -> Result<gpu_ticket_t, S> {
+    let mut tasks = task_array(&handle.executor, tasks, count)?;
+    let id = flights(handle)?
+        .claim(&tasks)
+        .map_err(|(status, message)| fail(status, message))?;
+    // Until the ticket is issued, the claim is released on every way out.
+    let claim = Claim::new(&handle.flights, id);
+    let inputs: Vec<TaskInputs> = tasks.iter().map(Task::inputs).collect();
+    let batch = handle.executor.launch(&inputs).map_err(fail_with)?;
+    let outputs = OutputPointers::new(
+        tasks
+            .iter_mut()
+            .map(|t| (t.output.as_mut_ptr(), t.output.len())),
+    );
+    let mut table = flights(handle)?;
+    table.issue(id, InFlight { batch, outputs });
+    std::mem::forget(claim);
+    drop(table);
+    Ok(id)
 }
 
 /// Waits up to `timeout_ns` nanoseconds for the ticket's batch (`UINT64_MAX`: no limit;

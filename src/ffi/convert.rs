@@ -8,8 +8,17 @@ use crate::config::{BackendChoice, Config, PowerChoice, Strategy};
 use crate::executor::MIN_CHUNK_ELEMENTS;
 use crate::kernel::{self, KernelId, KernelKind, MAX_INPUTS};
 use crate::ops::ElemType;
-use crate::task::MAX_SCALARS;
+use crate::task::{Destination, Operand, MAX_SCALARS};
 use crate::{Executor, Stats, Task};
+
+/// The flag that marks input `k` (or, at `MAX_INPUTS`, the output) as a buffer region.
+fn buffer_flag(k: usize) -> u32 {
+    if k < MAX_INPUTS {
+        GPU_TASK_INPUT0_BUFFER << k
+    } else {
+        GPU_TASK_OUTPUT_BUFFER
+    }
+}
 
 /// A failed conversion: the status to return and the message to record.
 pub struct Rejected(pub S, pub String);
@@ -19,6 +28,9 @@ type Converted<T> = Result<T, Rejected>;
 fn reject<T>(status: S, message: String) -> Converted<T> {
     Err(Rejected(status, message))
 }
+
+/// `sizeof(gpu_executor_stats_t)` before the resident-buffer counters.
+pub const STATS_SIZE_V3: usize = std::mem::offset_of!(gpu_executor_stats_t, resident_buffers);
 
 /// `sizeof(gpu_executor_options_t)` in version 0.1, before `wait_timeout_ns`.
 pub const OPTIONS_SIZE_V1: usize = std::mem::offset_of!(gpu_executor_options_t, wait_timeout_ns);
@@ -111,14 +123,17 @@ struct Span {
 /// `tasks` must be readable; each non-NULL task pointer must be valid for `length`
 /// elements (reads for inputs, writes for the output) for the duration of the returned
 /// borrow.
-pub unsafe fn tasks_from<'a>(tasks: &'a [gpu_task_t]) -> Converted<Vec<Task<'a>>> {
+pub unsafe fn tasks_from<'a>(
+    tasks: &'a [gpu_task_t],
+    executor: &Executor,
+) -> Converted<Vec<Task<'a>>> {
     let mut spans = Vec::with_capacity(tasks.len() * 3);
     let mut checked = Vec::with_capacity(tasks.len());
     for (i, t) in tasks.iter().enumerate() {
         let (kind, id, params) = check_task(i, t)?;
         for (k, p) in t.inputs[..kind.arity()].iter().enumerate() {
             let bytes = kind.input_len(k, t.length, params.as_slice()) * 4;
-            if bytes > 0 {
+            if bytes > 0 && t.flags & buffer_flag(k) == 0 {
                 let start = *p as usize;
                 spans.push(Span {
                     start,
@@ -130,7 +145,7 @@ pub unsafe fn tasks_from<'a>(tasks: &'a [gpu_task_t]) -> Converted<Vec<Task<'a>>
         }
         // A reduction writes one element even over no input.
         let out_bytes = kind.output_len(t.length) * 4;
-        if out_bytes > 0 {
+        if out_bytes > 0 && t.flags & GPU_TASK_OUTPUT_BUFFER == 0 {
             let start = t.output as usize;
             spans.push(Span {
                 start,
@@ -144,26 +159,38 @@ pub unsafe fn tasks_from<'a>(tasks: &'a [gpu_task_t]) -> Converted<Vec<Task<'a>>
     check_aliasing(&mut spans)?;
     let mut converted = Vec::with_capacity(tasks.len());
     for (i, (t, (kind, id, params))) in tasks.iter().zip(checked).enumerate() {
-        converted.push({
-            // SAFETY: check_task proved every pointer the op reads non-NULL, aligned and
-            // non-overflowing for length > 0; the caller guarantees validity;
-            // check_aliasing proved outputs are disjoint from every other range, so no
-            // `&mut` aliases another reference.
-            let params = params.as_slice();
-            let mut inputs: [&'a [u32]; MAX_INPUTS] = [&[]; MAX_INPUTS];
-            for (k, (slot, &p)) in inputs
-                .iter_mut()
-                .zip(&t.inputs)
-                .take(kind.arity())
-                .enumerate()
-            {
-                *slot = unsafe { input_slice(p, kind.input_len(k, t.length, params)) };
-            }
-            // A reduction over no elements still writes its one result.
-            let output = unsafe { output_slice(t.output, kind.output_len(t.length)) };
-            Task::new(id, t.length, &inputs[..kind.arity()], params, output)
-                .or_else(|e| reject(S::from(e.kind), format!("task {i}: {}", e.message)))?
-        });
+        let params = params.as_slice();
+        let region_of = |p: *const c_void, what: &str| -> Converted<crate::Region> {
+            // SAFETY: check_task proved the pointer non-NULL and aligned for a
+            // gpu_region_t; the caller guarantees it is readable during the call.
+            let region = unsafe { *p.cast::<gpu_region_t>() };
+            executor
+                .region(region.buffer, region.offset)
+                .or_else(|e| reject(S::from(e.kind), format!("task {i}: {what}: {}", e.message)))
+        };
+        let names = ["inputs[0]", "inputs[1]", "inputs[2]"];
+        let mut inputs: Vec<Operand<'a>> = Vec::with_capacity(kind.arity());
+        for (k, &p) in t.inputs.iter().take(kind.arity()).enumerate() {
+            inputs.push(if t.flags & buffer_flag(k) != 0 {
+                Operand::Resident(region_of(p, names[k])?)
+            } else {
+                // SAFETY: check_task proved every pointer the op reads non-NULL, aligned
+                // and non-overflowing for length > 0; the caller guarantees validity.
+                Operand::Host(unsafe { input_slice(p, kind.input_len(k, t.length, params)) })
+            });
+        }
+        let output = if t.flags & GPU_TASK_OUTPUT_BUFFER != 0 {
+            Destination::Resident(region_of(t.output.cast_const(), "output")?)
+        } else {
+            // SAFETY: as above; check_aliasing proved outputs are disjoint from every
+            // other range, so no `&mut` aliases another reference. A reduction over no
+            // elements still writes its one result.
+            Destination::Host(unsafe { output_slice(t.output, kind.output_len(t.length)) })
+        };
+        converted.push(
+            Task::with_operands(id, t.length, &inputs, params, output)
+                .or_else(|e| reject(S::from(e.kind), format!("task {i}: {}", e.message)))?,
+        );
     }
     Ok(converted)
 }
@@ -211,9 +238,13 @@ fn check_task(i: usize, t: &gpu_task_t) -> Converted<(KernelKind, KernelId, Para
             ),
         );
     };
+    let arity = kind.arity();
+    let operand_flags = (0..arity)
+        .map(buffer_flag)
+        .fold(GPU_TASK_OUTPUT_BUFFER, |all, f| all | f);
     let allowed = match kind {
-        KernelKind::Matmul => GPU_TASK_DTYPE_MASK | GPU_TASK_TRANSPOSE_B,
-        _ => GPU_TASK_DTYPE_MASK,
+        KernelKind::Matmul => GPU_TASK_DTYPE_MASK | GPU_TASK_TRANSPOSE_B | operand_flags,
+        _ => GPU_TASK_DTYPE_MASK | operand_flags,
     };
     if t.flags & !allowed != 0 {
         return reject(
@@ -240,7 +271,6 @@ fn check_task(i: usize, t: &gpu_task_t) -> Converted<(KernelKind, KernelId, Para
             ),
         );
     }
-    let arity = kind.arity();
     if t.inputs[arity..].iter().any(|p| !p.is_null()) {
         return reject(
             S::GPU_EXECUTOR_INVALID_ARGUMENT,
@@ -251,6 +281,16 @@ fn check_task(i: usize, t: &gpu_task_t) -> Converted<(KernelKind, KernelId, Para
     }
     let params = task_params(i, kind, t)?;
     let id = KernelId { code: t.op, ty };
+    // A region pointer is read whatever the length.
+    let regions = (0..arity)
+        .map(|k| (k, t.inputs[k]))
+        .chain(std::iter::once((MAX_INPUTS, t.output.cast_const())));
+    for (k, p) in regions {
+        if t.flags & buffer_flag(k) != 0 {
+            let name = ["inputs[0]", "inputs[1]", "inputs[2]", "output"][k];
+            check_region_pointer(i, name, p as usize)?;
+        }
+    }
     // A reduction writes its one result even over no elements.
     let out_bytes = kind.output_len(t.length).saturating_mul(4);
     if t.length == 0 {
@@ -274,10 +314,14 @@ fn check_task(i: usize, t: &gpu_task_t) -> Converted<(KernelKind, KernelId, Para
     };
     let names = ["inputs[0]", "inputs[1]", "inputs[2]"];
     for (k, (name, p)) in names.iter().zip(&t.inputs[..arity]).enumerate() {
-        let input_bytes = kind.input_len(k, t.length, params.as_slice()) * 4;
-        check_pointer(i, name, *p as usize, input_bytes)?;
+        if t.flags & buffer_flag(k) == 0 {
+            let input_bytes = kind.input_len(k, t.length, params.as_slice()) * 4;
+            check_pointer(i, name, *p as usize, input_bytes)?;
+        }
     }
-    check_pointer(i, "output", t.output as usize, out_bytes)?;
+    if t.flags & GPU_TASK_OUTPUT_BUFFER == 0 {
+        check_pointer(i, "output", t.output as usize, out_bytes)?;
+    }
     Ok((kind, id, params))
 }
 
@@ -350,6 +394,23 @@ fn task_params(i: usize, kind: KernelKind, t: &gpu_task_t) -> Converted<Params> 
         count = 4;
     }
     Ok(Params { words, count })
+}
+
+/// A `gpu_region_t` pointer must be non-NULL and aligned for the struct.
+fn check_region_pointer(i: usize, name: &str, addr: usize) -> Converted<()> {
+    if addr == 0 {
+        return reject(
+            S::GPU_EXECUTOR_NULL_POINTER,
+            format!("task {i}: {name} is marked as a buffer region but is NULL"),
+        );
+    }
+    if addr % std::mem::align_of::<gpu_region_t>() != 0 {
+        return reject(
+            S::GPU_EXECUTOR_MISALIGNED_POINTER,
+            format!("task {i}: {name}'s gpu_region_t is not 8-byte aligned"),
+        );
+    }
+    Ok(())
 }
 
 /// A task pointer must be non-NULL, 4-byte aligned, and `bytes` past it must not wrap.
@@ -441,6 +502,13 @@ pub fn stats_to_c(executor: &Executor, stats: &Stats) -> gpu_executor_stats_t {
         submit_ns: stats.submit_ns,
         wait_ns: stats.wait_ns,
         download_ns: stats.download_ns,
+        resident_buffers: stats.resident_buffers,
+        resident_bytes: stats.resident_bytes,
+        resident_reserved_bytes: stats.resident_reserved_bytes,
+        resident_buffers_created: stats.resident_buffers_created,
+        resident_pool_hits: stats.resident_pool_hits,
+        resident_pool_misses: stats.resident_pool_misses,
+        direct_dispatches: stats.direct_dispatches,
     }
 }
 

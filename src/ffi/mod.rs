@@ -8,6 +8,7 @@
 mod panic_boundary;
 mod api;
 mod async_batch;
+mod buffers;
 mod convert;
 #[doc(hidden)]
 pub mod fault;
@@ -21,6 +22,7 @@ mod version;
 
 pub use api::*;
 pub use async_batch::*;
+pub use buffers::*;
 pub use kernels::*;
 pub use log::*;
 pub use status::gpu_executor_status_t;

@@ -55,6 +55,20 @@ pub enum gpu_executor_status_t {
     /// point, or its bindings do not match the description; the message has the compiler's
     /// text with line and column. Nothing was registered.
     GPU_EXECUTOR_INVALID_KERNEL = 19,
+    /// A `gpu_buffer_t` that this executor never created, or that was destroyed (handles
+    /// are never reused, so a stale one is always caught). Nothing was written.
+    GPU_EXECUTOR_INVALID_BUFFER = 20,
+    /// A `gpu_buffer_t` created by another executor. Nothing was written.
+    GPU_EXECUTOR_FOREIGN_BUFFER = 21,
+    /// A buffer region (offset + the elements read or written) reaches past the buffer's
+    /// end. Nothing was written.
+    GPU_EXECUTOR_OUT_OF_BOUNDS = 22,
+    /// A buffer's element type is not the task's (or the call's). Nothing was written.
+    GPU_EXECUTOR_TYPE_MISMATCH = 23,
+    /// A task reads a buffer region that a later task of the same batch writes: tasks
+    /// run in batch order, so the read would have no defined value. The message names both
+    /// tasks. Nothing ran.
+    GPU_EXECUTOR_DEPENDENCY = 24,
 }
 
 use gpu_executor_status_t as S;
@@ -74,6 +88,11 @@ impl From<ErrorKind> for gpu_executor_status_t {
             ErrorKind::Poisoned => S::GPU_EXECUTOR_POISONED,
             ErrorKind::TimedOut => S::GPU_EXECUTOR_TIMED_OUT,
             ErrorKind::InvalidKernel => S::GPU_EXECUTOR_INVALID_KERNEL,
+            ErrorKind::InvalidBuffer => S::GPU_EXECUTOR_INVALID_BUFFER,
+            ErrorKind::ForeignBuffer => S::GPU_EXECUTOR_FOREIGN_BUFFER,
+            ErrorKind::OutOfBounds => S::GPU_EXECUTOR_OUT_OF_BOUNDS,
+            ErrorKind::TypeMismatch => S::GPU_EXECUTOR_TYPE_MISMATCH,
+            ErrorKind::Dependency => S::GPU_EXECUTOR_DEPENDENCY,
         }
     }
 }
@@ -101,6 +120,11 @@ pub fn describe(code: i32) -> &'static [u8] {
         17 => b"unknown ticket\0",
         18 => b"timed out waiting for the GPU\0",
         19 => b"invalid kernel\0",
+        20 => b"invalid or destroyed buffer\0",
+        21 => b"buffer of another executor\0",
+        22 => b"buffer region out of bounds\0",
+        23 => b"buffer element type mismatch\0",
+        24 => b"task reads what a later task writes\0",
         _ => b"unknown status code\0",
     }
 }

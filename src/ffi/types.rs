@@ -72,6 +72,8 @@ pub enum gpu_op_t {
     GPU_OP_CLAMP = 20,
     /// `out = a * b + c` (fused where the GPU fuses). f32, i32, u32.
     GPU_OP_FMA = 21,
+    /// `out = a`: copies between buffers, or between a buffer and the host. f32, i32, u32.
+    GPU_OP_COPY = 22,
     /// Reductions: one `float` result in `output[0]` over `length` elements of `a` (and
     /// `b`); `float` only. Summed per block of 4,096 elements on the GPU (a tree in
     /// workgroup memory), the blocks combined in double precision on the host.
@@ -122,6 +124,34 @@ pub const GPU_USER_OP_BASE: u32 = 0x1000_0000;
 
 /// `GPU_OP_MATMUL` only: `inputs[1]` is B transposed (N×K, row-major).
 pub const GPU_TASK_TRANSPOSE_B: u32 = 0x10;
+
+/// A device-resident buffer: an array of one element type that lives on the GPU between
+/// tasks and batches, owned by the executor that created it (`gpu_buffer_create`). A
+/// handle is a number, not a pointer: a destroyed buffer's handle is never reused, so
+/// passing one is an error (`GPU_EXECUTOR_INVALID_BUFFER`), never undefined behaviour; a
+/// handle of another executor is `GPU_EXECUTOR_FOREIGN_BUFFER`. 0 is never a buffer.
+pub type gpu_buffer_t = u64;
+
+/// A run of a buffer's elements used as a task operand: from element `offset`, as many
+/// elements as the operand has (the task's `length` for element-wise ops).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct gpu_region_t {
+    pub buffer: gpu_buffer_t,
+    /// First element of the region.
+    pub offset: u64,
+}
+
+/// In `gpu_task_t.flags`: `inputs[0]` points to a `gpu_region_t` (read during the call
+/// only) instead of host memory. Shift by `k` for input `k`: `GPU_TASK_INPUT0_BUFFER << k`.
+pub const GPU_TASK_INPUT0_BUFFER: u32 = 0x100;
+/// In `gpu_task_t.flags`: `inputs[1]` points to a `gpu_region_t`.
+pub const GPU_TASK_INPUT1_BUFFER: u32 = 0x200;
+/// In `gpu_task_t.flags`: `inputs[2]` points to a `gpu_region_t`.
+pub const GPU_TASK_INPUT2_BUFFER: u32 = 0x400;
+/// In `gpu_task_t.flags`: `output` points to a `gpu_region_t` (read during the call only):
+/// the result stays on the GPU. Not for reductions, whose result is combined on the host.
+pub const GPU_TASK_OUTPUT_BUFFER: u32 = 0x1000;
 
 /// Values of `gpu_executor_options_t.backend` and `gpu_adapter_info_t.backend`.
 #[repr(u32)]
@@ -219,15 +249,22 @@ pub struct gpu_task_t {
     /// A `gpu_op_t` value.
     pub op: u32,
     /// The element type, a `gpu_dtype_t` (0: `float`), in the bits of
-    /// `GPU_TASK_DTYPE_MASK`; `GPU_TASK_TRANSPOSE_B` for a matmul; every other bit is
-    /// reserved and must be 0.
+    /// `GPU_TASK_DTYPE_MASK`; `GPU_TASK_TRANSPOSE_B` for a matmul; `GPU_TASK_INPUTk_BUFFER`
+    /// and `GPU_TASK_OUTPUT_BUFFER` for operands in buffers; every other bit is reserved
+    /// and must be 0.
     pub flags: u32,
     /// Input arrays: the op reads the first 1 to 3 (`length` elements of the element type
     /// each, 4-byte aligned); the rest must be NULL. Read during the call only; may alias
-    /// each other.
+    /// each other. With `GPU_TASK_INPUTk_BUFFER` set, `inputs[k]` points to a
+    /// `gpu_region_t` instead.
     pub inputs: [*const c_void; 4],
     /// Output array (`length` elements of the element type; one for a reduction). Written
     /// only when the batch succeeds. Must not overlap any input or any other task's output.
+    /// With `GPU_TASK_OUTPUT_BUFFER` set, it points to a `gpu_region_t` instead: a task may
+    /// read a region an earlier task of the batch writes (the batch runs them in order), but
+    /// not one a later task writes (`GPU_EXECUTOR_DEPENDENCY`); two tasks may not write
+    /// overlapping regions, and a task may write the very region it reads (in place) but
+    /// not part of it (`GPU_EXECUTOR_ALIASING`).
     pub output: *mut c_void,
     /// Element count of each input (and of the output of an element-wise op); M·N for a
     /// matmul. 0 is a valid no-op (pointers may then be NULL; a reduction still writes).
@@ -295,6 +332,22 @@ pub struct gpu_executor_stats_t {
     pub wait_ns: u64,
     /// Nanoseconds spent, summed over batches, copying results out.
     pub download_ns: u64,
+    /// Resident buffers alive now. (This and the fields below were appended with resident buffers; a caller
+    /// compiled against the earlier, shorter struct gets the fields it knows.)
+    pub resident_buffers: u64,
+    /// Bytes the live resident buffers hold (their element counts × 4).
+    pub resident_bytes: u64,
+    /// GPU memory reserved for resident buffers: their size classes, in shared arenas
+    /// (64 MiB or the device's binding limit) or buffers of their own, live or pooled.
+    pub resident_reserved_bytes: u64,
+    /// Resident buffers created.
+    pub resident_buffers_created: u64,
+    /// Resident buffers whose memory was a destroyed buffer's, of the same size class.
+    pub resident_pool_hits: u64,
+    /// Resident buffers that needed memory never used before.
+    pub resident_pool_misses: u64,
+    /// Dispatches that ran element-wise tasks straight on resident buffers (no staging).
+    pub direct_dispatches: u64,
 }
 
 /// Which adapter an executor runs on. Set `struct_size` before calling
