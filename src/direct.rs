@@ -8,16 +8,90 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use wgpu::util::DeviceExt;
-
+use crate::completion::Completion;
+use crate::error::{Error, ErrorKind, Result};
 use crate::kernel::{
-    Kernel, KernelId, KernelKind, BLOCKS_BINDING, INPUT_BINDINGS, MAX_INPUTS, OUTPUT_BINDING,
+    Kernel, KernelId, KernelKind, BLOCKS_BINDING, DIRECT_GROUP, DIRECT_ROUNDS, INPUT_BINDINGS,
+    MAX_INPUTS, OUTPUT_BINDING,
 };
-use crate::slab::dispatch_grid;
+use crate::slab::{dispatch_grid, MapRequest};
 use crate::task::{TaskInputs, MAX_SCALARS};
 
-/// Elements one workgroup handles.
-pub const DIRECT_BLOCK: u64 = 4096;
+/// Elements one workgroup handles: 256 invocations of four rounds of four.
+pub const DIRECT_BLOCK: u64 = DIRECT_GROUP as u64 * 4 * DIRECT_ROUNDS as u64;
+
+/// Smallest block table we create, in bytes; tables are pooled by power-of-two size.
+const MIN_TABLE_BYTES: u64 = 4096;
+
+/// A block table: written by the host into a persistently mapped upload buffer, copied to
+/// a storage buffer by the batch's command buffer. Pooled like slabs, so a batch creates
+/// no GPU buffer in steady state.
+pub struct DirectTable {
+    table: wgpu::Buffer,
+    upload: wgpu::Buffer,
+    pub capacity: u64,
+    /// Bytes written for the current batch.
+    used: u64,
+    /// The upload buffer's remap, requested after the last submit.
+    upload_map: Option<MapRequest>,
+}
+
+impl DirectTable {
+    /// A table of at least `bytes` bytes (a power of two, at least 4 KiB).
+    pub fn new(device: &wgpu::Device, bytes: u64) -> Self {
+        use wgpu::BufferUsages as U;
+        let capacity = bytes.max(MIN_TABLE_BYTES).next_power_of_two();
+        let buffer = |label, usage, mapped| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: capacity,
+                usage,
+                mapped_at_creation: mapped,
+            })
+        };
+        Self {
+            table: buffer("direct table", U::STORAGE | U::COPY_DST, false),
+            upload: buffer("direct table upload", U::MAP_WRITE | U::COPY_SRC, true),
+            capacity,
+            used: 0,
+            upload_map: None,
+        }
+    }
+
+    /// Writes `words` into the upload buffer (waiting for its remap first) and unmaps it.
+    fn fill(&mut self, device: &wgpu::Device, words: &[u32]) -> Result<()> {
+        if let Some(request) = self.upload_map.take() {
+            request.settle(device)?;
+        }
+        let bytes: &[u8] = bytemuck::cast_slice(words);
+        self.used = bytes.len() as u64;
+        let mut view = self
+            .upload
+            .slice(..self.used)
+            .get_mapped_range_mut()
+            .map_err(|e| Error::new(ErrorKind::Gpu, format!("direct table not mapped: {e}")))?;
+        view.copy_from_slice(bytes);
+        drop(view);
+        self.upload.unmap();
+        Ok(())
+    }
+
+    /// After submit: asks for the upload buffer to be mapped again.
+    pub fn request_remap(&mut self, completion: &Arc<Completion>) {
+        self.upload_map = Some(MapRequest::start(
+            self.upload.slice(..),
+            wgpu::MapMode::Write,
+            completion,
+        ));
+    }
+
+    /// Whether the table can go back to the pool (its remap did not fail).
+    pub fn is_reusable(&self) -> bool {
+        self.upload_map
+            .as_ref()
+            .is_none_or(|request| !request.failed())
+    }
+}
 
 /// Words of the table's header and of each block (see `shaders/direct.wgsl`).
 const HEADER_WORDS: usize = 8;
@@ -81,24 +155,37 @@ pub fn group(tasks: &[TaskInputs], waves: &[usize], direct: &[bool]) -> Vec<Dire
         .collect()
 }
 
-/// A group ready to encode: its pipeline, bind group and grid.
+/// A group ready to encode: its pipeline, bind group, table and grid.
 pub struct DirectDispatch {
     pub wave: usize,
     pub kernel: Arc<Kernel>,
     pub bind_group: wgpu::BindGroup,
+    pub table: DirectTable,
     pub grid: (u32, u32),
     pub blocks: u64,
 }
 
+/// Bytes the block table of `group` needs.
+pub fn table_bytes(group: &DirectGroup, tasks: &[TaskInputs]) -> u64 {
+    let blocks: u64 = group
+        .tasks
+        .iter()
+        .map(|&i| (tasks[i].len as u64).div_ceil(DIRECT_BLOCK))
+        .sum();
+    ((HEADER_WORDS + blocks as usize * BLOCK_WORDS) * 4) as u64
+}
+
 impl DirectDispatch {
-    /// Writes the group's block table and binds its buffers.
+    /// Writes the group's block table into `table` (at least `table_bytes` big) and binds
+    /// its buffers.
     pub fn new(
         device: &wgpu::Device,
         max_groups_x: u32,
         kernel: Arc<Kernel>,
         group: &DirectGroup,
         tasks: &[TaskInputs],
-    ) -> Self {
+        mut table: DirectTable,
+    ) -> Result<Self> {
         let first = &tasks[group.tasks[0]];
         let blocks: u64 = group
             .tasks
@@ -106,13 +193,13 @@ impl DirectDispatch {
             .map(|&i| (tasks[i].len as u64).div_ceil(DIRECT_BLOCK))
             .sum();
         let mut words: Vec<u32> = Vec::with_capacity(HEADER_WORDS + blocks as usize * BLOCK_WORDS);
-        // Blocks fit u32: a dispatch has at most 2^32 workgroups in all.
-        words.extend([
-            blocks as u32,
-            first.scalars[0],
-            first.scalars[1],
-            first.scalars[2],
-        ]);
+        let count = u32::try_from(blocks).map_err(|_| {
+            Error::new(
+                ErrorKind::SizeOverflow,
+                "a direct dispatch of more than 2^32 blocks",
+            )
+        })?;
+        words.extend([count, first.scalars[0], first.scalars[1], first.scalars[2]]);
         words.extend([0; HEADER_WORDS - 4]);
         for &i in &group.tasks {
             let task = &tasks[i];
@@ -136,11 +223,7 @@ impl DirectDispatch {
                 done += count;
             }
         }
-        let table = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("gpu_executor direct table"),
-            contents: bytemuck::cast_slice(&words),
-            usage: wgpu::BufferUsages::STORAGE,
-        });
+        table.fill(device, &words)?;
         let mut entries: Vec<wgpu::BindGroupEntry> = first.resident[..first.arity]
             .iter()
             .zip(INPUT_BINDINGS)
@@ -159,28 +242,28 @@ impl DirectDispatch {
         }
         entries.push(wgpu::BindGroupEntry {
             binding: BLOCKS_BINDING,
-            resource: table.as_entire_binding(),
+            resource: table.table.as_entire_binding(),
         });
         let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("gpu_executor direct bind group"),
             layout: &kernel.bind_group_layout,
             entries: &entries,
         });
-        let (x, y) = dispatch_grid(
-            blocks * u64::from(crate::kernel::DIRECT_GROUP),
-            crate::kernel::DIRECT_GROUP,
-            max_groups_x,
-        );
-        Self {
+        let (x, y) = dispatch_grid(blocks * u64::from(DIRECT_GROUP), DIRECT_GROUP, max_groups_x);
+        Ok(Self {
             wave: group.wave,
             kernel,
             bind_group,
+            table,
             grid: (x, y),
             blocks,
-        }
+        })
     }
 
+    /// The table copy, then the dispatch.
     pub fn encode(&self, encoder: &mut wgpu::CommandEncoder) {
+        let table = &self.table;
+        encoder.copy_buffer_to_buffer(&table.upload, 0, &table.table, 0, table.used);
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("direct dispatch"),
             timestamp_writes: None,

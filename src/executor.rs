@@ -22,7 +22,7 @@ use crate::buffer::{BufferTable, Region, ResidentBuffer};
 use crate::config::{Config, Strategy};
 use crate::copy::{CopyPool, Segment};
 use crate::device::Gpu;
-use crate::direct::{self, DirectDispatch};
+use crate::direct::{self, DirectDispatch, DirectTable};
 use crate::error::{Error, ErrorKind, Result};
 use crate::exact_cache::ExactSizeCache;
 use crate::kernel::{Kernel, KernelFactory, KernelId, KernelKind, SlabShape};
@@ -62,7 +62,12 @@ pub struct Executor {
     /// Resident buffers and the memory they come from.
     buffers: Mutex<BufferTable>,
     memory: ResidentMemory,
+    /// Idle block tables of the direct path.
+    tables: Mutex<Vec<DirectTable>>,
 }
+
+/// Most idle direct tables kept.
+const MAX_IDLE_TABLES: usize = 16;
 
 impl Drop for Executor {
     fn drop(&mut self) {
@@ -194,6 +199,7 @@ impl Executor {
             registered: Mutex::default(),
             buffers: Mutex::new(BufferTable::new(id)),
             memory,
+            tables: Mutex::default(),
         })
     }
 
@@ -312,16 +318,16 @@ impl Executor {
         let launched = self
             .acquire(source, tasks, &items, &waves, &direct, &mut delta)
             .and_then(|mut staged| {
-                let dispatches = self.direct_dispatches(tasks, &waves, &direct, &mut delta)?;
+                let mut dispatches = self.direct_dispatches(tasks, &waves, &direct, &mut delta)?;
                 let submission = pipeline::launch(
                     &self.gpu,
                     &mut staged,
-                    &dispatches,
+                    &mut dispatches,
                     tasks,
                     &self.copy_pool,
                     &mut delta,
                 )?;
-                Ok((staged, submission))
+                Ok((staged, dispatches, submission))
             });
         // Every GPU error of this batch is known here, before any output can be written.
         // What the error scopes caught is the cause (an allocation that failed), what the
@@ -329,10 +335,11 @@ impl Executor {
         let captured = capture.finish(&self.gpu);
         lock(&self.stats)?.absorb(&delta);
         match (launched, captured) {
-            (Ok((staged, submission)), Ok(())) => {
+            (Ok((staged, direct, submission)), Ok(())) => {
                 let (submission, done) = submission.unzip();
                 Ok(PendingBatch {
                     staged,
+                    direct,
                     source,
                     submission,
                     done: done.flatten(),
@@ -364,15 +371,28 @@ impl Executor {
         for group in direct::group(tasks, waves, direct) {
             let kernel =
                 lock(&self.buckets)?.get_or_create_direct(group.op, &self.kernels, delta)?;
+            let bytes = direct::table_bytes(&group, tasks);
+            let idle = {
+                let mut tables = lock(&self.tables)?;
+                let fit = tables.iter().position(|t| t.capacity >= bytes);
+                fit.map(|i| tables.swap_remove(i))
+            };
+            let table = match idle {
+                Some(table) => table,
+                None => {
+                    delta.buffers_created += 2;
+                    DirectTable::new(&self.gpu.device, bytes)
+                }
+            };
             dispatches.push(DirectDispatch::new(
                 &self.gpu.device,
                 self.gpu.max_groups_x,
                 kernel,
                 &group,
                 tasks,
-            ));
+                table,
+            )?);
             delta.bind_groups_created += 1;
-            delta.buffers_created += 1;
         }
         Ok(dispatches)
     }
@@ -422,6 +442,13 @@ impl Executor {
         stats.bytes_uploaded += pending.uploaded;
         stats.bytes_read_back += pending.lengths.iter().sum::<usize>() as u64 * 4;
         drop(stats);
+        let mut tables = lock(&self.tables)?;
+        for dispatch in pending.direct {
+            if tables.len() < MAX_IDLE_TABLES && dispatch.table.is_reusable() {
+                tables.push(dispatch.table);
+            }
+        }
+        drop(tables);
         self.release(pending.staged, pending.source)
     }
 
@@ -522,6 +549,11 @@ impl Executor {
             stats.resident_pool_misses += 1;
         }
         Ok(handle)
+    }
+
+    /// The table of live buffers, locked: for resolving many handles at once.
+    pub fn buffers(&self) -> Result<MutexGuard<'_, BufferTable>> {
+        lock(&self.buffers)
     }
 
     /// The live buffer `handle` names (`InvalidBuffer`, `ForeignBuffer` otherwise).
@@ -855,6 +887,9 @@ impl Executor {
                 idle.exact.clear();
             }
             self.memory.clear();
+            if let Ok(mut tables) = lock(&self.tables) {
+                tables.clear();
+            }
         }
     }
 }

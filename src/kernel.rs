@@ -244,33 +244,60 @@ pub fn elementwise_source(op: &ElementwiseOp, ty: ElemType) -> Option<String> {
 pub fn direct_source(op: &ElementwiseOp, ty: ElemType) -> Option<String> {
     let expr = op.expression(ty)?;
     let names = ["a", "b", "c"];
+    let t = ty.wgsl();
     let inputs: Vec<String> = (0..op.arity)
         .map(|k| {
             format!(
-                "@group(0) @binding({}) var<storage, read_write> {}_mem: array<{}>;",
-                INPUT_BINDINGS[k],
-                names[k],
-                ty.wgsl()
+                "@group(0) @binding({}) var<storage, read_write> {}_mem: array<{t}>;",
+                INPUT_BINDINGS[k], names[k]
             )
         })
         .collect();
-    let loads: Vec<String> = (0..op.arity)
-        .map(|k| {
-            format!(
-                "        let {0} = vec4<{1}>({0}_mem[blk.{0} + j]);",
-                names[k],
-                ty.wgsl()
-            )
-        })
-        .collect();
+    let mut loads = Vec::new();
+    let mut stores = Vec::new();
+    for q in 0..DIRECT_ROUNDS {
+        let mut aliases = Vec::new();
+        // A round wholly past the block's end loads nothing (the same for the whole
+        // workgroup, so no divergence).
+        loads.push(format!(
+            "    let live{q} = 4u * WORKGROUP_SIZE * {q}u < blk.count;"
+        ));
+        for name in &names[..op.arity] {
+            let lane = |l: &str| format!("{name}_mem[blk.{name} + i{q}.{l}]");
+            loads.push(format!(
+                "    var {name}{q} = vec4<{t}>();\n    if (live{q}) {{ {name}{q} = vec4<{t}>({}, {}, {}, {}); }}",
+                lane("x"),
+                lane("y"),
+                lane("z"),
+                lane("w")
+            ));
+            aliases.push(format!("let {name} = {name}{q};"));
+        }
+        let lanes: Vec<String> = ["x", "y", "z", "w"]
+            .iter()
+            .map(|l| {
+                format!(
+                    "        if (i{q}.{l} < blk.count) {{ out_mem[blk.out + i{q}.{l}] = r.{l}; }}"
+                )
+            })
+            .collect();
+        stores.push(format!(
+            "    if (live{q}) {{\n        {}\n        let r = {expr};\n{}\n    }}",
+            aliases.join(" "),
+            lanes.join("\n")
+        ));
+    }
     Some(
         DIRECT_TEMPLATE
             .replace("{{INPUTS}}", &inputs.join("\n"))
             .replace("{{LOADS}}", &loads.join("\n"))
-            .replace("{{EXPR}}", expr)
-            .replace("{{T}}", ty.wgsl()),
+            .replace("{{STORES}}", &stores.join("\n"))
+            .replace("{{T}}", t),
     )
 }
+
+/// Rounds of four elements each invocation of a direct kernel handles (`shaders/direct.wgsl`).
+pub const DIRECT_ROUNDS: usize = 4;
 
 /// Invocations of a reduction's workgroup (`GROUP` in shaders/reduce.wgsl).
 pub const REDUCE_GROUP: u32 = 256;

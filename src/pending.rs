@@ -24,6 +24,8 @@ pub(crate) enum SlabSource {
 /// It holds the batch's slabs; dropping it abandons the results.
 pub struct PendingBatch {
     pub(crate) staged: Vec<Staged>,
+    /// Element-wise groups that ran straight on resident buffers, with their tables.
+    pub(crate) direct: Vec<crate::direct::DirectDispatch>,
     pub(crate) source: SlabSource,
     /// `None` when the batch had nothing to run.
     pub(crate) submission: Option<wgpu::SubmissionIndex>,

@@ -253,7 +253,7 @@ pub fn elapsed_ns(since: Instant) -> u64 {
 pub fn launch(
     gpu: &Gpu,
     batch: &mut [Staged],
-    direct: &[DirectDispatch],
+    direct: &mut [DirectDispatch],
     inputs: &[TaskInputs],
     pool: &CopyPool,
     stats: &mut Stats,
@@ -306,6 +306,9 @@ pub fn launch(
     let submission = gpu.queue.submit([encoder.finish()]);
     for s in batch.iter_mut() {
         s.readback = s.slab.request_maps(s.readback_bytes(), &gpu.completion);
+    }
+    for d in direct.iter_mut() {
+        d.table.request_remap(&gpu.completion);
     }
     // Slabs whose results all stay on the GPU and direct dispatches have no readback to
     // tell when they are done.

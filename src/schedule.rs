@@ -9,6 +9,7 @@
 //! region; a task may write the very region it reads (in place), not part of it.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -20,6 +21,29 @@ struct Access {
     task: usize,
 }
 
+/// Hashes buffer handles, which are distinct numbers already: one multiply spreads them.
+#[derive(Default)]
+struct HandleHasher(u64);
+
+impl Hasher for HandleHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (n ^ (n >> 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// Accesses per buffer handle.
+type PerBuffer = HashMap<u64, Vec<Access>, BuildHasherDefault<HandleHasher>>;
+
 fn overlap(a: &Range<u64>, b: &Range<u64>) -> bool {
     a.start < b.end && b.start < a.end && !a.is_empty() && !b.is_empty()
 }
@@ -30,8 +54,8 @@ pub fn waves(tasks: &[TaskInputs]) -> Result<Vec<usize>> {
     if !tasks.iter().any(TaskInputs::touches_resident) {
         return Ok(wave);
     }
-    let mut reads: HashMap<u64, Vec<Access>> = HashMap::new();
-    let mut writes: HashMap<u64, Vec<Access>> = HashMap::new();
+    let mut reads = PerBuffer::with_capacity_and_hasher(tasks.len() * 2, Default::default());
+    let mut writes = PerBuffer::with_capacity_and_hasher(tasks.len(), Default::default());
     for (i, task) in tasks.iter().enumerate() {
         let mut own_reads: Vec<(u64, Range<u64>)> = Vec::new();
         for (k, region) in task.resident.iter().enumerate() {

@@ -82,7 +82,7 @@ const SETTLE_LIMIT: Duration = Duration::from_secs(5);
 
 impl MapRequest {
     /// Asks for `slice` to be mapped; the callback wakes whoever waits on `completion`.
-    fn start(
+    pub(crate) fn start(
         slice: wgpu::BufferSlice<'_>,
         mode: wgpu::MapMode,
         completion: &Arc<Completion>,

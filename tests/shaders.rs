@@ -3,7 +3,8 @@
 //! every per-bucket constant.
 
 use gpu_executor::kernel::{
-    elementwise_source, reduction_source, workgroup_size_for_bucket, MATMUL_WGSL, SHADERS,
+    direct_source, elementwise_source, reduction_source, workgroup_size_for_bucket, MATMUL_WGSL,
+    SHADERS,
 };
 use gpu_executor::ops::{ELEMENTWISE, REDUCTIONS};
 
@@ -40,10 +41,10 @@ fn every_kernel_validates_and_builds_for_every_bucket_size() {
             })
         })
         .collect();
-    // 10 ops for f32, i32 and u32, 3 for f32 and i32, 8 for f32 only.
+    // 11 ops for f32, i32 and u32, 3 for f32 and i32, 8 for f32 only.
     assert_eq!(
         kernels.len(),
-        44,
+        47,
         "ops times the element types each supports"
     );
     // Reductions (entry point main) and matmul's two shape classes.
@@ -54,6 +55,15 @@ fn every_kernel_validates_and_builds_for_every_bucket_size() {
     for entry in ["tile128", "tile64", "tile16"] {
         fixed.push(("MATMUL".to_string(), MATMUL_WGSL.to_string(), entry));
     }
+    // The direct kernel (element-wise on resident buffers) of every op at every type.
+    for op in ELEMENTWISE {
+        for ty in op.types() {
+            if let Some(source) = direct_source(op, ty) {
+                fixed.push((format!("{} {} direct", op.name, ty.name()), source, "main"));
+            }
+        }
+    }
+    assert_eq!(fixed.len(), REDUCTIONS.len() + 3 + 47);
     for (name, source, entry) in &fixed {
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {

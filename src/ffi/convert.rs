@@ -11,6 +11,12 @@ use crate::ops::ElemType;
 use crate::task::{Destination, Operand, MAX_SCALARS};
 use crate::{Executor, Stats, Task};
 
+/// Every flag that marks an operand as a buffer region.
+const ALL_BUFFER_FLAGS: u32 = GPU_TASK_INPUT0_BUFFER
+    | GPU_TASK_INPUT1_BUFFER
+    | GPU_TASK_INPUT2_BUFFER
+    | GPU_TASK_OUTPUT_BUFFER;
+
 /// The flag that marks input `k` (or, at `MAX_INPUTS`, the output) as a buffer region.
 fn buffer_flag(k: usize) -> u32 {
     if k < MAX_INPUTS {
@@ -157,6 +163,16 @@ pub unsafe fn tasks_from<'a>(
         checked.push((kind, id, params));
     }
     check_aliasing(&mut spans)?;
+    // Every handle of the batch is resolved under one lock.
+    let any_buffer = tasks.iter().any(|t| t.flags & ALL_BUFFER_FLAGS != 0);
+    let table = match any_buffer {
+        true => Some(
+            executor
+                .buffers()
+                .or_else(|e| reject(S::from(e.kind), e.message))?,
+        ),
+        false => None,
+    };
     let mut converted = Vec::with_capacity(tasks.len());
     for (i, (t, (kind, id, params))) in tasks.iter().zip(checked).enumerate() {
         let params = params.as_slice();
@@ -164,8 +180,15 @@ pub unsafe fn tasks_from<'a>(
             // SAFETY: check_task proved the pointer non-NULL and aligned for a
             // gpu_region_t; the caller guarantees it is readable during the call.
             let region = unsafe { *p.cast::<gpu_region_t>() };
-            executor
-                .region(region.buffer, region.offset)
+            let found = match &table {
+                Some(table) => table.get(region.buffer),
+                None => executor.buffer(region.buffer),
+            };
+            found
+                .map(|buffer| crate::Region {
+                    buffer,
+                    offset: region.offset,
+                })
                 .or_else(|e| reject(S::from(e.kind), format!("task {i}: {what}: {}", e.message)))
         };
         let names = ["inputs[0]", "inputs[1]", "inputs[2]"];
