@@ -94,6 +94,11 @@ inline const char *status_name(Status status) noexcept {
     case GPU_EXECUTOR_UNKNOWN_TICKET: return "GPU_EXECUTOR_UNKNOWN_TICKET";
     case GPU_EXECUTOR_TIMED_OUT: return "GPU_EXECUTOR_TIMED_OUT";
     case GPU_EXECUTOR_INVALID_KERNEL: return "GPU_EXECUTOR_INVALID_KERNEL";
+    case GPU_EXECUTOR_INVALID_BUFFER: return "GPU_EXECUTOR_INVALID_BUFFER";
+    case GPU_EXECUTOR_FOREIGN_BUFFER: return "GPU_EXECUTOR_FOREIGN_BUFFER";
+    case GPU_EXECUTOR_OUT_OF_BOUNDS: return "GPU_EXECUTOR_OUT_OF_BOUNDS";
+    case GPU_EXECUTOR_TYPE_MISMATCH: return "GPU_EXECUTOR_TYPE_MISMATCH";
+    case GPU_EXECUTOR_DEPENDENCY: return "GPU_EXECUTOR_DEPENDENCY";
     }
     return "GPU_EXECUTOR_UNKNOWN_STATUS";
 }
@@ -345,7 +350,7 @@ private:
 // --------------------------------------------------------------------------------------
 
 /// Whether `op` is defined for element type `dtype` (the table of gpu_op_t in
-/// gpu_executor.h): add, sub, mul, div, min, max, scale, axpy, clamp and fma for every type;
+/// gpu_executor.h): add, sub, mul, div, min, max, scale, axpy, clamp, fma and copy for every type;
 /// neg, abs and relu for float and int32_t; pow, sqrt, exp, log, sin, cos, tanh and sigmoid,
 /// the reductions and matmul for float only. False for codes this header does not know
 /// (registered kernels included: they name their own dtype).
@@ -362,6 +367,7 @@ constexpr bool supports(gpu_op_t op, gpu_dtype_t dtype) noexcept {
     case GPU_OP_AXPY:
     case GPU_OP_CLAMP:
     case GPU_OP_FMA:
+    case GPU_OP_COPY:
         return any;
     case GPU_OP_NEG:
     case GPU_OP_ABS:
@@ -690,6 +696,9 @@ public:
     GPU_EXECUTOR_HPP_UNARY(relu, GPU_OP_RELU)
     /// `out = 1 / (1 + exp(-a))`. float.
     GPU_EXECUTOR_HPP_UNARY(sigmoid, GPU_OP_SIGMOID)
+    /// `out = a`: between buffers, or between a buffer and host memory. float, int32_t,
+    /// uint32_t.
+    GPU_EXECUTOR_HPP_UNARY(copy, GPU_OP_COPY)
 
 #undef GPU_EXECUTOR_HPP_BINARY
 #undef GPU_EXECUTOR_HPP_UNARY
