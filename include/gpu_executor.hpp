@@ -20,6 +20,12 @@
  *   gpu_executor::Ticket ticket = exec.submit_async(batch);   // returns at once
  *   ticket.wait();                              // outputs written here
  *
+ *   gpu_executor::Buffer<float> x(exec, host);  // resident on the GPU (a copy of host)
+ *   gpu_executor::Buffer<float> y(exec, 2 * n); // zero-filled
+ *   exec.submit({Task::relu(x, y.region(0, n)),           // operands stay on the GPU;
+ *                Task::scale(y.region(0, n), 2.0f, y.region(n, n))});  // ordered, one submit
+ *   std::vector<float> result = y.read(n, n);   // only this comes back
+ *
  *   gpu_executor::set_log_level(GPU_LOG_INFO);  // process-wide
  *   gpu_executor::set_log_callback([](gpu_executor::LogLevel, std::string_view text) {
  *       std::fprintf(stderr, "%.*s\n", static_cast<int>(text.size()), text.data());
@@ -28,7 +34,9 @@
  * Every failure throws gpu_executor::Error, which carries the status code and the
  * library's last-error message. Tasks hold raw pointers: the arrays they name must stay
  * alive (and outputs untouched by others) until the submit call returns; for
- * submit_async, inputs until it returns and outputs until the Ticket completes.
+ * submit_async, inputs until it returns and outputs until the Ticket completes. Buffer
+ * operands (Region, Buffer) are handles: a Task or Batch keeps the gpu_region_t structs it
+ * points to itself, and the buffers must not be destroyed before submission.
  *
  * Requires C++17; with C++20 (when <span> is available) the std::span overloads are
  * added as well.
@@ -39,6 +47,7 @@
 
 #include "gpu_executor.h"
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -94,6 +103,11 @@ inline const char *status_name(Status status) noexcept {
     case GPU_EXECUTOR_UNKNOWN_TICKET: return "GPU_EXECUTOR_UNKNOWN_TICKET";
     case GPU_EXECUTOR_TIMED_OUT: return "GPU_EXECUTOR_TIMED_OUT";
     case GPU_EXECUTOR_INVALID_KERNEL: return "GPU_EXECUTOR_INVALID_KERNEL";
+    case GPU_EXECUTOR_INVALID_BUFFER: return "GPU_EXECUTOR_INVALID_BUFFER";
+    case GPU_EXECUTOR_FOREIGN_BUFFER: return "GPU_EXECUTOR_FOREIGN_BUFFER";
+    case GPU_EXECUTOR_OUT_OF_BOUNDS: return "GPU_EXECUTOR_OUT_OF_BOUNDS";
+    case GPU_EXECUTOR_TYPE_MISMATCH: return "GPU_EXECUTOR_TYPE_MISMATCH";
+    case GPU_EXECUTOR_DEPENDENCY: return "GPU_EXECUTOR_DEPENDENCY";
     }
     return "GPU_EXECUTOR_UNKNOWN_STATUS";
 }
@@ -345,7 +359,7 @@ private:
 // --------------------------------------------------------------------------------------
 
 /// Whether `op` is defined for element type `dtype` (the table of gpu_op_t in
-/// gpu_executor.h): add, sub, mul, div, min, max, scale, axpy, clamp and fma for every type;
+/// gpu_executor.h): add, sub, mul, div, min, max, scale, axpy, clamp, fma and copy for every type;
 /// neg, abs and relu for float and int32_t; pow, sqrt, exp, log, sin, cos, tanh and sigmoid,
 /// the reductions and matmul for float only. False for codes this header does not know
 /// (registered kernels included: they name their own dtype).
@@ -362,6 +376,7 @@ constexpr bool supports(gpu_op_t op, gpu_dtype_t dtype) noexcept {
     case GPU_OP_AXPY:
     case GPU_OP_CLAMP:
     case GPU_OP_FMA:
+    case GPU_OP_COPY:
         return any;
     case GPU_OP_NEG:
     case GPU_OP_ABS:
@@ -386,6 +401,11 @@ constexpr bool supports(gpu_op_t op, gpu_dtype_t dtype) noexcept {
     }
     return false;
 }
+
+template <typename T>
+class Region;
+template <typename T>
+class Buffer;
 
 namespace detail {
 
@@ -457,24 +477,75 @@ inline constexpr bool lasting =
 template <typename R>
 using element_t = typename range_of<R>::element;
 
-/// R (as deduced for `R &&`) is a lasting range of T elements, read-only or not.
+/// Region<T> and Buffer<T>: operands that name buffer memory on the GPU, of element type T.
+template <typename X>
+struct region_traits {
+    static constexpr bool value = false;
+    static constexpr bool is_buffer = false;
+    using element = void;
+};
+template <typename T>
+struct region_traits<Region<T>> {
+    static constexpr bool value = true;
+    static constexpr bool is_buffer = false;
+    using element = T;
+};
+template <typename T>
+struct region_traits<Buffer<T>> {
+    static constexpr bool value = true;
+    static constexpr bool is_buffer = true;
+    using element = T;
+};
+
+/// X (as deduced for `X &&`) is a buffer operand: a Region (a small value, so a temporary
+/// is fine), or a Buffer lvalue (all of it; a temporary Buffer would be destroyed, and its
+/// handle invalid, before the task is submitted).
+template <typename X>
+inline constexpr bool region_arg =
+    region_traits<remove_cvref_t<X>>::value &&
+    (!region_traits<remove_cvref_t<X>>::is_buffer || std::is_lvalue_reference<X>::value);
+
+/// A buffer operand the task may write: a Region, or a Buffer lvalue that is not const (a
+/// const Buffer, like a const vector, is read only).
+template <typename X>
+inline constexpr bool output_region =
+    region_arg<X> && (!region_traits<remove_cvref_t<X>>::is_buffer ||
+                      !std::is_const<std::remove_reference_t<X>>::value);
+
+template <typename X>
+using region_element_t = typename region_traits<remove_cvref_t<X>>::element;
+
+/// R (as deduced for `R &&`) is a lasting range of T elements, read-only or not, or a
+/// buffer operand of T elements.
 template <typename R, typename T>
-inline constexpr bool input_of = range_of<R>::value && lasting<R> &&
-                                 std::is_same<std::remove_const_t<element_t<R>>, T>::value;
+inline constexpr bool input_of =
+    (range_of<R>::value && lasting<R> &&
+     std::is_same<std::remove_const_t<element_t<R>>, T>::value) ||
+    (region_arg<R> && std::is_same<region_element_t<R>, T>::value);
 
 /// R is a lasting range of writable elements.
 template <typename R>
 inline constexpr bool output_range =
     range_of<R>::value && lasting<R> && !std::is_const<element_t<R>>::value;
 
+/// R is an operand a task may write: a writable lasting range or a buffer operand.
+template <typename R>
+inline constexpr bool output_operand = output_range<R> || output_region<R>;
+
+/// The element type of operand R (without const): a range's or a buffer operand's.
+template <typename R>
+using operand_element_t = std::conditional_t<region_arg<R>, region_element_t<R>,
+                                             std::remove_const_t<element_t<R>>>;
+
 /// The element type T of an element-wise task of `Op` writing `Out` from inputs `In...`:
-/// Out a writable range of T, every input a range of T, Op defined for T. Substitution
-/// fails otherwise, so the builder does not exist for those arguments.
+/// Out a writable range or a buffer operand of T, every input a range or buffer operand of
+/// T, Op defined for T. Substitution fails otherwise, so the builder does not exist for
+/// those arguments (a Buffer<int32_t> with float vectors does not compile).
 template <gpu_op_t Op, typename Out, typename... In>
 using elementwise_t = std::enable_if_t<
-    output_range<Out> && op_defined_for<Op, element_t<Out>> &&
-        (input_of<In, std::remove_const_t<element_t<Out>>> && ...),
-    element_t<Out>>;
+    output_operand<Out> && op_defined_for<Op, operand_element_t<Out>> &&
+        (input_of<In, operand_element_t<Out>> && ...),
+    operand_element_t<Out>>;
 
 /// T, when built-in op `Op` is defined for it.
 template <gpu_op_t Op, typename T>
@@ -484,10 +555,11 @@ using op_type_t = std::enable_if_t<op_defined_for<Op, T>, T>;
 template <typename... In>
 using floats_t = std::enable_if_t<(input_of<In, float> && ...), float>;
 
-/// The element type of a writable range of float, int32_t or uint32_t.
+/// The element type of a writable range or buffer operand of float, int32_t or uint32_t.
 template <typename Out>
-using element_output_t = std::enable_if_t<
-    output_range<Out> && dtype_code<element_t<Out>>() != 255, element_t<Out>>;
+using element_output_t =
+    std::enable_if_t<output_operand<Out> && dtype_code<operand_element_t<Out>>() != 255,
+                     operand_element_t<Out>>;
 
 /// A scalar as the low half of a params word.
 inline uint64_t scalar_bits(float value) noexcept { return gpu_param_f32(value); }
@@ -568,23 +640,145 @@ private:
     uint64_t bits_;
 };
 
+/// `size()` elements of a resident buffer of T from element `offset()`: a task operand,
+/// input or output, wherever the typed builders take an array (from Buffer::region(), or a
+/// whole Buffer lvalue). A small value holding the buffer's handle, not the buffer: copying
+/// it copies the handle. The library checks the handle, the element type and the bounds
+/// when a task using the region is submitted (Error(GPU_EXECUTOR_INVALID_BUFFER) once the
+/// buffer was destroyed, FOREIGN_BUFFER on another executor, TYPE_MISMATCH,
+/// OUT_OF_BOUNDS).
+template <typename T>
+class Region {
+    static_assert(detail::dtype_code<T>() != 255, "buffer elements are float, int32_t or uint32_t");
+
+public:
+    using value_type = T;
+
+    /// No buffer (handle 0, which the library rejects as INVALID_BUFFER).
+    Region() noexcept = default;
+
+    /// `size` elements of the buffer with handle `buffer` from element `offset`, unchecked:
+    /// for handles from the C API. The library checks it at submission, including that the
+    /// buffer holds T.
+    Region(gpu_buffer_t buffer, uint64_t offset, std::size_t size) noexcept
+        : buffer_(buffer), offset_(offset), size_(size) {}
+
+    gpu_buffer_t handle() const noexcept { return buffer_; }
+    /// The first element, counted from the buffer's start.
+    uint64_t offset() const noexcept { return offset_; }
+    /// Elements in the region.
+    std::size_t size() const noexcept { return size_; }
+    /// The C struct a task points to.
+    gpu_region_t raw() const noexcept { return gpu_region_t{buffer_, offset_}; }
+
+    /// `count` elements of this region from its element `offset`. Throws
+    /// Error(GPU_EXECUTOR_OUT_OF_BOUNDS) when they reach past its end.
+    Region sub(std::size_t offset, std::size_t count) const {
+        if (offset > size_ || count > size_ - offset) {
+            throw Error(GPU_EXECUTOR_OUT_OF_BOUNDS,
+                        "Region::sub: " + std::to_string(count) + " elements from element " +
+                            std::to_string(offset) +
+                            " of a region of " + std::to_string(size_) + " elements");
+        }
+        return Region(buffer_, offset_ + offset, count);
+    }
+
+private:
+    gpu_buffer_t buffer_ = 0;
+    uint64_t offset_ = 0;
+    std::size_t size_ = 0;
+};
+
+namespace detail {
+
+/// The element count of a task operand: a range's, a Region's, a whole Buffer's.
+template <typename X>
+std::size_t operand_size(const X &x) {
+    if constexpr (region_traits<remove_cvref_t<X>>::value) {
+        return x.size();
+    } else {
+        return std::size(x);
+    }
+}
+
+/// The gpu_region_t of a buffer operand (all of a Buffer).
+template <typename T>
+gpu_region_t raw_region(const Region<T> &region) noexcept {
+    return region.raw();
+}
+template <typename T>
+gpu_region_t raw_region(const Buffer<T> &buffer) {
+    return buffer.region().raw();
+}
+
+/// A task while a builder fills it: its C fields, and the gpu_region_t of each buffer
+/// operand (inputs 0 to 3, the output at 4), which Task moves to storage of its own.
+struct TaskParts {
+    gpu_task_t task{};
+    gpu_region_t regions[5]{};
+    bool in_buffer[5]{};
+
+    /// Input k: a host range's data, or a buffer operand's region.
+    template <typename X>
+    void input(std::size_t k, const X &x) {
+        if (k >= 4) {
+            return;  // (callers pass at most 3)
+        }
+        if constexpr (region_traits<remove_cvref_t<X>>::value) {
+            regions[k] = raw_region(x);
+            in_buffer[k] = true;
+        } else {
+            task.inputs[k] = std::data(x);
+        }
+    }
+
+    /// The output: a writable range's data, or a buffer operand's region.
+    template <typename X>
+    void output(X &x) {
+        if constexpr (region_traits<remove_cvref_t<X>>::value) {
+            regions[4] = raw_region(x);
+            in_buffer[4] = true;
+        } else {
+            task.output = std::data(x);
+        }
+    }
+};
+
+} // namespace detail
+
 /// One input array of Task::custom: a read-only view of `size()` T elements, made from a
-/// lasting range (an lvalue std::vector, std::array or C array, or a std::span).
+/// lasting range (an lvalue std::vector, std::array or C array, or a std::span), or a
+/// buffer operand (a Region<T>, or a Buffer<T> lvalue).
 template <typename T>
 class Input {
 public:
     template <typename R, typename = std::enable_if_t<detail::input_of<R, T>>>
-    Input(R &&range) noexcept : data_(std::data(range)), size_(std::size(range)) {}
+    Input(R &&operand) : size_(detail::operand_size(operand)) {
+        if constexpr (detail::region_arg<R>) {
+            region_ = detail::raw_region(operand);
+            in_buffer_ = true;
+        } else {
+            data_ = std::data(operand);
+        }
+    }
 
+    /// The host data; NULL for a buffer operand.
     const T *data() const noexcept { return data_; }
     std::size_t size() const noexcept { return size_; }
+    /// Whether this input is a buffer operand, and its region then.
+    bool in_buffer() const noexcept { return in_buffer_; }
+    gpu_region_t region() const noexcept { return region_; }
 
 private:
-    const T *data_;
+    const T *data_ = nullptr;
     std::size_t size_;
+    gpu_region_t region_{};
+    bool in_buffer_ = false;
 };
 
-/// One task. Holds pointers only: the arrays must outlive the submit call.
+/// One task. Holds pointers to host arrays, which must outlive the submit call; the
+/// gpu_region_t structs of its buffer operands it keeps itself (shared by its copies), so
+/// a Task may be copied, stored in a Batch and submitted later.
 class Task {
 public:
     /// A task from raw C fields, submitted as is (the library validates it).
@@ -627,6 +821,9 @@ public:
     //   full-expression, so a temporary would dangle), std::array, C arrays or (C++20)
     //   std::span; inputs may be const, the output must be writable. Sizes must match:
     //   Error(GPU_EXECUTOR_INVALID_ARGUMENT) otherwise, before anything is submitted.
+    //   Any of these operands may instead be on the GPU: a Region<T> (buffer.region(offset,
+    //   count)) or a whole Buffer<T> lvalue (not const for the output), mixed freely with
+    //   host ranges; the result then stays in the buffer.
     // T is float, int32_t or uint32_t and sets the task's dtype. An op used with a type it is
     // not defined for (see supports(); e.g. sqrt of int32_t, neg of uint32_t), or arguments
     // of different element types, do not compile: no builder matches. Scalars take the
@@ -641,9 +838,7 @@ public:
     template <typename A, typename B, typename O,                                        \
               typename T = detail::elementwise_t<OP, O, A, B>>                           \
     static Task NAME(A &&a, B &&b, O &&out) {                                            \
-        detail::check_sizes(#NAME, {std::size(a), std::size(b)}, std::size(out));       \
-        return typed<T>(OP, {std::data(a), std::data(b)}, std::data(out), std::size(out), \
-                        {});                                                             \
+        return elementwise<T>(#NAME, OP, {}, out, a, b);                                 \
     }
 #define GPU_EXECUTOR_HPP_UNARY(NAME, OP)                                                 \
     template <typename T, typename = detail::op_type_t<OP, T>>                          \
@@ -652,8 +847,7 @@ public:
     }                                                                                    \
     template <typename A, typename O, typename T = detail::elementwise_t<OP, O, A>>      \
     static Task NAME(A &&a, O &&out) {                                                   \
-        detail::check_sizes(#NAME, {std::size(a)}, std::size(out));                     \
-        return typed<T>(OP, {std::data(a)}, std::data(out), std::size(out), {});        \
+        return elementwise<T>(#NAME, OP, {}, out, a);                                    \
     }
 
     /// `out = a + b`. float, int32_t, uint32_t.
@@ -690,6 +884,9 @@ public:
     GPU_EXECUTOR_HPP_UNARY(relu, GPU_OP_RELU)
     /// `out = 1 / (1 + exp(-a))`. float.
     GPU_EXECUTOR_HPP_UNARY(sigmoid, GPU_OP_SIGMOID)
+    /// `out = a`: between buffers, or between a buffer and host memory. float, int32_t,
+    /// uint32_t.
+    GPU_EXECUTOR_HPP_UNARY(copy, GPU_OP_COPY)
 
 #undef GPU_EXECUTOR_HPP_BINARY
 #undef GPU_EXECUTOR_HPP_UNARY
@@ -701,8 +898,7 @@ public:
     }
     template <typename A, typename O, typename T = detail::elementwise_t<GPU_OP_SCALE, O, A>>
     static Task scale(A &&a, detail::type_identity_t<T> s, O &&out) {
-        detail::check_sizes("scale", {std::size(a)}, std::size(out));
-        return scale(static_cast<const T *>(std::data(a)), s, std::data(out), std::size(out));
+        return elementwise<T>("scale", GPU_OP_SCALE, {detail::scalar_bits(s)}, out, a);
     }
 
     /// `out = s * x + y` (fused or not, as the GPU does it). float, int32_t, uint32_t.
@@ -714,9 +910,7 @@ public:
     template <typename X, typename Y, typename O,
               typename T = detail::elementwise_t<GPU_OP_AXPY, O, X, Y>>
     static Task axpy(detail::type_identity_t<T> s, X &&x, Y &&y, O &&out) {
-        detail::check_sizes("axpy", {std::size(x), std::size(y)}, std::size(out));
-        return axpy(s, static_cast<const T *>(std::data(x)), static_cast<const T *>(std::data(y)),
-                    std::data(out), std::size(out));
+        return elementwise<T>("axpy", GPU_OP_AXPY, {detail::scalar_bits(s)}, out, x, y);
     }
 
     /// `out = min(max(a, lo), hi)`. float, int32_t, uint32_t.
@@ -729,9 +923,8 @@ public:
     template <typename A, typename O, typename T = detail::elementwise_t<GPU_OP_CLAMP, O, A>>
     static Task clamp(A &&a, detail::type_identity_t<T> lo, detail::type_identity_t<T> hi,
                       O &&out) {
-        detail::check_sizes("clamp", {std::size(a)}, std::size(out));
-        return clamp(static_cast<const T *>(std::data(a)), lo, hi, std::data(out),
-                     std::size(out));
+        return elementwise<T>("clamp", GPU_OP_CLAMP,
+                              {detail::scalar_bits(lo), detail::scalar_bits(hi)}, out, a);
     }
 
     /// `out = a * b + c` (fused where the GPU fuses). float, int32_t, uint32_t.
@@ -742,13 +935,13 @@ public:
     template <typename A, typename B, typename C, typename O,
               typename T = detail::elementwise_t<GPU_OP_FMA, O, A, B, C>>
     static Task fma(A &&a, B &&b, C &&c, O &&out) {
-        detail::check_sizes("fma", {std::size(a), std::size(b), std::size(c)}, std::size(out));
-        return typed<T>(GPU_OP_FMA, {std::data(a), std::data(b), std::data(c)}, std::data(out),
-                        std::size(out), {});
+        return elementwise<T>("fma", GPU_OP_FMA, {}, out, a, b, c);
     }
 
     // Reductions: float only, one float result. Over no elements: sum, dot, norm2 0;
-    // reduce_min +infinity; reduce_max -infinity; mean NaN.
+    // reduce_min +infinity; reduce_max -infinity; mean NaN. The inputs may be buffer
+    // operands; the result is always host memory (the library combines it on the host), so
+    // a Region as the result does not compile.
 
     /// `out = sum(a)`.
     static Task sum(const float *a, float *out, std::size_t length) {
@@ -756,7 +949,7 @@ public:
     }
     template <typename A, typename = detail::floats_t<A>>
     static Task sum(A &&a, float &out) {
-        return sum(std::data(a), &out, std::size(a));
+        return reduction(GPU_OP_SUM, out, a);
     }
     /// `out = min(a)` (NaN if any element is NaN).
     static Task reduce_min(const float *a, float *out, std::size_t length) {
@@ -764,7 +957,7 @@ public:
     }
     template <typename A, typename = detail::floats_t<A>>
     static Task reduce_min(A &&a, float &out) {
-        return reduce_min(std::data(a), &out, std::size(a));
+        return reduction(GPU_OP_REDUCE_MIN, out, a);
     }
     /// `out = max(a)` (NaN if any element is NaN).
     static Task reduce_max(const float *a, float *out, std::size_t length) {
@@ -772,7 +965,7 @@ public:
     }
     template <typename A, typename = detail::floats_t<A>>
     static Task reduce_max(A &&a, float &out) {
-        return reduce_max(std::data(a), &out, std::size(a));
+        return reduction(GPU_OP_REDUCE_MAX, out, a);
     }
     /// `out = sum(a) / length`.
     static Task mean(const float *a, float *out, std::size_t length) {
@@ -780,7 +973,7 @@ public:
     }
     template <typename A, typename = detail::floats_t<A>>
     static Task mean(A &&a, float &out) {
-        return mean(std::data(a), &out, std::size(a));
+        return reduction(GPU_OP_MEAN, out, a);
     }
     /// `out = sum(a * b)`.
     static Task dot(const float *a, const float *b, float *out, std::size_t length) {
@@ -788,12 +981,12 @@ public:
     }
     template <typename A, typename B, typename = detail::floats_t<A, B>>
     static Task dot(A &&a, B &&b, float &out) {
-        if (std::size(a) != std::size(b)) {
+        if (detail::operand_size(a) != detail::operand_size(b)) {
             throw Error(GPU_EXECUTOR_INVALID_ARGUMENT,
-                        "dot: a has " + std::to_string(std::size(a)) + " elements, b " +
-                            std::to_string(std::size(b)));
+                        "dot: a has " + std::to_string(detail::operand_size(a)) +
+                            " elements, b " + std::to_string(detail::operand_size(b)));
         }
-        return dot(std::data(a), std::data(b), &out, std::size(a));
+        return reduction(GPU_OP_DOT, out, a, b);
     }
     /// `out = sqrt(sum(a * a))`.
     static Task norm2(const float *a, float *out, std::size_t length) {
@@ -801,7 +994,7 @@ public:
     }
     template <typename A, typename = detail::floats_t<A>>
     static Task norm2(A &&a, float &out) {
-        return norm2(std::data(a), &out, std::size(a));
+        return reduction(GPU_OP_NORM2, out, a);
     }
 
     /// `c[m×n] = a[m×k] · b[k×n]`, row-major floats; with `transpose_b`, `b` is stored
@@ -813,15 +1006,18 @@ public:
                                       GPU_DTYPE_F32 | (transpose_b ? GPU_TASK_TRANSPOSE_B : 0u),
                                       {a, b}, c, length, {m, k, n}));
     }
-    /// As above, from ranges: `a` must hold m·k elements, `b` k·n and `c` m·n (else
-    /// Error(GPU_EXECUTOR_INVALID_ARGUMENT); SIZE_OVERFLOW when a product overflows).
+    /// As above, from ranges or buffer operands: `a` must hold m·k elements, `b` k·n and `c`
+    /// m·n (else Error(GPU_EXECUTOR_INVALID_ARGUMENT); SIZE_OVERFLOW when a product
+    /// overflows).
     template <typename A, typename B, typename C,
-              typename = std::enable_if_t<detail::output_range<C> &&
-                                          std::is_same<detail::element_t<C>, float>::value>,
+              typename = std::enable_if_t<
+                  detail::output_operand<C> &&
+                  std::is_same<detail::operand_element_t<C>, float>::value>,
               typename = detail::floats_t<A, B>>
     static Task matmul(A &&a, B &&b, C &&c, std::size_t m, std::size_t k, std::size_t n,
                        bool transpose_b = false) {
-        const std::size_t sizes[3] = {std::size(a), std::size(b), std::size(c)};
+        const std::size_t sizes[3] = {detail::operand_size(a), detail::operand_size(b),
+                                      detail::operand_size(c)};
         const std::size_t want[3] = {detail::checked_product(m, k, "M*K"),
                                      detail::checked_product(k, n, "K*N"),
                                      detail::checked_product(m, n, "M*N")};
@@ -836,7 +1032,14 @@ public:
                                 " needs " + std::to_string(want[i]));
             }
         }
-        return matmul(std::data(a), std::data(b), std::data(c), m, k, n, transpose_b);
+        detail::TaskParts parts;
+        parts.task = detail::make_task(GPU_OP_MATMUL,
+                                       GPU_DTYPE_F32 | (transpose_b ? GPU_TASK_TRANSPOSE_B : 0u),
+                                       {}, nullptr, want[2], {m, k, n});
+        parts.input(0, a);
+        parts.input(1, b);
+        parts.output(c);
+        return Task(parts);
     }
 
     /// Any op code, typically one from Executor::register_kernel: `inputs` (at most 4; the
@@ -860,26 +1063,38 @@ public:
         }
         return with_params(task, params);
     }
-    /// As above with ranges, e.g. `Task::custom(poly, {a, b}, out, {1.5f})`: the output's
-    /// element type gives the dtype, and every input must hold as many elements as the
-    /// output (else Error(GPU_EXECUTOR_INVALID_ARGUMENT)).
+    /// As above with ranges or buffer operands, e.g. `Task::custom(poly, {a, b}, out,
+    /// {1.5f})`: the output's element type gives the dtype, and every input must hold as
+    /// many elements as the output (else Error(GPU_EXECUTOR_INVALID_ARGUMENT)).
     template <typename O, typename T = detail::element_output_t<O>>
     static Task custom(uint32_t op, std::initializer_list<Input<detail::type_identity_t<T>>> inputs,
                        O &&output, std::initializer_list<Param> params = {}) {
         check_custom_counts(inputs.size(), params.size());
-        gpu_task_t task = detail::make_task(op, detail::dtype_code<T>(), {}, std::data(output),
-                                            std::size(output), {});
+        const std::size_t length = detail::operand_size(output);
+        detail::TaskParts parts;
+        parts.task = detail::make_task(op, detail::dtype_code<T>(), {}, nullptr, length, {});
         std::size_t k = 0;
         for (const Input<T> &input : inputs) {
-            if (input.size() != task.length) {
+            if (input.size() != length) {
                 throw Error(GPU_EXECUTOR_INVALID_ARGUMENT,
                             "custom: input " + std::to_string(k) + " has " +
                                 std::to_string(input.size()) + " elements, the output " +
-                                std::to_string(task.length));
+                                std::to_string(length));
             }
-            task.inputs[k++] = input.data();
+            if (input.in_buffer()) {
+                parts.regions[k] = input.region();
+                parts.in_buffer[k] = true;
+            } else {
+                parts.task.inputs[k] = input.data();
+            }
+            ++k;
         }
-        return with_params(task, params);
+        parts.output(output);
+        k = 0;
+        for (const Param &param : params) {
+            parts.task.params[k++] = param.bits();
+        }
+        return Task(parts);
     }
 
     const gpu_task_t &raw() const noexcept { return raw_; }
@@ -892,10 +1107,72 @@ public:
     }
 
 private:
+    friend class Batch;
+
+    // The gpu_region_t structs of a task's buffer operands, at the addresses its pointers
+    // hold: on the heap, shared by every copy of the Task (and by the Batches it was added
+    // to), so that copying or moving a Task never leaves a pointer into a dead object.
+    using RegionBlock = std::array<gpu_region_t, 5>;
+
+    /// The task of `parts`; its buffer operands' regions move to a block of its own, and
+    /// their flags (GPU_TASK_INPUTk_BUFFER, GPU_TASK_OUTPUT_BUFFER) are set.
+    explicit Task(const detail::TaskParts &parts) : raw_(parts.task) {
+        bool any = false;
+        for (bool b : parts.in_buffer) {
+            any = any || b;
+        }
+        if (!any) {
+            return;
+        }
+        auto block = std::make_shared<RegionBlock>();
+        for (std::size_t k = 0; k < 5; ++k) {
+            if (!parts.in_buffer[k]) {
+                continue;
+            }
+            (*block)[k] = parts.regions[k];
+            if (k < 4) {
+                raw_.inputs[k] = &(*block)[k];
+                raw_.flags |= static_cast<uint32_t>(GPU_TASK_INPUT0_BUFFER) << k;
+            } else {
+                raw_.output = &(*block)[k];
+                raw_.flags |= static_cast<uint32_t>(GPU_TASK_OUTPUT_BUFFER);
+            }
+        }
+        regions_ = std::move(block);
+    }
+
     template <typename T>
     static Task typed(uint32_t op, std::initializer_list<const void *> inputs, T *out,
                       std::size_t length, std::initializer_list<uint64_t> params) {
         return Task(detail::make_task(op, detail::dtype_code<T>(), inputs, out, length, params));
+    }
+
+    /// An element-wise task of `op` on element type T writing `out` from `in...` (host
+    /// ranges or buffer operands, as the builders' enable_if allowed); every input must hold
+    /// as many elements as the output (Error(GPU_EXECUTOR_INVALID_ARGUMENT) naming `what`).
+    template <typename T, typename O, typename... In>
+    static Task elementwise(const char *what, uint32_t op, std::initializer_list<uint64_t> params,
+                            O &out, const In &...in) {
+        const std::size_t length = detail::operand_size(out);
+        detail::check_sizes(what, {detail::operand_size(in)...}, length);
+        detail::TaskParts parts;
+        parts.task = detail::make_task(op, detail::dtype_code<T>(), {}, nullptr, length, params);
+        std::size_t k = 0;
+        (parts.input(k++, in), ...);
+        parts.output(out);
+        return Task(parts);
+    }
+
+    /// A reduction of `op` over `in...` (each as long as the first) into the host float
+    /// `out`.
+    template <typename A, typename... More>
+    static Task reduction(uint32_t op, float &out, const A &a, const More &...more) {
+        detail::TaskParts parts;
+        parts.task = detail::make_task(op, GPU_DTYPE_F32, {}, &out, detail::operand_size(a), {});
+        parts.input(0, a);
+        std::size_t k = 1;
+        (parts.input(k++, more), ...);
+        return Task(parts);
     }
 
     static void check_custom_counts(std::size_t inputs, std::size_t params) {
@@ -915,20 +1192,27 @@ private:
     }
 
     gpu_task_t raw_;
+    // Where raw_'s region pointers point; empty for a task on host memory only.
+    std::shared_ptr<const RegionBlock> regions_;
 };
 
-/// Tasks collected for one submission. Holds pointers only, like Task.
+/// Tasks collected for one submission. Holds pointers to host arrays, like Task, and keeps
+/// the gpu_region_t structs of the tasks' buffer operands alive itself.
 class Batch {
 public:
     Batch() = default;
     Batch(std::initializer_list<Task> tasks) {
         tasks_.reserve(tasks.size());
         for (const Task &task : tasks) {
-            tasks_.push_back(task.raw());
+            add(task);
         }
     }
 
     Batch &add(const Task &task) {
+        // The regions first: should this throw, no task points to storage nobody keeps.
+        if (task.regions_) {
+            regions_.push_back(task.regions_);
+        }
         tasks_.push_back(task.raw());
         return *this;
     }
@@ -953,13 +1237,19 @@ public:
 #endif
 
     void reserve(std::size_t count) { tasks_.reserve(count); }
-    void clear() noexcept { tasks_.clear(); }
+    void clear() noexcept {
+        tasks_.clear();
+        regions_.clear();
+    }
     std::size_t size() const noexcept { return tasks_.size(); }
     bool empty() const noexcept { return tasks_.empty(); }
     const gpu_task_t *data() const noexcept { return tasks_.data(); }
 
 private:
     std::vector<gpu_task_t> tasks_;
+    // The region blocks of the tasks on buffers (shared with the Tasks): the Batch may
+    // outlive them, and copies of the Batch share the blocks too.
+    std::vector<std::shared_ptr<const Task::RegionBlock>> regions_;
 };
 
 /// Which adapter an executor runs on, with the C strings copied out.
@@ -1061,6 +1351,8 @@ public:
 
 private:
     friend class Executor;
+    template <typename>
+    friend class Buffer;
 
     enum class State { pending, completed, failed };
 
@@ -1383,6 +1675,9 @@ public:
     }
 
 private:
+    template <typename>
+    friend class Buffer;
+
     static std::string copy_c_string(const char *chars, std::size_t capacity) {
         std::size_t length = 0;
         while (length < capacity && chars[length] != '\0') {
@@ -1431,6 +1726,257 @@ private:
 static_assert(!std::is_copy_constructible<Executor>::value, "Executor is move-only");
 static_assert(std::is_nothrow_move_constructible<Executor>::value, "Executor moves");
 static_assert(std::is_nothrow_move_assignable<Executor>::value, "Executor moves");
+
+/// A resident buffer of `size()` elements of T (float, int32_t or uint32_t) on the GPU,
+/// owned by an Executor (gpu_buffer_create). Move-only; a moved-from Buffer is empty. The
+/// destructor destroys the buffer (gpu_buffer_destroy, never throwing; batches already
+/// submitted that use it are unaffected).
+///
+/// Tasks take it, or a part of it (region()), wherever they take an array: data stays on
+/// the GPU between tasks and batches, and only what read() asks for comes back. Tasks of one
+/// batch may read what earlier tasks of the batch write (the library orders them, still one
+/// submission), but not what later ones write (Error(GPU_EXECUTOR_DEPENDENCY)); two tasks
+/// may not write overlapping regions (ALIASING), and a task may write the very region it
+/// reads but not part of it.
+///
+/// A Buffer shares its Executor's handle cell, as a Ticket does: when the Executor is
+/// destroyed (or reset()), so is the buffer's memory, and the Buffer learns of it: its
+/// destructor then does nothing, and other calls throw Error(GPU_EXECUTOR_INVALID_BUFFER).
+/// Moving the Executor is fine. Like the C handle, one Buffer may be used from several
+/// threads at once, except construction, assignment, reset(), release() and destruction;
+/// and the Executor must not be destroyed while another thread uses its buffers.
+template <typename T>
+class Buffer {
+    static_assert(detail::dtype_code<T>() != 255, "buffer elements are float, int32_t or uint32_t");
+
+public:
+    using value_type = T;
+    /// The gpu_dtype_t of the elements.
+    static constexpr gpu_dtype_t dtype = static_cast<gpu_dtype_t>(detail::dtype_code<T>());
+
+    /// An empty buffer (as a moved-from one): calls on it throw
+    /// Error(GPU_EXECUTOR_INVALID_BUFFER).
+    Buffer() noexcept = default;
+
+    /// `count` elements, zero-filled. Error(GPU_EXECUTOR_INVALID_ARGUMENT) for 0;
+    /// SIZE_OVERFLOW past the device's largest buffer; OUT_OF_MEMORY; NULL_POINTER for an
+    /// empty Executor.
+    Buffer(Executor &exec, std::size_t count) : exec_(exec.live_) {
+        gpu_buffer_t handle = 0;
+        detail::check(gpu_buffer_create(exec.get(), dtype, count, &handle));
+        handle_ = handle;
+        size_ = count;
+    }
+
+    /// A copy of `count` elements from `data` (read during the call only).
+    Buffer(Executor &exec, const T *data, std::size_t count) : exec_(exec.live_) {
+        gpu_buffer_t handle = 0;
+        detail::check(gpu_buffer_create_from(exec.get(), dtype, data, count, &handle));
+        handle_ = handle;
+        size_ = count;
+    }
+
+    /// A copy of a contiguous range of T (std::vector, std::array, C array, std::span; a
+    /// temporary is fine: it is read during the call only).
+    template <typename R, typename = std::enable_if_t<
+                              detail::range_of<R>::value &&
+                              std::is_same<std::remove_const_t<detail::element_t<R>>, T>::value>>
+    Buffer(Executor &exec, R &&data) : Buffer(exec, std::data(data), std::size(data)) {}
+
+    /// Takes ownership of `handle` from gpu_buffer_create on `exec`, after checking with
+    /// gpu_buffer_info that it holds T: Error(GPU_EXECUTOR_TYPE_MISMATCH) otherwise,
+    /// INVALID_BUFFER or FOREIGN_BUFFER as the library says. On error the caller keeps the
+    /// handle.
+    static Buffer adopt(Executor &exec, gpu_buffer_t handle) {
+        uint32_t code = 0;
+        uint64_t count = 0;
+        detail::check(gpu_buffer_info(exec.get(), handle, &code, &count));
+        if (code != detail::dtype_code<T>()) {
+            throw Error(GPU_EXECUTOR_TYPE_MISMATCH,
+                        "Buffer::adopt: buffer " + std::to_string(handle) + " holds dtype " +
+                            std::to_string(code) + ", not " +
+                            std::to_string(detail::dtype_code<T>()));
+        }
+        Buffer buffer;
+        buffer.exec_ = exec.live_;
+        buffer.handle_ = handle;
+        buffer.size_ = static_cast<std::size_t>(count);
+        return buffer;
+    }
+
+    ~Buffer() { reset(); }
+
+    Buffer(const Buffer &) = delete;
+    Buffer &operator=(const Buffer &) = delete;
+
+    Buffer(Buffer &&other) noexcept
+        : exec_(std::move(other.exec_)),
+          handle_(std::exchange(other.handle_, 0)),
+          size_(std::exchange(other.size_, 0)) {}
+
+    /// Destroys this object's own buffer first, if any.
+    Buffer &operator=(Buffer &&other) noexcept {
+        if (this != &other) {
+            reset();
+            exec_ = std::move(other.exec_);
+            handle_ = std::exchange(other.handle_, 0);
+            size_ = std::exchange(other.size_, 0);
+        }
+        return *this;
+    }
+
+    /// Destroys the buffer now, if any (errors ignored: the handle is dropped either way),
+    /// and leaves this object empty. Regions taken from it become invalid: a task using one
+    /// is rejected with Error(GPU_EXECUTOR_INVALID_BUFFER).
+    void reset() noexcept {
+        gpu_executor_t *exec = executor();
+        if (handle_ != 0 && exec != nullptr) {
+            (void)gpu_buffer_destroy(exec, handle_);
+        }
+        exec_.reset();
+        handle_ = 0;
+        size_ = 0;
+    }
+
+    /// Gives up ownership without destroying: the caller destroys the returned handle with
+    /// gpu_buffer_destroy (or lets the executor's destruction free it). 0 when empty.
+    gpu_buffer_t release() noexcept {
+        exec_.reset();
+        size_ = 0;
+        return std::exchange(handle_, 0);
+    }
+
+    /// Whether this object owns a buffer (false when empty, moved from, reset or released;
+    /// still true after its Executor was destroyed).
+    explicit operator bool() const noexcept { return handle_ != 0; }
+
+    /// Elements in the buffer (0 when empty).
+    std::size_t size() const noexcept { return size_; }
+    /// The C handle, still owned by this object (0 when empty).
+    gpu_buffer_t handle() const noexcept { return handle_; }
+    /// The executor handle the buffer belongs to (not owned); NULL when empty or when the
+    /// Executor was destroyed.
+    gpu_executor_t *executor() const noexcept { return exec_ ? *exec_ : nullptr; }
+
+    /// Elements `offset` to the end, as a task operand.
+    Region<T> region(std::size_t offset = 0) const {
+        return region(offset, offset <= size_ ? size_ - offset : 0, "region(offset)");
+    }
+    /// `count` elements from element `offset`, as a task operand. Throws
+    /// Error(GPU_EXECUTOR_OUT_OF_BOUNDS) when they reach past the end, and
+    /// Error(GPU_EXECUTOR_INVALID_BUFFER) for an empty Buffer.
+    Region<T> region(std::size_t offset, std::size_t count) const {
+        return region(offset, count, "region(offset, count)");
+    }
+
+    /// Writes `count` elements from `data` from element `offset` (gpu_buffer_write): `data`
+    /// may be reused as soon as this returns; batches submitted afterwards see the write.
+    /// Error(GPU_EXECUTOR_OUT_OF_BOUNDS) past the end; nothing is written on error.
+    void write(std::size_t offset, const T *data, std::size_t count) {
+        detail::check(gpu_buffer_write(live("write"), handle_, offset, data, count));
+    }
+    /// Writes a contiguous range of T from element `offset`.
+    template <typename R, typename = std::enable_if_t<
+                              detail::range_of<R>::value &&
+                              std::is_same<std::remove_const_t<detail::element_t<R>>, T>::value>>
+    void write(std::size_t offset, R &&data) {
+        write(offset, std::data(data), std::size(data));
+    }
+
+    /// Reads `count` elements from element `offset` into `data` (gpu_buffer_read), after
+    /// every batch and write submitted before; blocks until they are there. On error `data`
+    /// is untouched.
+    void read_into(std::size_t offset, T *data, std::size_t count) const {
+        detail::check(gpu_buffer_read(live("read"), handle_, offset, data, count));
+    }
+    /// `count` elements from element `offset`, as read_into.
+    std::vector<T> read(std::size_t offset, std::size_t count) const {
+        std::vector<T> out(count);
+        read_into(offset, out.data(), count);
+        return out;
+    }
+    /// The whole buffer.
+    std::vector<T> read() const { return read(0, size_); }
+
+    /// Starts reading `count` elements from element `offset` into `data` and returns at
+    /// once (gpu_buffer_read_async): `data` is written when the Ticket completes, so it
+    /// must outlive the Ticket and stay untouched until then (the Ticket's destructor
+    /// waits). The read sees every batch and write submitted before this call.
+    [[nodiscard]] Ticket read_async(std::size_t offset, T *data, std::size_t count) const {
+        gpu_ticket_t id = 0;
+        detail::check(gpu_buffer_read_async(live("read_async"), handle_, offset, data, count, &id));
+        return Ticket(exec_, id);
+    }
+    /// Starts reading `std::size(out)` elements from element `offset` into a lasting,
+    /// writable range (an lvalue std::vector keeps its size until the Ticket completes).
+    template <typename R, typename = std::enable_if_t<
+                              detail::output_range<R> &&
+                              std::is_same<detail::element_t<R>, T>::value>>
+    [[nodiscard]] Ticket read_async(std::size_t offset, R &&out) const {
+        return read_async(offset, std::data(out), std::size(out));
+    }
+
+    /// Starts writing `count` elements from `data` from element `offset`
+    /// (gpu_buffer_write_async): `data` is copied before this returns (reuse it at once); the
+    /// Ticket completes once the GPU has applied the write. Later batches see it either way.
+    [[nodiscard]] Ticket write_async(std::size_t offset, const T *data, std::size_t count) {
+        gpu_ticket_t id = 0;
+        detail::check(
+            gpu_buffer_write_async(live("write_async"), handle_, offset, data, count, &id));
+        return Ticket(exec_, id);
+    }
+    /// Starts writing a contiguous range of T from element `offset`.
+    template <typename R, typename = std::enable_if_t<
+                              detail::range_of<R>::value &&
+                              std::is_same<std::remove_const_t<detail::element_t<R>>, T>::value>>
+    [[nodiscard]] Ticket write_async(std::size_t offset, R &&data) {
+        return write_async(offset, std::data(data), std::size(data));
+    }
+
+private:
+    /// The executor handle for a call, or Error(GPU_EXECUTOR_INVALID_BUFFER) when this
+    /// Buffer is empty or its Executor was destroyed (the handle would be stale).
+    gpu_executor_t *live(const char *what) const {
+        if (handle_ == 0) {
+            throw Error(GPU_EXECUTOR_INVALID_BUFFER,
+                        std::string("Buffer::") + what +
+                            ": empty gpu_executor::Buffer (default-constructed, moved from, "
+                            "reset or released)");
+        }
+        gpu_executor_t *exec = executor();
+        if (exec == nullptr) {
+            throw Error(GPU_EXECUTOR_INVALID_BUFFER,
+                        std::string("Buffer::") + what + ": buffer " + std::to_string(handle_) +
+                            ": its Executor was destroyed, and the buffer with it");
+        }
+        return exec;
+    }
+
+    Region<T> region(std::size_t offset, std::size_t count, const char *what) const {
+        (void)live(what);
+        if (offset > size_ || count > size_ - offset) {
+            throw Error(GPU_EXECUTOR_OUT_OF_BOUNDS,
+                        std::string("Buffer::") + what + ": " + std::to_string(count) +
+                            " elements from element " + std::to_string(offset) +
+                            " of a buffer of " + std::to_string(size_) + " elements");
+        }
+        return Region<T>(handle_, offset, count);
+    }
+
+    // The owning Executor's handle cell (NULL inside once it is destroyed); empty when this
+    // object owns no buffer.
+    std::shared_ptr<gpu_executor_t *> exec_;
+    gpu_buffer_t handle_ = 0;
+    std::size_t size_ = 0;
+};
+
+/// Buffer(exec, range) gives the range's element type.
+template <typename R, typename = std::enable_if_t<detail::range_of<R>::value>>
+Buffer(Executor &, R &&) -> Buffer<std::remove_const_t<detail::element_t<R>>>;
+
+static_assert(!std::is_copy_constructible<Buffer<float>>::value, "Buffer is move-only");
+static_assert(std::is_nothrow_move_constructible<Buffer<float>>::value, "Buffer moves");
+static_assert(std::is_nothrow_move_assignable<Buffer<float>>::value, "Buffer moves");
 
 } // namespace gpu_executor
 
