@@ -49,7 +49,14 @@ from ._ffi import (
     Strategy,
     load_library,
 )
-from ._ffi import TASK_DTYPE_MASK, TASK_TRANSPOSE_B
+from ._ffi import (
+    TASK_DTYPE_MASK,
+    TASK_INPUT0_BUFFER,
+    TASK_INPUT1_BUFFER,
+    TASK_INPUT2_BUFFER,
+    TASK_OUTPUT_BUFFER,
+    TASK_TRANSPOSE_B,
+)
 from ._log import set_log_callback, set_log_level
 from ._optasks import Kernel, Task
 from ._tasks import TASK_DTYPE, Batch
@@ -74,6 +81,10 @@ __all__ = [
     "Strategy",
     "TASK_DTYPE",
     "TASK_DTYPE_MASK",
+    "TASK_INPUT0_BUFFER",
+    "TASK_INPUT1_BUFFER",
+    "TASK_INPUT2_BUFFER",
+    "TASK_OUTPUT_BUFFER",
     "TASK_TRANSPOSE_B",
     "Task",
     "Ticket",

@@ -74,6 +74,7 @@ def _table() -> Dict[int, OpInfo]:
         (Op.AXPY, ELEMENTWISE, 2, 1, _ALL),
         (Op.CLAMP, ELEMENTWISE, 1, 2, _ALL),
         (Op.FMA, ELEMENTWISE, 3, 0, _ALL),
+        (Op.COPY, ELEMENTWISE, 1, 0, _ALL),
         (Op.SUM, REDUCTION, 1, 0, _FLOAT),
         (Op.REDUCE_MIN, REDUCTION, 1, 0, _FLOAT),
         (Op.REDUCE_MAX, REDUCTION, 1, 0, _FLOAT),
