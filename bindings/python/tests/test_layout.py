@@ -285,3 +285,14 @@ def test_task_dtype_matches_the_ctypes_struct():
     record["inputs"][0, 0], record["inputs"][0, 3], record["params"][0, 1] = 8, 0xFFFF_FFFF_FFFF_FFF0, 7
     assert record.tobytes() == bytes(raw)
 
+
+def test_region_dtype_matches_the_ctypes_struct():
+    """gpu_executor.REGION_DTYPE (the region records next to a task array) has
+    gpu_region_t's exact layout; the ctypes struct is checked against the header above."""
+    dtype = gpu_executor.REGION_DTYPE
+    assert dtype.itemsize == ctypes.sizeof(_ffi.gpu_region_t)
+    assert list(dtype.names) == [name for name, _ in _ffi.gpu_region_t._fields_]
+    raw = _ffi.gpu_region_t(buffer=0x0000_0007_0000_0001, offset=2**40 + 3)
+    record = np.zeros(1, dtype)
+    record["buffer"], record["offset"] = 0x0000_0007_0000_0001, 2**40 + 3
+    assert record.tobytes() == bytes(raw)
