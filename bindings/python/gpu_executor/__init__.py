@@ -21,6 +21,11 @@
         total = np.empty(1, np.float32)
         ex.submit([ops.sqrt(a, out), ops.sum(a, total), (a, b, np.empty_like(a))])
 
+        x = ex.buffer(a)                         # resident: a copy of a on the GPU
+        y = ex.buffer(len(a))                    # zero-filled float32
+        ex.submit([ops.sqrt(x, y), ops.scale(y[:10], 2.0, out[:10])])  # y never leaves
+        print(y.read()[:4], out[:4]); x.close(); y.close()
+
     gpu_executor.set_log_level("info")           # process-wide
     gpu_executor.set_log_callback(lambda level, message: print(level.name, message))
 
@@ -49,7 +54,15 @@ from ._ffi import (
     Strategy,
     load_library,
 )
-from ._ffi import TASK_DTYPE_MASK, TASK_TRANSPOSE_B
+from ._ffi import (
+    TASK_DTYPE_MASK,
+    TASK_INPUT0_BUFFER,
+    TASK_INPUT1_BUFFER,
+    TASK_INPUT2_BUFFER,
+    TASK_OUTPUT_BUFFER,
+    TASK_TRANSPOSE_B,
+)
+from ._buffers import REGION_DTYPE, Buffer, Region
 from ._log import set_log_callback, set_log_level
 from ._optasks import Kernel, Task
 from ._tasks import TASK_DTYPE, Batch
@@ -60,6 +73,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Backend",
     "Batch",
+    "Buffer",
     "DeviceType",
     "DType",
     "Executor",
@@ -70,10 +84,16 @@ __all__ = [
     "LogLevel",
     "Op",
     "PowerPreference",
+    "REGION_DTYPE",
+    "Region",
     "Status",
     "Strategy",
     "TASK_DTYPE",
     "TASK_DTYPE_MASK",
+    "TASK_INPUT0_BUFFER",
+    "TASK_INPUT1_BUFFER",
+    "TASK_INPUT2_BUFFER",
+    "TASK_OUTPUT_BUFFER",
     "TASK_TRANSPOSE_B",
     "Task",
     "Ticket",

@@ -13,6 +13,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Type, T
 import numpy as np
 
 from . import _ffi
+from ._buffers import Buffer
 from ._ffi import Backend, DeviceType, DType, PowerPreference, Status, Strategy
 from ._optasks import Kernel, Task, _register
 from ._tasks import ArrayTask, Batch
@@ -506,6 +507,18 @@ class Executor:
             code.value, entry_point, desc.num_inputs, element, desc.params_size, types,
             desc.elements_per_invocation, bool(elementwise),
         )
+
+    def buffer(self, source: Any, dtype: Any = None) -> Buffer:
+        """A resident :class:`Buffer` on this executor.
+
+        ``source`` an ``int``: that many elements of ``dtype`` (default ``float32``),
+        zero-filled (``Buffer(self, count, dtype)``). Otherwise an array to copy
+        (``Buffer.from_numpy(self, source, dtype)``): a ``float32``, ``int32`` or ``uint32``
+        NumPy array, or, with ``dtype``, anything ``numpy.asarray`` converts to it.
+        """
+        if isinstance(source, (int, np.integer)) and not isinstance(source, bool):
+            return Buffer(self, source, "float32" if dtype is None else dtype)
+        return Buffer.from_numpy(self, source, dtype)
 
     def add(self, a: Any, b: Any) -> np.ndarray:
         """Returns ``a + b`` computed on the GPU, as a new ``float32`` array.

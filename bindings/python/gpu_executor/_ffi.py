@@ -61,6 +61,11 @@ class Status(enum.IntEnum):
     UNKNOWN_TICKET = 17
     TIMED_OUT = 18
     INVALID_KERNEL = 19
+    INVALID_BUFFER = 20
+    FOREIGN_BUFFER = 21
+    OUT_OF_BOUNDS = 22
+    TYPE_MISMATCH = 23
+    DEPENDENCY = 24
 
 
 class LogLevel(enum.IntEnum):
@@ -74,8 +79,9 @@ class LogLevel(enum.IntEnum):
 
 
 class Op(enum.IntEnum):
-    """``gpu_op_t`` (``GPU_OP_<NAME>``): the element-wise ops (1 to 21), the reductions (64
-    to 69) and ``MATMUL`` (128). ``ADD`` is ``VECTOR_ADD`` (the header's ``GPU_OP_ADD``).
+    """``gpu_op_t`` (``GPU_OP_<NAME>``): the element-wise ops (1 to 22, ``COPY`` last), the
+    reductions (64 to 69) and ``MATMUL`` (128). ``ADD`` is ``VECTOR_ADD`` (the header's
+    ``GPU_OP_ADD``).
 
     :class:`gpu_executor.Task` and the helpers in :mod:`gpu_executor.ops` describe a task of
     any of them; ``(a, b, out)`` tuples are ``VECTOR_ADD`` over ``float32``.
@@ -103,6 +109,7 @@ class Op(enum.IntEnum):
     AXPY = 19
     CLAMP = 20
     FMA = 21
+    COPY = 22
     SUM = 64
     REDUCE_MIN = 65
     REDUCE_MAX = 66
@@ -127,6 +134,17 @@ TASK_DTYPE_MASK = 0xF
 #: ``gpu_task_t.flags`` of a ``MATMUL`` whose B is stored transposed, N x K
 #: (``GPU_TASK_TRANSPOSE_B``).
 TASK_TRANSPOSE_B = 0x10
+
+#: ``gpu_task_t.flags``: ``inputs[0]`` points to a :class:`gpu_region_t` instead of host
+#: memory (``GPU_TASK_INPUT0_BUFFER``); shift left by ``k`` for input ``k``.
+TASK_INPUT0_BUFFER = 0x100
+#: ``GPU_TASK_INPUT1_BUFFER``.
+TASK_INPUT1_BUFFER = 0x200
+#: ``GPU_TASK_INPUT2_BUFFER``.
+TASK_INPUT2_BUFFER = 0x400
+#: ``gpu_task_t.flags``: ``output`` points to a :class:`gpu_region_t`
+#: (``GPU_TASK_OUTPUT_BUFFER``); not for reductions.
+TASK_OUTPUT_BUFFER = 0x1000
 
 
 class Backend(enum.IntEnum):
@@ -221,6 +239,14 @@ class gpu_executor_stats_t(Structure):
         ("submit_ns", c_uint64),
         ("wait_ns", c_uint64),
         ("download_ns", c_uint64),
+        # Appended with resident buffers.
+        ("resident_buffers", c_uint64),
+        ("resident_bytes", c_uint64),
+        ("resident_reserved_bytes", c_uint64),
+        ("resident_buffers_created", c_uint64),
+        ("resident_pool_hits", c_uint64),
+        ("resident_pool_misses", c_uint64),
+        ("direct_dispatches", c_uint64),
     ]
 
 
@@ -247,6 +273,17 @@ class gpu_kernel_desc_t(Structure):
         ("elements_per_invocation", c_uint32),
         ("elementwise", c_uint32),
         ("params_size", c_uint32),
+    ]
+
+
+#: ``gpu_buffer_t``: a resident buffer's handle (a number, never 0; never reused).
+gpu_buffer_t = c_uint64
+
+
+class gpu_region_t(Structure):
+    _fields_ = [
+        ("buffer", gpu_buffer_t),
+        ("offset", c_uint64),
     ]
 
 
@@ -319,6 +356,26 @@ _PROTOTYPES = {
     "gpu_executor_register_kernel": (
         c_int32,
         [ExecutorHandle, POINTER(gpu_kernel_desc_t), POINTER(c_uint32)],
+    ),
+    "gpu_buffer_create": (c_int32, [ExecutorHandle, c_uint32, c_uint64, POINTER(gpu_buffer_t)]),
+    "gpu_buffer_create_from": (
+        c_int32,
+        [ExecutorHandle, c_uint32, c_void_p, c_uint64, POINTER(gpu_buffer_t)],
+    ),
+    "gpu_buffer_write": (c_int32, [ExecutorHandle, gpu_buffer_t, c_uint64, c_void_p, c_uint64]),
+    "gpu_buffer_read": (c_int32, [ExecutorHandle, gpu_buffer_t, c_uint64, c_void_p, c_uint64]),
+    "gpu_buffer_read_async": (
+        c_int32,
+        [ExecutorHandle, gpu_buffer_t, c_uint64, c_void_p, c_uint64, POINTER(gpu_ticket_t)],
+    ),
+    "gpu_buffer_write_async": (
+        c_int32,
+        [ExecutorHandle, gpu_buffer_t, c_uint64, c_void_p, c_uint64, POINTER(gpu_ticket_t)],
+    ),
+    "gpu_buffer_destroy": (c_int32, [ExecutorHandle, gpu_buffer_t]),
+    "gpu_buffer_info": (
+        c_int32,
+        [ExecutorHandle, gpu_buffer_t, POINTER(c_uint32), POINTER(c_uint64)],
     ),
 }
 

@@ -17,15 +17,18 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ._ffi import TASK_TRANSPOSE_B, DType, Op
+from ._buffers import OUTPUT_SLOT, REGION_TYPES, as_region, attach, region_fields
+from ._ffi import TASK_DTYPE_MASK, TASK_TRANSPOSE_B, DType, Op
 from ._tasks import (
     _ALIGNED,
     _C_CONTIGUOUS,
     _WRITEABLE,
     ELEMENT_DTYPES,
     TASK_DTYPE,
+    _Fields,
     _check_task,
     _read,
+    _shape_matrix,
     _type_code,
 )
 
@@ -74,6 +77,7 @@ def _table() -> Dict[int, OpInfo]:
         (Op.AXPY, ELEMENTWISE, 2, 1, _ALL),
         (Op.CLAMP, ELEMENTWISE, 1, 2, _ALL),
         (Op.FMA, ELEMENTWISE, 3, 0, _ALL),
+        (Op.COPY, ELEMENTWISE, 1, 0, _ALL),
         (Op.SUM, REDUCTION, 1, 0, _FLOAT),
         (Op.REDUCE_MIN, REDUCTION, 1, 0, _FLOAT),
         (Op.REDUCE_MAX, REDUCTION, 1, 0, _FLOAT),
@@ -191,6 +195,11 @@ class Task:
     - ``out``: the output array; ``None`` allocates one (``task.out``): the inputs' shape
       and dtype for an element-wise op, ``float32[1]`` for a reduction, ``float32[M, N]``
       for a matmul.
+    - Any array, input or output, may instead be a :class:`Region` of a :class:`Buffer`
+      (``buf[i:j]``, ``buf.region(offset, shape=...)``) or a whole ``Buffer``: the task
+      then reads or writes GPU memory in place. A region has its buffer's element type and
+      its own shape. A reduction's ``out`` must be a NumPy array (its result is combined on
+      the host).
     - ``scalars``: the op's scalars, a tuple or list: ``(s,)`` for ``SCALE`` and ``AXPY``,
       ``(lo, hi)`` for ``CLAMP`` (a single number stands for ``(s,)``); ``()`` for the
       others; for a kernel, one per 4 bytes of its ``params_size``.
@@ -266,6 +275,8 @@ class Task:
         def describe(x: Any) -> str:
             if isinstance(x, np.ndarray):
                 return f"{x.dtype}{list(x.shape)}"
+            if isinstance(x, REGION_TYPES):
+                return f"region {x.dtype}{list(x.shape)}"
             return type(x).__name__
 
         parts = [self._op.name, "(" + ", ".join(map(describe, self._inputs)) + ")", describe(self._out)]
@@ -293,10 +304,11 @@ def _allocate(info: OpInfo, inputs: Tuple[Any, ...], transpose_b: bool) -> np.nd
     if info.kind == REDUCTION:
         return np.empty(1, np.float32)
     for role, x in zip(_INPUT_NAMES, inputs):
-        if not isinstance(x, np.ndarray):
+        # A region sizes the output too: the result then comes back to a host array.
+        if not isinstance(x, (np.ndarray,) + REGION_TYPES):
             raise TypeError(
-                f"{name} with out=None: {role} must be a numpy.ndarray to size the output, "
-                f"got {type(x).__name__}"
+                f"{name} with out=None: {role} must be a numpy.ndarray to size the output (or "
+                f"a buffer region), got {type(x).__name__}"
             )
     a = inputs[0]
     if info.kind == KERNEL:
@@ -320,18 +332,27 @@ def _allocate(info: OpInfo, inputs: Tuple[Any, ...], transpose_b: bool) -> np.nd
 class _Record(NamedTuple):
     op: int
     flags: int
-    inputs: Tuple[int, ...]
+    inputs: Tuple[int, ...]  # pointers; 0 where the operand is a region
     output: int
     length: int
     params: Tuple[int, ...]
+    # (slot, handle, offset) of each operand in a buffer: slot 0 to 2 an input, 3 the output.
+    regions: Tuple[Tuple[int, int, int], ...] = ()
 
 
 def _check_array(index: int, role: str, array: Any, output: bool) -> int:
-    """Checks one array of a task; returns its type code."""
+    """Checks one array (or buffer region) of a task; returns its type code."""
+    if isinstance(array, REGION_TYPES):
+        if region_fields([array]) is None:
+            raise ValueError(
+                f"task {index}: {role} is a region of a closed gpu_executor.Buffer (closed by "
+                "Buffer.close() or with its executor)"
+            )
+        return _type_code(array.dtype)
     if not isinstance(array, np.ndarray):
         raise TypeError(
-            f"task {index}: {role} must be a numpy.ndarray of float32, int32 or uint32, got "
-            f"{type(array).__name__}"
+            f"task {index}: {role} must be a numpy.ndarray of float32, int32 or uint32 or a "
+            f"buffer region, got {type(array).__name__}"
         )
     code = _type_code(array.dtype)
     if code < 0:
@@ -386,6 +407,15 @@ def _scalar_bits(index: int, name: str, position: int, value: Any, code: int) ->
 def _record(index: int, item: Any) -> _Record:
     """One task checked and turned into its ``gpu_task_t`` fields (raises for a bad task)."""
     if not isinstance(item, Task):
+        if _has_region(item):
+            # A tuple on buffers: checked as the addition task it is, which must be float32.
+            record = _record(index, _make(Op.VECTOR_ADD, (item[0], item[1]), item[2]))
+            if record.flags & TASK_DTYPE_MASK != DType.F32:
+                raise TypeError(
+                    f"task {index}: an (a, b, out) tuple adds float32 arrays; its operands are "
+                    f"{ELEMENT_DTYPES[record.flags & TASK_DTYPE_MASK]} (use ops.add for other types)"
+                )
+            return record
         a, b, out = _check_task(index, item)  # an (a, b, out) tuple: float32 addition
         return _Record(Op.VECTOR_ADD, 0, (a.ctypes.data, b.ctypes.data), out.ctypes.data, out.size, ())
     info = op_info(item._op)
@@ -426,6 +456,11 @@ def _record(index: int, item: Any) -> _Record:
             raise ValueError(
                 f"task {index}: out of {name} must hold one element, has shape {item._out.shape}"
             )
+        if isinstance(item._out, REGION_TYPES):
+            raise ValueError(
+                f"task {index}: out of {name} must be a numpy.ndarray, not a buffer region: a "
+                "reduction's result is combined on the host"
+            )
         length = arrays[0].size
     else:
         a, b, out = arrays
@@ -445,8 +480,23 @@ def _record(index: int, item: Any) -> _Record:
         params = (m, k, n)
         if item._transpose_b:
             flags |= TASK_TRANSPOSE_B
-    inputs = tuple(array.ctypes.data for array in arrays[:-1])
-    return _Record(int(info.op), flags, inputs, item._out.ctypes.data, length, params)
+    pointers = [0 if isinstance(array, REGION_TYPES) else array.ctypes.data for array in arrays]
+    regions = tuple(
+        (OUTPUT_SLOT if slot == len(arrays) - 1 else slot, region._fields()[0], region._offset)
+        for slot, region in (
+            (slot, as_region(array)) for slot, array in enumerate(arrays) if isinstance(array, REGION_TYPES)
+        )
+    )
+    return _Record(int(info.op), flags, tuple(pointers[:-1]), pointers[-1], length, params, regions)
+
+
+def _has_region(item: Any) -> bool:
+    """Whether ``item`` is a 3-sequence (an ``(a, b, out)`` tuple) holding a region."""
+    return (
+        isinstance(item, (tuple, list))
+        and len(item) == 3
+        and any(isinstance(x, REGION_TYPES) for x in item)
+    )
 
 
 def _task_by_task(items: Sequence[Any]) -> np.ndarray:
@@ -459,6 +509,11 @@ def _task_by_task(items: Sequence[Any]) -> np.ndarray:
         row["inputs"][: len(record.inputs)] = record.inputs
         row["params"][: len(record.params)] = record.params
     tasks.flags.writeable = False
+    # (task, slot, handle, offset) of every operand in a buffer.
+    placed = [(i,) + region for i, record in enumerate(records) for region in record.regions]
+    if placed:
+        task_index, slots, handles, offsets = zip(*placed)
+        tasks = attach(tasks, task_index, slots, handles, offsets)
     return tasks
 
 
@@ -572,9 +627,14 @@ def _fast(items: List[Any]) -> Optional[np.ndarray]:
     arity = arity_of[rows]
     inputs = list(chain.from_iterable(map(_inputs_of, tasks)))
     arrays = inputs + list(map(_out_of, tasks))
-    if not all(map(isinstance, arrays, repeat(np.ndarray))):
-        return None
-    fields = _read(arrays, types=True)
+    regions = None
+    if all(map(isinstance, arrays, repeat(np.ndarray))):
+        fields = _read(arrays, types=True)
+    else:
+        mixed = _read_mixed(arrays)
+        if mixed is None:
+            return None
+        fields, regions = mixed
     assert fields.types is not None
     n_in = len(inputs)
     # Layout.
@@ -650,7 +710,55 @@ def _fast(items: List[Any]) -> Optional[np.ndarray]:
     result["length"] = lengths
     result["params"] = params
     result.flags.writeable = False
+    if regions is not None:
+        where, handles, offsets = regions
+        is_input = where < n_in
+        # An input's task and slot; an output's task is its position after the inputs.
+        owner_of = owner[np.minimum(where, max(n_in - 1, 0))] if n_in else np.zeros(len(where), np.intp)
+        task_index = np.where(is_input, owner_of, where - n_in)
+        slot = np.where(is_input, where - first[owner_of], OUTPUT_SLOT)
+        if np.any(reduction[task_index[~is_input]]):
+            return None  # a reduction's result goes to the host: the slow path says so
+        result = attach(result, task_index, slot, handles, offsets)
     return result
+
+
+#: The flags a region passes the layout checks with (it is contiguous, aligned, writable).
+_REGION_FLAGS = _C_CONTIGUOUS | _ALIGNED | _WRITEABLE
+
+
+def _read_mixed(arrays: List[Any]) -> Optional[Tuple[_Fields, Tuple[np.ndarray, List[int], List[int]]]]:
+    """The fields of arrays and buffer regions mixed (a region's pointer is 0, for
+    :func:`attach` to replace), and where the regions are with their handles and offsets;
+    None when an item is neither, or a region's buffer is closed."""
+    count = len(arrays)
+    is_region = np.fromiter(map(isinstance, arrays, repeat(REGION_TYPES)), np.bool_, count)
+    is_array = np.fromiter(map(isinstance, arrays, repeat(np.ndarray)), np.bool_, count)
+    if not np.all(is_region | is_array):
+        return None
+    where = np.flatnonzero(is_region)
+    found = region_fields([arrays[i] for i in where.tolist()])
+    if found is None:
+        return None
+    handles, offsets, codes, region_shapes = found
+    pointers = np.zeros(count, np.uintp)
+    flags = np.full(count, _REGION_FLAGS, np.intc)
+    types = np.zeros(count, np.int8)
+    types[where] = codes
+    shapes = [_shape_matrix(region_shapes)]
+    hosts = np.flatnonzero(is_array)
+    if len(hosts):
+        host = _read([arrays[i] for i in hosts.tolist()], types=True)
+        assert host.types is not None
+        pointers[hosts], flags[hosts], types[hosts] = host.pointers, host.flags, host.types
+        shapes.append(host.shapes)
+    width = max(matrix.shape[1] for matrix in shapes)
+    merged = np.full((count, width), -1, np.intp)
+    merged[where, : shapes[0].shape[1]] = shapes[0]
+    if len(hosts):
+        merged[hosts, : shapes[1].shape[1]] = shapes[1]
+    float32 = bool(np.all(types == 0))
+    return _Fields(pointers, flags, float32, merged, types), (where, handles, offsets)
 
 
 def stacked_array(
@@ -663,15 +771,17 @@ def stacked_array(
     if out is None:
         raise TypeError("Batch.stacked_op needs out (one row per task)")
     example = Task(info.op, inputs, out, scalars, transpose_b=transpose_b)  # checks the counts
-    arrays = list(example._inputs) + [example._out]
+    # A buffer region stacks too: its rows (``region[i]``) are consecutive in the buffer.
+    arrays = [as_region(x) if isinstance(x, REGION_TYPES) else x for x in list(example._inputs) + [example._out]]
     for role, array in zip(_INPUT_NAMES[: info.arity] + ("out",), arrays):
-        if not isinstance(array, np.ndarray):
+        if not isinstance(array, (np.ndarray,) + REGION_TYPES):
             raise TypeError(
-                f"{role} must be a numpy.ndarray (one row per task), got {type(array).__name__}"
+                f"{role} must be a numpy.ndarray (one row per task) or a buffer region of "
+                f"rows, got {type(array).__name__}"
             )
         if array.ndim == 0:
             raise ValueError(f"{role}: a stacked array needs at least one dimension (one row per task)")
-    count = out.shape[0]
+    count = arrays[-1].shape[0]
     counts = [array.shape[0] for array in arrays]
     if len(set(counts)) != 1:
         raise ValueError(f"inputs and out must hold as many tasks (rows); they hold {counts}")
@@ -703,11 +813,19 @@ def _stacked_fast(
     if code < 0 or code not in info.dtypes or any(x.dtype != arrays[0].dtype for x in arrays):
         return None
     # Rows share the dtype, the row shape and strides (so C-contiguity), and writeability;
-    # when the whole array is aligned, so is every row.
-    if not all(x.flags.aligned for x in arrays) or not arrays[-1].flags.writeable:
+    # when the whole array is aligned, so is every row. (A region's rows are all of that.)
+    hosts = [x for x in arrays if isinstance(x, np.ndarray)]
+    if not all(x.flags.aligned for x in hosts):
         return None
-    if count and not all(x[0].flags.c_contiguous for x in arrays):
+    if isinstance(arrays[-1], np.ndarray) and not arrays[-1].flags.writeable:
         return None
+    if count and not all(x[0].flags.c_contiguous for x in hosts):
+        return None
+    in_buffers = [(slot, x) for slot, x in enumerate(arrays) if not isinstance(x, np.ndarray)]
+    if in_buffers and region_fields([x for _, x in in_buffers]) is None:
+        return None  # a closed buffer: the slow path says so
+    if info.kind == REDUCTION and not isinstance(arrays[-1], np.ndarray):
+        return None  # a reduction's result goes to the host: the slow path says so
     shapes = [x.shape[1:] for x in arrays]
     params = np.zeros((count, 4), np.uint64)
     flags = code
@@ -742,6 +860,8 @@ def _stacked_fast(
     tasks["op"] = info.op
     tasks["flags"] = flags
     for slot, array in enumerate(arrays):
+        if not isinstance(array, np.ndarray):
+            continue  # attached below
         # Modulo 2**64, so that a negative stride (x[::-1]) works too.
         offsets = (np.arange(count, dtype=np.int64) * array.strides[0]).astype(np.uint64)
         pointers = (offsets + np.uint64(array.ctypes.data)).astype(np.uintp)
@@ -752,6 +872,19 @@ def _stacked_fast(
     tasks["length"] = length
     tasks["params"] = params
     tasks.flags.writeable = False
+    if in_buffers:
+        rows = np.arange(count, dtype=np.intp)
+        task_index, slots, handles, offsets_ = [], [], [], []
+        for slot, region in in_buffers:
+            row = math.prod(region.shape[1:])
+            task_index.append(rows)
+            slots.append(np.full(count, OUTPUT_SLOT if slot == len(arrays) - 1 else slot, np.intp))
+            handles.append(np.full(count, region._fields()[0], np.uint64))
+            offsets_.append(np.uint64(region.offset) + rows.astype(np.uint64) * np.uint64(row))
+        tasks = attach(
+            tasks, np.concatenate(task_index), np.concatenate(slots), np.concatenate(handles),
+            np.concatenate(offsets_),
+        )
     return tasks
 
 

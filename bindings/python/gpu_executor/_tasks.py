@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable, List, NamedTuple, Optional, Tuple
 import numpy as np
 
 from . import _ffi
+from ._buffers import REGION_TYPES, as_region
 from ._ffi import Op
 
 ArrayTask = Tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -293,8 +294,18 @@ class _Column:
     def __init__(self, role: str, values: Any) -> None:
         self.output = role == "out"
         self.stacked: Optional[np.ndarray] = None
+        # A buffer region whose rows are the tasks' operands (like a stacked array).
+        self.region: Any = None
         self.items: Sequence[Any] = ()
-        if isinstance(values, np.ndarray) and values.dtype != object:
+        if isinstance(values, REGION_TYPES):
+            region = as_region(values)
+            if region.ndim == 0:
+                raise ValueError(
+                    f"{role}: a stacked region needs at least one dimension (one row per task)"
+                )
+            self.region = region
+            self.count = region.shape[0]
+        elif isinstance(values, np.ndarray) and values.dtype != object:
             if values.ndim == 0:
                 raise ValueError(
                     f"{role}: a stacked array needs at least one dimension (one row per task)"
@@ -306,10 +317,17 @@ class _Column:
             self.count = len(self.items)
 
     def item(self, index: int) -> Any:
+        if self.region is not None:
+            return self.region[index]
         return self.stacked[index] if self.stacked is not None else self.items[index]
 
     def keep(self) -> Any:
+        if self.region is not None:
+            return self.region
         return self.stacked if self.stacked is not None else self.items
+
+    def has_regions(self) -> bool:
+        return self.region is not None or any(isinstance(x, REGION_TYPES) for x in self.items)
 
     @property
     def required_flags(self) -> int:
@@ -433,6 +451,22 @@ def _task_by_task(items: Iterable[Any]) -> np.ndarray:
     return _fill(pointers, lengths, len(checked))
 
 
+def _with_regions(columns: List[_Column], items: Optional[List[Any]]) -> np.ndarray:
+    """The task array of ``(a, b, out)`` tuples some of whose operands are buffer regions,
+    through the builders of every op (which handle regions): all-stacked columns as one
+    stacked addition, anything else as a list of tuples. Raises the first bad task's error."""
+    from ._optasks import stacked_array, task_array
+
+    stacked = [column.region if column.region is not None else column.stacked for column in columns]
+    if all(x is not None for x in stacked) and all(x.dtype == _F32 for x in stacked):
+        # A tuple is a float32 addition; other element types take the list path, whose
+        # check names the first bad task.
+        return stacked_array(Op.VECTOR_ADD, stacked[:2], stacked[2])
+    if items is None:
+        items = [tuple(c.item(i) for c in columns) for i in range(columns[0].count)]
+    return task_array(items)
+
+
 # --- Batch -----------------------------------------------------------------------------------
 
 
@@ -478,18 +512,21 @@ class Batch:
     def stacked(cls, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> "Batch":
         """Task ``i`` is ``(a[i], b[i], out[i])``: three float32 arrays of one shape
         ``(tasks, ...)`` whose rows are C-contiguous (the arrays themselves need not be, e.g.
-        ``x[:, :16]``)."""
+        ``x[:, :16]``). Any of them may be a float32 buffer region of that shape
+        (``buf.region(offset, shape=(tasks, n))``), whose rows are consecutive."""
         for role, value in zip(_ROLES, (a, b, out)):
-            if not isinstance(value, np.ndarray):
+            if not isinstance(value, (np.ndarray,) + REGION_TYPES):
                 raise TypeError(
-                    f"{role} must be a numpy.ndarray (one row per task), got {type(value).__name__}"
+                    f"{role} must be a numpy.ndarray (one row per task) or a buffer region of "
+                    f"rows, got {type(value).__name__}"
                 )
         return cls.from_lists(a, b, out)
 
     @classmethod
     def from_lists(cls, a: Iterable[Any], b: Iterable[Any], out: Iterable[Any]) -> "Batch":
-        """Task ``i`` is ``(a[i], b[i], out[i])``: three sequences of as many arrays (an
-        ``ndarray`` in place of a sequence stands for its rows)."""
+        """Task ``i`` is ``(a[i], b[i], out[i])``: three sequences of as many arrays or
+        buffer regions (an ``ndarray`` or a region in place of a sequence stands for its
+        rows)."""
         columns = [_Column(role, values) for role, values in zip(_ROLES, (a, b, out))]
         counts = [column.count for column in columns]
         if len(set(counts)) != 1:
@@ -516,7 +553,8 @@ class Batch:
 
         batch = cls.__new__(cls)
         tasks = stacked_array(op, inputs, out, scalars, transpose_b)
-        keep = (tuple(inputs) if not isinstance(inputs, np.ndarray) else (inputs,), out, scalars)
+        single = isinstance(inputs, (np.ndarray,) + REGION_TYPES)
+        keep = ((inputs,) if single else tuple(inputs), out, scalars)
         batch._set(tasks, keep)
         return batch
 
@@ -525,6 +563,8 @@ class Batch:
 
     def _build(self, columns: Optional[List[_Column]], items: Optional[List[Any]]) -> None:
         tasks = self._fast(columns) if columns is not None else None
+        if tasks is None and columns is not None and any(c.has_regions() for c in columns):
+            tasks = _with_regions(columns, items)
         if tasks is None:
             if items is None:
                 assert columns is not None
@@ -542,6 +582,8 @@ class Batch:
     @staticmethod
     def _fast(columns: List[_Column]) -> Optional[np.ndarray]:
         """The task array when every task is fit, else None (then checked task by task)."""
+        if any(column.region is not None for column in columns):
+            return None  # regions: _with_regions
         checked = _check_columns(columns)
         if checked is None:
             return None

@@ -33,6 +33,7 @@ __all__ = [
     "add",
     "axpy",
     "clamp",
+    "copy",
     "cos",
     "div",
     "dot",
@@ -199,6 +200,12 @@ def fma(a: Any, b: Any, c: Any, out: Optional[Any] = None) -> Task:
     if out is None:
         out = _allocate(OPS[Op.FMA], (a, b, c), False)
     return _make(Op.FMA, (a, b, c), out)
+
+
+def copy(a: Any, out: Optional[Any] = None) -> Task:
+    """``out = a``: between buffer regions, from a buffer to a host array or back, or
+    between host arrays. float32, int32, uint32."""
+    return _unary(Op.COPY, a, out)
 
 
 # --- reductions: float32 in, one float32 out ----------------------------------------------------

@@ -20,6 +20,7 @@ STRUCTS = {
     "gpu_executor_stats_t": _ffi.gpu_executor_stats_t,
     "gpu_adapter_info_t": _ffi.gpu_adapter_info_t,
     "gpu_kernel_desc_t": _ffi.gpu_kernel_desc_t,
+    "gpu_region_t": _ffi.gpu_region_t,
 }
 
 ENUMS = {
@@ -40,6 +41,7 @@ C_TYPES = {
     "size_t": ctypes.c_size_t,
     "double": ctypes.c_double,
     "char": ctypes.c_char,
+    "gpu_buffer_t": ctypes.c_uint64,  # typedef uint64_t gpu_buffer_t (checked below)
 }
 
 needs_header = pytest.mark.skipif(not HEADER.is_file(), reason=f"{HEADER} not found")
@@ -104,7 +106,7 @@ def test_enums_match_header():
 
 @needs_header
 def test_every_header_function_has_a_prototype():
-    declared = set(re.findall(r"\b(gpu_(?:executor|kernel)_[a-z_]+)\(", header_text()))
+    declared = set(re.findall(r"\b(gpu_(?:executor|kernel|buffer)_[a-z_]+)\(", header_text()))
     assert declared == set(_ffi._PROTOTYPES)
 
 
@@ -119,6 +121,18 @@ def test_ticket_and_log_callback_types_match_header():
     assert params == ["uint32_t level", "const char *message", "void *userdata"]
     assert _ffi.gpu_log_callback_t._restype_ is None
     assert _ffi.gpu_log_callback_t._argtypes_ == (ctypes.c_uint32, ctypes.c_char_p, ctypes.c_void_p)
+
+
+@needs_header
+def test_buffer_type_and_task_flags_match_header():
+    text = header_text()
+    assert "typedef uint64_t gpu_buffer_t;" in text
+    assert _ffi.gpu_buffer_t is ctypes.c_uint64
+    macros = {name: int(value) for name, value in re.findall(r"#define GPU_(TASK_\w+) (\d+)", text)}
+    ours = {name: getattr(_ffi, name) for name in macros}
+    assert ours == macros
+    # Every flag macro is exported where the package exports the older ones.
+    assert set(macros) <= set(gpu_executor.__all__)
 
 
 @needs_header
@@ -223,8 +237,19 @@ def test_raw_task_layout_reaches_the_library(executor, rng):
 
     assert status_of(task(op=0)) == Status.UNKNOWN_OP
     assert status_of(task(op=max(gpu_executor.Op) + 1)) == Status.UNKNOWN_OP
-    assert status_of(task(op=gpu_executor.Op.FMA + 1)) == Status.UNKNOWN_OP  # the gap before 64
-    assert status_of(task(flags=0x100)) == Status.INVALID_ARGUMENT  # a reserved bit
+    last_elementwise = max(op for op in gpu_executor.Op if op < gpu_executor.Op.SUM)
+    assert status_of(task(op=last_elementwise + 1)) == Status.UNKNOWN_OP  # the gap before 64
+    assert status_of(task(flags=0x20)) == Status.INVALID_ARGUMENT  # a reserved bit
+    assert status_of(task(flags=0x800)) == Status.INVALID_ARGUMENT  # no fourth input to mark
+    # inputs[0] as a gpu_region_t: handle 0 is never a buffer; the offset field is read
+    # where the header puts it (one past the start reaches past the end).
+    buffer = _ffi.gpu_buffer_t()
+    _check(lib, lib.gpu_buffer_create_from(executor._handle, 0, a.ctypes.data, a.size, ctypes.byref(buffer)))
+    region = _ffi.gpu_region_t(buffer=0, offset=0)
+    flags = _ffi.TASK_INPUT0_BUFFER
+    assert status_of(task(flags=flags, inputs_0=ctypes.addressof(region))) == Status.INVALID_BUFFER
+    region.buffer, region.offset = buffer.value, 1
+    assert status_of(task(flags=flags, inputs_0=ctypes.addressof(region))) == Status.OUT_OF_BOUNDS
     assert status_of(task(flags=max(gpu_executor.DType) + 1)) == Status.INVALID_ARGUMENT
     assert status_of(task(params_3=1)) == Status.INVALID_ARGUMENT
     assert status_of(task(inputs_2=a.ctypes.data)) == Status.INVALID_ARGUMENT
@@ -234,6 +259,12 @@ def test_raw_task_layout_reaches_the_library(executor, rng):
     assert np.isnan(out).all()
     assert status_of(task()) == Status.OK
     np.testing.assert_array_equal(out, a + b)
+    # The buffer holds a copy of a: out = buffer[0:] + b, the same sums.
+    out[:] = np.nan
+    region.offset = 0
+    assert status_of(task(flags=flags, inputs_0=ctypes.addressof(region))) == Status.OK
+    np.testing.assert_array_equal(out, a + b)
+    _check(lib, lib.gpu_buffer_destroy(executor._handle, buffer))
 
 
 def test_task_dtype_matches_the_ctypes_struct():
@@ -252,4 +283,16 @@ def test_task_dtype_matches_the_ctypes_struct():
     record = np.zeros(1, dtype)
     record["op"], record["flags"], record["output"], record["length"] = 1, 2, 0x1122334455667788, 2**40 + 3
     record["inputs"][0, 0], record["inputs"][0, 3], record["params"][0, 1] = 8, 0xFFFF_FFFF_FFFF_FFF0, 7
+    assert record.tobytes() == bytes(raw)
+
+
+def test_region_dtype_matches_the_ctypes_struct():
+    """gpu_executor.REGION_DTYPE (the region records next to a task array) has
+    gpu_region_t's exact layout; the ctypes struct is checked against the header above."""
+    dtype = gpu_executor.REGION_DTYPE
+    assert dtype.itemsize == ctypes.sizeof(_ffi.gpu_region_t)
+    assert list(dtype.names) == [name for name, _ in _ffi.gpu_region_t._fields_]
+    raw = _ffi.gpu_region_t(buffer=0x0000_0007_0000_0001, offset=2**40 + 3)
+    record = np.zeros(1, dtype)
+    record["buffer"], record["offset"] = 0x0000_0007_0000_0001, 2**40 + 3
     assert record.tobytes() == bytes(raw)
