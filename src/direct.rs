@@ -113,7 +113,7 @@ pub fn eligible(task: &TaskInputs) -> bool {
         let end = r.byte_at(task.len as u64) / 4;
         arena.bindable && end <= u64::from(u32::MAX)
     };
-    inputs.iter().all(|r| r.as_ref().is_some_and(fits)) && fits(out)
+    inputs.iter().all(|r| r.is_some_and(fits)) && fits(out)
 }
 
 /// What tasks must share to share a direct dispatch: wave, op, scalars, and the GPU
@@ -204,8 +204,8 @@ impl DirectDispatch {
         for &i in &group.tasks {
             let task = &tasks[i];
             // `eligible` checked every element offset fits u32.
-            let element = |r: &Option<crate::buffer::Region>, at: u64| {
-                r.as_ref().map_or(0, |r| (r.byte_at(at) / 4) as u32)
+            let element = |r: &Option<&crate::buffer::Region>, at: u64| {
+                r.map_or(0, |r| (r.byte_at(at) / 4) as u32)
             };
             let mut done = 0u64;
             while done < task.len as u64 {

@@ -598,7 +598,7 @@ impl Executor {
         let mut task = [Task::with_operands(
             op,
             len,
-            &[Operand::Resident(region)],
+            &mut [Operand::Resident(region)],
             &[],
             Destination::Host(out),
         )?];

@@ -8,120 +8,140 @@
 //! later task writes has no defined value and is rejected, as are two tasks writing one
 //! region; a task may write the very region it reads (in place), not part of it.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::task::TaskInputs;
 
-/// One task's access to a buffer: element range and task.
+/// One task's access to a buffer.
+#[derive(Clone, Debug)]
 struct Access {
+    handle: u64,
     range: Range<u64>,
     task: usize,
-}
-
-/// Hashes buffer handles, which are distinct numbers already: one multiply spreads them.
-#[derive(Default)]
-struct HandleHasher(u64);
-
-impl Hasher for HandleHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (n ^ (n >> 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-/// Accesses per buffer handle.
-type PerBuffer = HashMap<u64, Vec<Access>, BuildHasherDefault<HandleHasher>>;
-
-fn overlap(a: &Range<u64>, b: &Range<u64>) -> bool {
-    a.start < b.end && b.start < a.end && !a.is_empty() && !b.is_empty()
+    write: bool,
 }
 
 /// The wave of every task (0 for tasks without resident operands), or the first conflict.
+///
+/// Every access is listed once and sorted by buffer and start; a sweep over each buffer's
+/// accesses meets only the pairs that overlap, so the work is O(n log n) plus the overlaps,
+/// and batches whose tasks share no region cost a sort.
 pub fn waves(tasks: &[TaskInputs]) -> Result<Vec<usize>> {
     let mut wave = vec![0; tasks.len()];
     if !tasks.iter().any(TaskInputs::touches_resident) {
         return Ok(wave);
     }
-    let mut reads = PerBuffer::with_capacity_and_hasher(tasks.len() * 2, Default::default());
-    let mut writes = PerBuffer::with_capacity_and_hasher(tasks.len(), Default::default());
+    let mut accesses: Vec<Access> = Vec::with_capacity(tasks.len() * 4);
     for (i, task) in tasks.iter().enumerate() {
-        let mut own_reads: Vec<(u64, Range<u64>)> = Vec::new();
         for (k, region) in task.resident.iter().enumerate() {
-            let Some(region) = region else { continue };
-            let handle = region.buffer.handle;
-            let range = region.offset..region.offset + task.input_len(k) as u64;
-            for w in writes.get(&handle).into_iter().flatten() {
-                if overlap(&w.range, &range) {
-                    wave[i] = wave[i].max(wave[w.task] + 1);
-                }
+            if let Some(region) = region {
+                let start = region.offset;
+                accesses.push(Access {
+                    handle: region.buffer.handle,
+                    range: start..start + task.input_len(k) as u64,
+                    task: i,
+                    write: false,
+                });
             }
-            own_reads.push((handle, range));
         }
         if let Some(region) = &task.resident_output {
-            let handle = region.buffer.handle;
-            let range = region.offset..region.offset + task.output_len() as u64;
-            if let Some(r) = reads
-                .get(&handle)
-                .into_iter()
-                .flatten()
-                .find(|r| overlap(&r.range, &range))
-            {
-                return Err(Error::new(
-                    ErrorKind::Dependency,
-                    format!(
-                        "task {} reads elements {}..{} of buffer {handle:#x}, which the later task {i} writes; put the reader after the writer or in another batch",
-                        r.task, r.range.start, r.range.end
-                    ),
-                ));
-            }
-            if let Some(w) = writes
-                .get(&handle)
-                .into_iter()
-                .flatten()
-                .find(|w| overlap(&w.range, &range))
-            {
-                return Err(Error::new(
-                    ErrorKind::Aliasing,
-                    format!(
-                        "task {i}: its output overlaps the output of task {} in buffer {handle:#x}",
-                        w.task
-                    ),
-                ));
-            }
-            let partial = own_reads
-                .iter()
-                .any(|(h, r)| *h == handle && overlap(r, &range) && *r != range);
-            if partial {
-                return Err(Error::new(
-                    ErrorKind::Aliasing,
-                    format!(
-                        "task {i}: its output partly overlaps one of its inputs in buffer {handle:#x}; in place means the very same region"
-                    ),
-                ));
-            }
-            writes
-                .entry(handle)
-                .or_default()
-                .push(Access { range, task: i });
-        }
-        for (handle, range) in own_reads {
-            reads
-                .entry(handle)
-                .or_default()
-                .push(Access { range, task: i });
+            let start = region.offset;
+            accesses.push(Access {
+                handle: region.buffer.handle,
+                range: start..start + task.output_len() as u64,
+                task: i,
+                write: true,
+            });
         }
     }
+    accesses.retain(|a| !a.range.is_empty());
+    accesses.sort_unstable_by_key(|a| (a.handle, a.range.start));
+    // (reader, writer): the reader runs after the writer.
+    let mut after: Vec<(usize, usize)> = Vec::new();
+    let mut conflict: Option<(usize, Error)> = None;
+    let mut active: Vec<usize> = Vec::new();
+    for (n, x) in accesses.iter().enumerate() {
+        let first_of_buffer = n == 0 || accesses[n - 1].handle != x.handle;
+        if first_of_buffer {
+            active.clear();
+        }
+        active.retain(|&p| accesses[p].range.end > x.range.start);
+        for &p in &active {
+            let y = &accesses[p];
+            if let Some(found) = classify(x, y, &mut after) {
+                // Report the conflict of the earliest task, whatever the sort met first.
+                if conflict.as_ref().is_none_or(|(t, _)| found.0 < *t) {
+                    conflict = Some(found);
+                }
+            }
+        }
+        active.push(n);
+    }
+    if let Some((_, error)) = conflict {
+        return Err(error);
+    }
+    after.sort_unstable();
+    for (reader, writer) in after {
+        wave[reader] = wave[reader].max(wave[writer] + 1);
+    }
     Ok(wave)
+}
+
+/// Two overlapping accesses of one buffer: an ordering (`after` gets (reader, writer)),
+/// nothing (two reads, or in place on the very same region), or a conflict, with the task
+/// it is reported against.
+fn classify(x: &Access, y: &Access, after: &mut Vec<(usize, usize)>) -> Option<(usize, Error)> {
+    let handle = x.handle;
+    if !x.write && !y.write {
+        return None;
+    }
+    if x.task == y.task {
+        // One task's input and output: in place on the very same region, or a conflict.
+        if x.range == y.range {
+            return None;
+        }
+        return Some((
+            x.task,
+            Error::new(
+                ErrorKind::Aliasing,
+                format!(
+                    "task {}: its output partly overlaps one of its inputs in buffer {handle:#x}; in place means the very same region",
+                    x.task
+                ),
+            ),
+        ));
+    }
+    let (early, late) = if x.task < y.task { (x, y) } else { (y, x) };
+    match (early.write, late.write) {
+        (true, true) => Some((
+            late.task,
+            Error::new(
+                ErrorKind::Aliasing,
+                format!(
+                    "task {}: its output overlaps the output of task {} in buffer {handle:#x}",
+                    late.task, early.task
+                ),
+            ),
+        )),
+        (false, true) => {
+            let overlap =
+                early.range.start.max(late.range.start)..early.range.end.min(late.range.end);
+            Some((
+                early.task,
+                Error::new(
+                    ErrorKind::Dependency,
+                    format!(
+                        "task {} reads elements {}..{} of buffer {handle:#x}, which the later task {} writes; put the reader after the writer or in another batch",
+                        early.task, overlap.start, overlap.end, late.task
+                    ),
+                ),
+            ))
+        }
+        (true, false) => {
+            after.push((late.task, early.task));
+            None
+        }
+        (false, false) => None,
+    }
 }

@@ -22,6 +22,12 @@ pub enum Operand<'a> {
     Resident(Region),
 }
 
+impl Default for Operand<'_> {
+    fn default() -> Self {
+        Operand::Host(&[])
+    }
+}
+
 /// Where an output goes: caller memory, or a region of a resident buffer.
 #[derive(Debug)]
 pub enum Destination<'a> {
@@ -61,17 +67,31 @@ impl<'a> Task<'a> {
         scalars: &[u32],
         output: &'a mut [u32],
     ) -> Result<Self> {
-        let operands: Vec<Operand<'a>> = inputs.iter().map(|&a| Operand::Host(a)).collect();
-        Self::with_operands(op, len, &operands, scalars, Destination::Host(output))
+        if inputs.len() > MAX_INPUTS {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "{} inputs: no op reads more than {MAX_INPUTS}",
+                    inputs.len()
+                ),
+            ));
+        }
+        let mut operands: [Operand<'a>; MAX_INPUTS] = Default::default();
+        for (slot, &a) in operands.iter_mut().zip(inputs) {
+            *slot = Operand::Host(a);
+        }
+        let operands = &mut operands[..inputs.len()];
+        Self::with_operands(op, len, operands, scalars, Destination::Host(output))
     }
 
     /// `new` with inputs and output that may be regions of resident buffers. A region must
     /// lie inside its buffer (`OutOfBounds`) and hold the op's element type
     /// (`TypeMismatch`); a reduction's result lands on the host.
+    /// The operands are moved out of `inputs` (left as empty host arrays).
     pub fn with_operands(
         op: KernelId,
         len: usize,
-        inputs: &[Operand<'a>],
+        inputs: &mut [Operand<'a>],
         scalars: &[u32],
         output: Destination<'a>,
     ) -> Result<Self> {
@@ -107,9 +127,9 @@ impl<'a> Task<'a> {
         let mut arrays: [&'a [u32]; MAX_INPUTS] = [&[]; MAX_INPUTS];
         let mut resident: [Option<Region>; MAX_INPUTS] = Default::default();
         let names = ["inputs[0]", "inputs[1]", "inputs[2]"];
-        for (k, operand) in inputs.iter().enumerate() {
+        for (k, operand) in inputs.iter_mut().enumerate() {
             let wanted = kind.input_len(k, len, scalars);
-            match operand {
+            match std::mem::take(operand) {
                 Operand::Host(array) if array.len() == wanted => arrays[k] = array,
                 Operand::Host(_) => {
                     return Err(Error::new(
@@ -121,8 +141,8 @@ impl<'a> Task<'a> {
                     ))
                 }
                 Operand::Resident(region) => {
-                    check_region(region, wanted, names[k])?;
-                    resident[k] = Some(region.clone());
+                    check_region(&region, wanted, names[k])?;
+                    resident[k] = Some(region);
                 }
             }
         }
@@ -205,14 +225,15 @@ impl<'a> Task<'a> {
         )
     }
 
-    /// The arrays the op reads, detached from the output so both can be borrowed at once.
-    pub fn inputs(&self) -> TaskInputs<'a> {
+    /// The arrays the op reads, detached from the output so both can be borrowed at once
+    /// (the resident operands are borrowed from the task).
+    pub fn inputs(&self) -> TaskInputs<'_> {
         let kind = self.kind.or_else(|| self.op.kind().ok());
         TaskInputs {
             op: self.op,
             arrays: self.inputs,
-            resident: self.resident.clone(),
-            resident_output: self.resident_output.clone(),
+            resident: [0, 1, 2].map(|k| self.resident[k].as_ref()),
+            resident_output: self.resident_output.as_ref(),
             arity: kind.map_or(0, KernelKind::arity),
             kind,
             scalars: self.scalars,
@@ -233,15 +254,15 @@ impl<'a> Task<'a> {
 /// What the GPU needs of a task before it runs: the op, its input arrays, scalars and the
 /// output length. The output itself is only needed when the results are copied out, which
 /// lets [`Executor::launch`](crate::Executor::launch) return before then.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct TaskInputs<'a> {
     pub op: KernelId,
     /// Host inputs (resident ones empty).
     pub arrays: [&'a [u32]; MAX_INPUTS],
     /// Resident inputs.
-    pub resident: [Option<Region>; MAX_INPUTS],
+    pub resident: [Option<&'a Region>; MAX_INPUTS],
     /// Resident output, if the output is not host memory.
-    pub resident_output: Option<Region>,
+    pub resident_output: Option<&'a Region>,
     /// How many of `arrays` the op reads (0 when the op is unknown: rejected at launch).
     pub arity: usize,
     /// What the op is (`None` when unknown: rejected at launch).
@@ -260,7 +281,7 @@ impl<'a> TaskInputs<'a> {
                 ty: ElemType::F32,
             },
             arrays: [bytemuck::cast_slice(a), bytemuck::cast_slice(b), &[]],
-            resident: Default::default(),
+            resident: [None; MAX_INPUTS],
             resident_output: None,
             arity: 2,
             kind: crate::ops::elementwise(1).map(KernelKind::Elementwise),

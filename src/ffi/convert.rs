@@ -192,15 +192,15 @@ pub unsafe fn tasks_from<'a>(
                 .or_else(|e| reject(S::from(e.kind), format!("task {i}: {what}: {}", e.message)))
         };
         let names = ["inputs[0]", "inputs[1]", "inputs[2]"];
-        let mut inputs: Vec<Operand<'a>> = Vec::with_capacity(kind.arity());
+        let mut inputs: [Operand<'a>; MAX_INPUTS] = Default::default();
         for (k, &p) in t.inputs.iter().take(kind.arity()).enumerate() {
-            inputs.push(if t.flags & buffer_flag(k) != 0 {
+            inputs[k] = if t.flags & buffer_flag(k) != 0 {
                 Operand::Resident(region_of(p, names[k])?)
             } else {
                 // SAFETY: check_task proved every pointer the op reads non-NULL, aligned
                 // and non-overflowing for length > 0; the caller guarantees validity.
                 Operand::Host(unsafe { input_slice(p, kind.input_len(k, t.length, params)) })
-            });
+            };
         }
         let output = if t.flags & GPU_TASK_OUTPUT_BUFFER != 0 {
             Destination::Resident(region_of(t.output.cast_const(), "output")?)
@@ -211,7 +211,7 @@ pub unsafe fn tasks_from<'a>(
             Destination::Host(unsafe { output_slice(t.output, kind.output_len(t.length)) })
         };
         converted.push(
-            Task::with_operands(id, t.length, &inputs, params, output)
+            Task::with_operands(id, t.length, &mut inputs[..kind.arity()], params, output)
                 .or_else(|e| reject(S::from(e.kind), format!("task {i}: {}", e.message)))?,
         );
     }
