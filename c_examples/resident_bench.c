@@ -184,6 +184,7 @@ static int chain(gpu_executor_t *exec, int iterations, size_t n) {
   gpu_buffer_t x[STEPS + 1], by;
   gpu_region_t rx[STEPS + 1], ry;
   gpu_task_t tasks[STEPS];
+  gpu_executor_stats_t before, after;
   int k, it, bad = 0;
   size_t i;
   double resident, one_trip, round_trips, start;
@@ -208,11 +209,15 @@ static int chain(gpu_executor_t *exec, int iterations, size_t n) {
   CHECK(gpu_buffer_write(exec, x[0], 0, x0, n));
 
   /* 2. Resident: the chain alone. */
+  before.struct_size = sizeof before;
+  after.struct_size = sizeof after;
   for (it = -2; it < iterations; it++) {
+    if (it == 0) CHECK(gpu_executor_stats(exec, &before));
     start = now_us();
     CHECK(gpu_executor_submit_batch(exec, tasks, STEPS));
     if (it >= 0) times[it] = now_us() - start;
   }
+  CHECK(gpu_executor_stats(exec, &after));
   resident = median(times, iterations);
   CHECK(gpu_buffer_read(exec, x[STEPS], 0, got, n));
   if (!close_enough(got, want, n)) bad = 1;
@@ -245,6 +250,11 @@ static int chain(gpu_executor_t *exec, int iterations, size_t n) {
   printf("chain of %d AXPY over %zu elements, resident, one batch: median %.3f ms, %.2f TB/s "
          "(12 bytes per element per step)\n",
          STEPS, n, resident / 1e3, 12.0 * STEPS * (double)n / (resident * 1e-6) / 1e12);
+  printf("  per chain batch: %.1f dispatches (%.1f direct); submit %.1f us, wait %.1f us (mean)\n",
+         (double)(after.dispatches - before.dispatches) / iterations,
+         (double)(after.direct_dispatches - before.direct_dispatches) / iterations,
+         (double)(after.submit_ns - before.submit_ns) / iterations / 1e3,
+         (double)(after.wait_ns - before.wait_ns) / iterations / 1e3);
   printf("chain host to host, one upload + one batch + one readback: median %.3f ms\n",
          one_trip / 1e3);
   printf("chain host to host, %d round trips (one batch per step): median %.3f ms (%.2fx the "

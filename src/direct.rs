@@ -30,6 +30,9 @@ pub struct DirectTable {
     table: wgpu::Buffer,
     upload: wgpu::Buffer,
     pub capacity: u64,
+    /// The bind group last made with this table, and the GPU buffers (arena ids) and
+    /// layout it binds: a loop over the same buffers binds once.
+    bound: Option<(BindKey, wgpu::BindGroup)>,
     /// Bytes written for the current batch.
     used: u64,
     /// The upload buffer's remap, requested after the last submit.
@@ -53,9 +56,15 @@ impl DirectTable {
             table: buffer("direct table", U::STORAGE | U::COPY_DST, false),
             upload: buffer("direct table upload", U::MAP_WRITE | U::COPY_SRC, true),
             capacity,
+            bound: None,
             used: 0,
             upload_map: None,
         }
+    }
+
+    /// The arenas (and layout) its cached bind group binds, if any.
+    pub fn bound_key(&self) -> Option<&BindKey> {
+        self.bound.as_ref().map(|(key, _)| key)
     }
 
     /// Writes `words` into the upload buffer (waiting for its remap first) and unmaps it.
@@ -120,6 +129,10 @@ pub fn eligible(task: &TaskInputs) -> bool {
 /// buffers (arena ids) of their inputs and output.
 type DirectKey = (usize, KernelId, [u32; MAX_SCALARS], [u64; MAX_INPUTS + 1]);
 
+/// What a bind group of a direct dispatch binds: the arenas of the inputs and output, and
+/// the input count (which picks the layout).
+pub type BindKey = ([u64; MAX_INPUTS + 1], usize);
+
 fn key(wave: usize, task: &TaskInputs) -> DirectKey {
     let mut arenas = [0; MAX_INPUTS + 1];
     for (slot, r) in arenas.iter_mut().zip(&task.resident) {
@@ -137,6 +150,8 @@ fn key(wave: usize, task: &TaskInputs) -> DirectKey {
 pub struct DirectGroup {
     pub wave: usize,
     pub op: KernelId,
+    /// The buffers every task of the group binds.
+    pub bind: BindKey,
     /// Tasks of the batch, in batch order.
     pub tasks: Vec<usize>,
 }
@@ -151,7 +166,13 @@ pub fn group(tasks: &[TaskInputs], waves: &[usize], direct: &[bool]) -> Vec<Dire
     }
     groups
         .into_iter()
-        .map(|((wave, op, _, _), tasks)| DirectGroup { wave, op, tasks })
+        .map(|((wave, op, _, arenas), members)| DirectGroup {
+            wave,
+            op,
+            // One op: one arity.
+            bind: (arenas, tasks[members[0]].arity),
+            tasks: members,
+        })
         .collect()
 }
 
@@ -159,7 +180,6 @@ pub fn group(tasks: &[TaskInputs], waves: &[usize], direct: &[bool]) -> Vec<Dire
 pub struct DirectDispatch {
     pub wave: usize,
     pub kernel: Arc<Kernel>,
-    pub bind_group: wgpu::BindGroup,
     pub table: DirectTable,
     pub grid: (u32, u32),
     pub blocks: u64,
@@ -185,6 +205,7 @@ impl DirectDispatch {
         group: &DirectGroup,
         tasks: &[TaskInputs],
         mut table: DirectTable,
+        stats: &mut crate::stats::Stats,
     ) -> Result<Self> {
         let first = &tasks[group.tasks[0]];
         let blocks: u64 = group
@@ -224,52 +245,68 @@ impl DirectDispatch {
             }
         }
         table.fill(device, &words)?;
-        let mut entries: Vec<wgpu::BindGroupEntry> = first.resident[..first.arity]
-            .iter()
-            .zip(INPUT_BINDINGS)
-            .filter_map(|(r, binding)| {
-                r.as_ref().map(|r| wgpu::BindGroupEntry {
-                    binding,
-                    resource: r.buffer.memory.arena.buffer.as_entire_binding(),
-                })
-            })
-            .collect();
-        if let Some(out) = &first.resident_output {
-            entries.push(wgpu::BindGroupEntry {
-                binding: OUTPUT_BINDING,
-                resource: out.buffer.memory.arena.buffer.as_entire_binding(),
-            });
+        if table.bound_key() != Some(&group.bind) {
+            let bind_group = bind(device, &kernel, first, &table.table);
+            table.bound = Some((group.bind, bind_group));
+            stats.bind_groups_created += 1;
         }
-        entries.push(wgpu::BindGroupEntry {
-            binding: BLOCKS_BINDING,
-            resource: table.table.as_entire_binding(),
-        });
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("gpu_executor direct bind group"),
-            layout: &kernel.bind_group_layout,
-            entries: &entries,
-        });
         let (x, y) = dispatch_grid(blocks * u64::from(DIRECT_GROUP), DIRECT_GROUP, max_groups_x);
         Ok(Self {
             wave: group.wave,
             kernel,
-            bind_group,
             table,
             grid: (x, y),
             blocks,
         })
     }
 
-    /// The table copy, then the dispatch.
-    pub fn encode(&self, encoder: &mut wgpu::CommandEncoder) {
+    /// Copies the block table from its upload buffer (before the pass that uses it).
+    pub fn encode_table(&self, encoder: &mut wgpu::CommandEncoder) {
         let table = &self.table;
         encoder.copy_buffer_to_buffer(&table.upload, 0, &table.table, 0, table.used);
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some("direct dispatch"),
-            timestamp_writes: None,
-        });
-        pass.set_pipeline(&self.kernel.pipeline);
-        pass.set_bind_group(0, &self.bind_group, &[]);
-        pass.dispatch_workgroups(self.grid.0, self.grid.1, 1);
     }
+
+    /// The dispatch, in a compute pass shared with the batch's other direct dispatches
+    /// (wgpu puts a barrier between dispatches where one writes what another reads).
+    pub fn encode(&self, pass: &mut wgpu::ComputePass<'_>) {
+        if let Some((_, bind_group)) = &self.table.bound {
+            pass.set_pipeline(&self.kernel.pipeline);
+            pass.set_bind_group(0, bind_group, &[]);
+            pass.dispatch_workgroups(self.grid.0, self.grid.1, 1);
+        }
+    }
+}
+
+/// A bind group of `kernel`'s layout over the GPU buffers of `task`'s operands and `table`.
+fn bind(
+    device: &wgpu::Device,
+    kernel: &Kernel,
+    task: &TaskInputs,
+    table: &wgpu::Buffer,
+) -> wgpu::BindGroup {
+    let mut entries: Vec<wgpu::BindGroupEntry> = task.resident[..task.arity]
+        .iter()
+        .zip(INPUT_BINDINGS)
+        .filter_map(|(r, binding)| {
+            r.map(|r| wgpu::BindGroupEntry {
+                binding,
+                resource: r.buffer.memory.arena.buffer.as_entire_binding(),
+            })
+        })
+        .collect();
+    if let Some(out) = task.resident_output {
+        entries.push(wgpu::BindGroupEntry {
+            binding: OUTPUT_BINDING,
+            resource: out.buffer.memory.arena.buffer.as_entire_binding(),
+        });
+    }
+    entries.push(wgpu::BindGroupEntry {
+        binding: BLOCKS_BINDING,
+        resource: table.as_entire_binding(),
+    });
+    device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some("gpu_executor direct bind group"),
+        layout: &kernel.bind_group_layout,
+        entries: &entries,
+    })
 }

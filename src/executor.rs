@@ -373,8 +373,12 @@ impl Executor {
                 lock(&self.buckets)?.get_or_create_direct(group.op, &self.kernels, delta)?;
             let bytes = direct::table_bytes(&group, tasks);
             let idle = {
+                // Rather a table already bound to this group's buffers.
                 let mut tables = lock(&self.tables)?;
-                let fit = tables.iter().position(|t| t.capacity >= bytes);
+                let fit = tables
+                    .iter()
+                    .position(|t| t.capacity >= bytes && t.bound_key() == Some(&group.bind))
+                    .or_else(|| tables.iter().position(|t| t.capacity >= bytes));
                 fit.map(|i| tables.swap_remove(i))
             };
             let table = match idle {
@@ -391,8 +395,8 @@ impl Executor {
                 &group,
                 tasks,
                 table,
+                delta,
             )?);
-            delta.bind_groups_created += 1;
         }
         Ok(dispatches)
     }

@@ -285,8 +285,30 @@ pub fn launch(
         .chain(direct.iter().map(|d| d.wave))
         .max()
         .unwrap_or(0);
-    let (mut next_slab, mut next_direct) = (0, 0);
+    // Every block table first: they are distinct buffers that no dispatch writes.
+    for d in direct.iter() {
+        d.encode_table(&mut encoder);
+    }
+    // Runs of direct dispatches share one compute pass, across waves too: wgpu puts a
+    // barrier between two dispatches where one reads what the other writes. A slab
+    // (copies, its own pass) ends a run.
+    let (mut next_slab, mut next_direct, mut run_start) = (0, 0, 0);
+    let flush = |encoder: &mut wgpu::CommandEncoder, run: &[DirectDispatch]| {
+        if !run.is_empty() {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("direct dispatches"),
+                timestamp_writes: None,
+            });
+            for d in run {
+                d.encode(&mut pass);
+            }
+        }
+    };
     for wave in 0..=last {
+        if batch.get(next_slab).is_some_and(|s| s.wave == wave) {
+            flush(&mut encoder, &direct[run_start..next_direct]);
+            run_start = next_direct;
+        }
         while let Some(s) = batch.get(next_slab).filter(|s| s.wave == wave) {
             s.slab.encode(
                 &mut encoder,
@@ -298,11 +320,11 @@ pub fn launch(
             );
             next_slab += 1;
         }
-        while let Some(d) = direct.get(next_direct).filter(|d| d.wave == wave) {
-            d.encode(&mut encoder);
+        while direct.get(next_direct).is_some_and(|d| d.wave == wave) {
             next_direct += 1;
         }
     }
+    flush(&mut encoder, &direct[run_start..next_direct]);
     let submission = gpu.queue.submit([encoder.finish()]);
     for s in batch.iter_mut() {
         s.readback = s.slab.request_maps(s.readback_bytes(), &gpu.completion);
