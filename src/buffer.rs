@@ -6,6 +6,7 @@
 //! a newer buffer: it is caught, as is a handle of another executor.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::arena::Allocation;
@@ -78,11 +79,31 @@ impl Region {
     }
 }
 
+/// Hashes buffer handles, which are distinct numbers already: one multiply spreads them.
+#[derive(Default)]
+pub struct HandleHasher(u64);
+
+impl Hasher for HandleHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (n ^ (n >> 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
 /// The buffers one executor owns.
 pub struct BufferTable {
     owner: u64,
     next_serial: u64,
-    live: HashMap<u64, Arc<ResidentBuffer>>,
+    live: HashMap<u64, Arc<ResidentBuffer>, BuildHasherDefault<HandleHasher>>,
 }
 
 /// Highest serial number; a handle's low 32 bits.
@@ -93,7 +114,7 @@ impl BufferTable {
         Self {
             owner,
             next_serial: 1,
-            live: HashMap::new(),
+            live: HashMap::default(),
         }
     }
 

@@ -102,9 +102,10 @@ impl DirectTable {
     }
 }
 
-/// Words of the table's header and of each block (see `shaders/direct.wgsl`).
+/// Words of the table's header and of each entry (see `shaders/direct.wgsl`); each block
+/// adds one word.
 const HEADER_WORDS: usize = 8;
-const BLOCK_WORDS: usize = 8;
+const ENTRY_WORDS: usize = 8;
 
 /// Whether `task` can run on the direct path: a built-in element-wise op with every
 /// operand resident in a buffer that fits one binding, and offsets that fit the kernel's
@@ -185,14 +186,15 @@ pub struct DirectDispatch {
     pub blocks: u64,
 }
 
-/// Bytes the block table of `group` needs.
+/// Blocks of `DIRECT_BLOCK` elements a task of `len` elements takes.
+fn blocks_of(len: usize) -> u64 {
+    (len as u64).div_ceil(DIRECT_BLOCK)
+}
+
+/// Bytes the block table of `group` needs: header, one entry per task, a word per block.
 pub fn table_bytes(group: &DirectGroup, tasks: &[TaskInputs]) -> u64 {
-    let blocks: u64 = group
-        .tasks
-        .iter()
-        .map(|&i| (tasks[i].len as u64).div_ceil(DIRECT_BLOCK))
-        .sum();
-    ((HEADER_WORDS + blocks as usize * BLOCK_WORDS) * 4) as u64
+    let blocks: u64 = group.tasks.iter().map(|&i| blocks_of(tasks[i].len)).sum();
+    ((HEADER_WORDS + group.tasks.len() * ENTRY_WORDS) as u64 + blocks) * 4
 }
 
 impl DirectDispatch {
@@ -208,41 +210,44 @@ impl DirectDispatch {
         stats: &mut crate::stats::Stats,
     ) -> Result<Self> {
         let first = &tasks[group.tasks[0]];
-        let blocks: u64 = group
-            .tasks
-            .iter()
-            .map(|&i| (tasks[i].len as u64).div_ceil(DIRECT_BLOCK))
-            .sum();
-        let mut words: Vec<u32> = Vec::with_capacity(HEADER_WORDS + blocks as usize * BLOCK_WORDS);
-        let count = u32::try_from(blocks).map_err(|_| {
+        let blocks: u64 = group.tasks.iter().map(|&i| blocks_of(tasks[i].len)).sum();
+        let too_many = || {
             Error::new(
                 ErrorKind::SizeOverflow,
                 "a direct dispatch of more than 2^32 blocks",
             )
-        })?;
+        };
+        let count = u32::try_from(blocks).map_err(|_| too_many())?;
+        let entries = group.tasks.len();
+        let index_at =
+            u32::try_from(HEADER_WORDS + entries * ENTRY_WORDS).map_err(|_| too_many())?;
+        let mut words: Vec<u32> = Vec::with_capacity(index_at as usize + blocks as usize);
         words.extend([count, first.scalars[0], first.scalars[1], first.scalars[2]]);
-        words.extend([0; HEADER_WORDS - 4]);
+        words.extend([entries as u32, index_at, 0, 0]);
+        // `eligible` checked every element offset fits u32.
+        let element =
+            |r: Option<&crate::buffer::Region>| r.map_or(0, |r| (r.byte_at(0) / 4) as u32);
+        let mut first_block = 0u32;
         for &i in &group.tasks {
             let task = &tasks[i];
-            // `eligible` checked every element offset fits u32.
-            let element = |r: &Option<&crate::buffer::Region>, at: u64| {
-                r.map_or(0, |r| (r.byte_at(at) / 4) as u32)
-            };
-            let mut done = 0u64;
-            while done < task.len as u64 {
-                let count = (task.len as u64 - done).min(DIRECT_BLOCK);
-                words.extend([
-                    element(&task.resident[0], done),
-                    element(&task.resident[1], done),
-                    element(&task.resident[2], done),
-                    element(&task.resident_output, done),
-                    count as u32,
-                    0,
-                    0,
-                    0,
-                ]);
-                done += count;
-            }
+            words.extend([
+                element(task.resident[0]),
+                element(task.resident[1]),
+                element(task.resident[2]),
+                element(task.resident_output),
+                // A task's length fits u32: it is at most its buffer's, which fits u32 words.
+                task.len as u32,
+                first_block,
+                0,
+                0,
+            ]);
+            first_block += blocks_of(task.len) as u32;
+        }
+        for (e, &i) in group.tasks.iter().enumerate() {
+            words.extend(std::iter::repeat_n(
+                e as u32,
+                blocks_of(tasks[i].len) as usize,
+            ));
         }
         table.fill(device, &words)?;
         if table.bound_key() != Some(&group.bind) {

@@ -164,8 +164,9 @@ pub fn kind_of(code: u32) -> Option<KernelKind> {
     if code == ops::MATMUL {
         return Some(KernelKind::Matmul);
     }
-    if let Some(info) = user_kernel::lookup(code) {
-        return Some(KernelKind::User(info));
+    // Registered kernels have codes of their own range: built-ins skip the table's lock.
+    if code >= user_kernel::USER_OP_BASE {
+        return user_kernel::lookup(code).map(KernelKind::User);
     }
     ops::elementwise(code)
         .map(KernelKind::Elementwise)
@@ -260,10 +261,10 @@ pub fn direct_source(op: &ElementwiseOp, ty: ElemType) -> Option<String> {
         // A round wholly past the block's end loads nothing (the same for the whole
         // workgroup, so no divergence).
         loads.push(format!(
-            "    let live{q} = 4u * WORKGROUP_SIZE * {q}u < blk.count;"
+            "    let live{q} = 4u * WORKGROUP_SIZE * {q}u < count;"
         ));
         for name in &names[..op.arity] {
-            let lane = |l: &str| format!("{name}_mem[blk.{name} + i{q}.{l}]");
+            let lane = |l: &str| format!("{name}_mem[{name}_at + i{q}.{l}]");
             loads.push(format!(
                 "    var {name}{q} = vec4<{t}>();\n    if (live{q}) {{ {name}{q} = vec4<{t}>({}, {}, {}, {}); }}",
                 lane("x"),
@@ -276,9 +277,7 @@ pub fn direct_source(op: &ElementwiseOp, ty: ElemType) -> Option<String> {
         let lanes: Vec<String> = ["x", "y", "z", "w"]
             .iter()
             .map(|l| {
-                format!(
-                    "        if (i{q}.{l} < blk.count) {{ out_mem[blk.out + i{q}.{l}] = r.{l}; }}"
-                )
+                format!("        if (i{q}.{l} < count) {{ out_mem[base.w + i{q}.{l}] = r.{l}; }}")
             })
             .collect();
         stores.push(format!(
@@ -287,6 +286,13 @@ pub fn direct_source(op: &ElementwiseOp, ty: ElemType) -> Option<String> {
             lanes.join("\n")
         ));
     }
+    // Each input's first element: a, b, c are the base's x, y, z.
+    let starts: Vec<String> = names[..op.arity]
+        .iter()
+        .zip(["x", "y", "z"])
+        .map(|(name, lane)| format!("    let {name}_at = base.{lane};"))
+        .collect();
+    loads.splice(0..0, starts);
     Some(
         DIRECT_TEMPLATE
             .replace("{{INPUTS}}", &inputs.join("\n"))

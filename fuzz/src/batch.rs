@@ -148,8 +148,10 @@ fn decode_task(input: &mut Input, limits: Limits) -> TaskSpec {
     };
     // Nonzero flags are always invalid for a float add: the int32/uint32 element types
     // (1, 2) become 3, which is none.
+    // The buffer-operand bits are masked out: with them the pointers would have to be
+    // gpu_region_t records, which this oracle does not model.
     let flags = if input.one_in(32) {
-        match input.u32() {
+        match input.u32() & !0x1700 {
             0..=2 => 3,
             other => other,
         }
