@@ -580,6 +580,7 @@ typedef void (*gpu_log_callback_t)(uint32_t level, const char *message, void *us
 // A run of a buffer's elements used as a task operand: from element `offset`, as many
 // elements as the operand has (the task's `length` for element-wise ops).
 typedef struct gpu_region_t {
+  // The buffer, from `gpu_buffer_create` on the executor that runs the task.
   gpu_buffer_t buffer;
   // First element of the region.
   uint64_t offset;

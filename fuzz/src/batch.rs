@@ -139,9 +139,9 @@ fn decode_task(input: &mut Input, limits: Limits) -> TaskSpec {
     // The oracle models GPU_OP_VECTOR_ADD over float; other ops (tests/ops.rs and friends
     // cover them) are replaced by codes just outside the op table.
     let op = match input.u8() % 32 {
-        30 => [0, 22, 63, 70, 127, 129][input.below(6)],
+        30 => [0, 23, 63, 70, 127, 129][input.below(6)],
         31 => match input.u32() {
-            1..=21 | 64..=69 | 128 => 0,
+            1..=22 | 64..=69 | 128 => 0,
             other => other,
         },
         _ => gpu_op_t::GPU_OP_VECTOR_ADD as u32,

@@ -137,6 +137,7 @@ pub type gpu_buffer_t = u64;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct gpu_region_t {
+    /// The buffer, from `gpu_buffer_create` on the executor that runs the task.
     pub buffer: gpu_buffer_t,
     /// First element of the region.
     pub offset: u64,
