@@ -50,7 +50,10 @@ static inline uint64_t gpu_param_i32(int32_t value) {
 #define GPU_TASK_INPUT2_BUFFER 1024
 
 // In `gpu_task_t.flags`: `output` points to a `gpu_region_t` (read during the call only):
-// the result stays on the GPU. Not for reductions, whose result is combined on the host.
+// the result stays on the GPU. A reduction writing a buffer reads at most one slab's worth
+// of elements (`max_chunk_elements`, by default what the device allows in one binding),
+// and its blocks are combined on the GPU (in `float`, compensated) instead of on the host
+// (in `double`).
 #define GPU_TASK_OUTPUT_BUFFER 4096
 
 // Major version of the header, equal to the library's (`gpu_executor_version()`) and to

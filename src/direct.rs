@@ -67,8 +67,18 @@ impl DirectTable {
         self.bound.as_ref().map(|(key, _)| key)
     }
 
+    /// The storage buffer the GPU reads.
+    pub fn buffer(&self) -> &wgpu::Buffer {
+        &self.table
+    }
+
+    /// Copies what `fill` wrote from the upload buffer to the storage buffer.
+    pub fn encode_copy(&self, encoder: &mut wgpu::CommandEncoder) {
+        encoder.copy_buffer_to_buffer(&self.upload, 0, &self.table, 0, self.used);
+    }
+
     /// Writes `words` into the upload buffer (waiting for its remap first) and unmaps it.
-    fn fill(&mut self, device: &wgpu::Device, words: &[u32]) -> Result<()> {
+    pub fn fill(&mut self, device: &wgpu::Device, words: &[u32]) -> Result<()> {
         if let Some(request) = self.upload_map.take() {
             request.settle(device)?;
         }
@@ -267,8 +277,7 @@ impl DirectDispatch {
 
     /// Copies the block table from its upload buffer (before the pass that uses it).
     pub fn encode_table(&self, encoder: &mut wgpu::CommandEncoder) {
-        let table = &self.table;
-        encoder.copy_buffer_to_buffer(&table.upload, 0, &table.table, 0, table.used);
+        self.table.encode_copy(encoder);
     }
 
     /// The dispatch, in a compute pass shared with the batch's other direct dispatches

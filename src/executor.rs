@@ -32,6 +32,7 @@ use crate::pending::{PendingBatch, SlabSource, Waiter};
 use crate::pipeline::{self, Staged};
 use crate::plan::{plan_bucketed, plan_single, plan_single_item, PlanItem, Whole};
 use crate::pool::SlabPool;
+use crate::reduce_finish::{self, FinishDispatch};
 use crate::schedule;
 use crate::slab::Slab;
 use crate::stats::Stats;
@@ -318,7 +319,10 @@ impl Executor {
         let launched = self
             .acquire(source, tasks, &items, &waves, &direct, &mut delta)
             .and_then(|mut staged| {
+                self.attach_finishes(&mut staged, tasks, &mut delta)?;
                 let mut dispatches = self.direct_dispatches(tasks, &waves, &direct, &mut delta)?;
+                // Last, so that nothing is written when an earlier step fails.
+                self.write_empty_reductions(tasks);
                 let submission = pipeline::launch(
                     &self.gpu,
                     &mut staged,
@@ -356,6 +360,83 @@ impl Executor {
         }
     }
 
+    /// A pooled table of at least `bytes` bytes, rather one bound to `bind`.
+    fn take_table(
+        &self,
+        bytes: u64,
+        bind: Option<&direct::BindKey>,
+        delta: &mut Stats,
+    ) -> Result<DirectTable> {
+        let idle = {
+            let mut tables = lock(&self.tables)?;
+            let fit = bind
+                .and_then(|bind| {
+                    tables
+                        .iter()
+                        .position(|t| t.capacity >= bytes && t.bound_key() == Some(bind))
+                })
+                .or_else(|| tables.iter().position(|t| t.capacity >= bytes));
+            fit.map(|i| tables.swap_remove(i))
+        };
+        Ok(match idle {
+            Some(table) => table,
+            None => {
+                delta.buffers_created += 2;
+                DirectTable::new(&self.gpu.device, bytes)
+            }
+        })
+    }
+
+    /// Gives finish dispatches to the reduction slabs whose tasks write buffers.
+    fn attach_finishes(
+        &self,
+        staged: &mut [Staged],
+        tasks: &[TaskInputs],
+        delta: &mut Stats,
+    ) -> Result<()> {
+        if !tasks.iter().any(|t| {
+            t.resident_output.is_some() && matches!(t.kind, Some(KernelKind::Reduction(_)))
+        }) {
+            return Ok(());
+        }
+        for s in staged.iter_mut().filter(|s| s.kernel.is_reduction()) {
+            let Some(first) = s.plan.pieces.first() else {
+                continue;
+            };
+            let op = tasks[first.task].op;
+            for group in reduce_finish::groups(&s.block_tasks, tasks) {
+                let kernel = lock(&self.buckets)?.get_or_create_direct(op, &self.kernels, delta)?;
+                let table = self.take_table(reduce_finish::table_bytes(&group), None, delta)?;
+                s.finish.push(FinishDispatch::new(
+                    &self.gpu.device,
+                    kernel,
+                    table,
+                    s.slab.out_buffer(),
+                    &group,
+                    tasks,
+                )?);
+                delta.bind_groups_created += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// A reduction over no elements runs nothing; its result (the op's value over nothing)
+    /// is written into its buffer ahead of the batch's commands, in queue order.
+    fn write_empty_reductions(&self, tasks: &[TaskInputs]) {
+        for task in tasks.iter().filter(|t| t.len == 0) {
+            if let (Some(KernelKind::Reduction(op)), Some(region)) =
+                (task.kind, task.resident_output)
+            {
+                let value = op.finish(op.combine.identity(), 0).to_bits();
+                let (buffer, _) = region.buffer.location();
+                self.gpu
+                    .queue
+                    .write_buffer(buffer, region.byte_at(0), bytemuck::bytes_of(&value));
+            }
+        }
+    }
+
     /// The direct dispatches of a batch, in wave order.
     fn direct_dispatches(
         &self,
@@ -372,22 +453,7 @@ impl Executor {
             let kernel =
                 lock(&self.buckets)?.get_or_create_direct(group.op, &self.kernels, delta)?;
             let bytes = direct::table_bytes(&group, tasks);
-            let idle = {
-                // Rather a table already bound to this group's buffers.
-                let mut tables = lock(&self.tables)?;
-                let fit = tables
-                    .iter()
-                    .position(|t| t.capacity >= bytes && t.bound_key() == Some(&group.bind))
-                    .or_else(|| tables.iter().position(|t| t.capacity >= bytes));
-                fit.map(|i| tables.swap_remove(i))
-            };
-            let table = match idle {
-                Some(table) => table,
-                None => {
-                    delta.buffers_created += 2;
-                    DirectTable::new(&self.gpu.device, bytes)
-                }
-            };
+            let table = self.take_table(bytes, Some(&group.bind), delta)?;
             dispatches.push(DirectDispatch::new(
                 &self.gpu.device,
                 self.gpu.max_groups_x,
@@ -419,7 +485,7 @@ impl Executor {
     /// into `outputs` (one array per task, of that task's length) and recycles its slabs.
     /// On error no output is written and the batch is gone; its slabs are dropped, and wgpu
     /// frees their memory once the GPU no longer uses it.
-    pub fn finish(&self, pending: PendingBatch, outputs: &mut [&mut [u32]]) -> Result<()> {
+    pub fn finish(&self, mut pending: PendingBatch, outputs: &mut [&mut [u32]]) -> Result<()> {
         let shapes_match = outputs.len() == pending.lengths.len()
             && outputs
                 .iter()
@@ -447,9 +513,14 @@ impl Executor {
         stats.bytes_read_back += pending.lengths.iter().sum::<usize>() as u64 * 4;
         drop(stats);
         let mut tables = lock(&self.tables)?;
-        for dispatch in pending.direct {
-            if tables.len() < MAX_IDLE_TABLES && dispatch.table.is_reusable() {
-                tables.push(dispatch.table);
+        let finished = pending
+            .staged
+            .iter_mut()
+            .flat_map(|s| std::mem::take(&mut s.finish))
+            .map(|f| f.table);
+        for table in pending.direct.into_iter().map(|d| d.table).chain(finished) {
+            if tables.len() < MAX_IDLE_TABLES && table.is_reusable() {
+                tables.push(table);
             }
         }
         drop(tables);
@@ -675,6 +746,30 @@ impl Executor {
     /// A whole-array task must fit one binding, and its grid the device's limits.
     fn check_fits(&self, tasks: &[TaskInputs], items: &[PlanItem<Group>]) -> Result<()> {
         let max_groups = self.gpu.limits.max_compute_workgroups_per_dimension;
+        for (i, task) in tasks.iter().enumerate() {
+            // A reduction's result in a buffer is combined on the GPU from one slab's
+            // partials, and written through one binding of the buffer.
+            if let (Some(KernelKind::Reduction(_)), Some(region)) =
+                (task.kind, task.resident_output)
+            {
+                if task.len as u64 > self.chunk {
+                    return Err(Error::new(
+                        ErrorKind::InvalidArgument,
+                        format!(
+                            "task {i}: a reduction whose result goes to a buffer reads at most {} elements (one slab); this one reads {}",
+                            self.chunk, task.len
+                        ),
+                    ));
+                }
+                let element = region.byte_at(0) / 4;
+                if !region.buffer.memory.arena.bindable || element > u64::from(u32::MAX) {
+                    return Err(Error::new(
+                        ErrorKind::InvalidArgument,
+                        format!("task {i}: a reduction's result can go to a buffer that fits one binding only"),
+                    ));
+                }
+            }
+        }
         for (i, (task, item)) in tasks.iter().zip(items).enumerate() {
             let Some(Whole {
                 footprint, class, ..

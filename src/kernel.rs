@@ -21,6 +21,10 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("reduce.wgsl", include_str!("../shaders/reduce.wgsl")),
     ("matmul.wgsl", include_str!("../shaders/matmul.wgsl")),
     ("direct.wgsl", include_str!("../shaders/direct.wgsl")),
+    (
+        "reduce_finish.wgsl",
+        include_str!("../shaders/reduce_finish.wgsl"),
+    ),
 ];
 
 /// `shaders/elementwise.wgsl`, the template of every element-wise kernel.
@@ -34,6 +38,9 @@ pub const MATMUL_WGSL: &str = SHADERS[2].1;
 
 /// `shaders/direct.wgsl`, element-wise ops straight on resident buffers.
 pub const DIRECT_TEMPLATE: &str = SHADERS[3].1;
+
+/// `shaders/reduce_finish.wgsl`, a reduction's last step into a resident buffer.
+pub const FINISH_TEMPLATE: &str = SHADERS[4].1;
 
 /// Invocations of a direct kernel's workgroup; one workgroup runs one block.
 pub const DIRECT_GROUP: u32 = 256;
@@ -302,6 +309,30 @@ pub fn direct_source(op: &ElementwiseOp, ty: ElemType) -> Option<String> {
     )
 }
 
+/// The WGSL that combines reduction `op`'s block partials into a resident buffer (see
+/// `shaders/reduce_finish.wgsl`).
+pub fn finish_source(op: &ReductionOp) -> String {
+    let (combine, identity) = op.combine.wgsl();
+    let finish = match op.finish {
+        ops::Finish::Identity => "r",
+        ops::Finish::Mean => "r / f32(n)",
+        ops::Finish::SquareRoot => "sqrt(r)",
+    };
+    let sum = if op.combine == ops::Combine::Sum {
+        "true"
+    } else {
+        "false"
+    };
+    FINISH_TEMPLATE
+        .replace("{{COMBINE}}", combine)
+        .replace("{{IDENTITY}}", identity)
+        .replace("{{SUM}}", sum)
+        .replace("{{FINISH}}", finish)
+}
+
+/// Invocations of a finish kernel's workgroup (`shaders/reduce_finish.wgsl`).
+pub const FINISH_GROUP: u32 = 64;
+
 /// Rounds of four elements each invocation of a direct kernel handles (`shaders/direct.wgsl`).
 pub const DIRECT_ROUNDS: usize = 4;
 
@@ -352,6 +383,8 @@ pub struct KernelFactory {
     shared_layouts: Vec<(SlabShape, Arc<wgpu::BindGroupLayout>)>,
     /// Layouts of the direct kernels, by arity - 1.
     direct_layouts: Vec<Arc<wgpu::BindGroupLayout>>,
+    /// Layout of the reductions' finish kernels.
+    finish_layout: Arc<wgpu::BindGroupLayout>,
 }
 
 impl KernelFactory {
@@ -373,6 +406,7 @@ impl KernelFactory {
             direct_layouts: (1..=MAX_INPUTS)
                 .map(|arity| Arc::new(create_direct_layout(device, arity)))
                 .collect(),
+            finish_layout: Arc::new(create_finish_layout(device)),
         }
     }
 
@@ -381,7 +415,9 @@ impl KernelFactory {
         self.direct_layouts.get(arity.wrapping_sub(1))
     }
 
-    /// Compiles the direct kernel of the element-wise op `id` (see `shaders/direct.wgsl`).
+    /// Compiles the kernel that writes op `id`'s results straight into resident buffers:
+    /// an element-wise op's direct kernel (`shaders/direct.wgsl`), a reduction's finish
+    /// kernel (`shaders/reduce_finish.wgsl`).
     pub fn create_direct(&self, id: KernelId, stats: &mut Stats) -> Result<Kernel> {
         let not_direct = || {
             Error::new(
@@ -389,8 +425,30 @@ impl KernelFactory {
                 format!("op {} has no direct kernel for {}", id.code, id.ty.name()),
             )
         };
-        let KernelKind::Elementwise(op) = id.kind()? else {
-            return Err(not_direct());
+        let op = match id.kind()? {
+            KernelKind::Elementwise(op) => op,
+            KernelKind::Reduction(op) => {
+                let layout = Arc::clone(&self.finish_layout);
+                let label = format!("{} finish", op.name);
+                let pipeline = compile(
+                    &self.device,
+                    &layout,
+                    &label,
+                    finish_source(op),
+                    "main",
+                    &[],
+                );
+                stats.pipelines_created += 1;
+                return Ok(Kernel {
+                    pipeline,
+                    bind_group_layout: layout,
+                    dispatch: Dispatch::PerElement {
+                        workgroup_size: FINISH_GROUP,
+                        per_invocation: 1,
+                    },
+                });
+            }
+            _ => return Err(not_direct()),
         };
         let source = direct_source(op, id.ty).ok_or_else(not_direct)?;
         let layout = Arc::clone(self.direct_layout(op.arity).ok_or_else(not_direct)?);
@@ -460,6 +518,19 @@ fn create_direct_layout(device: &wgpu::Device, arity: usize) -> wgpu::BindGroupL
     entries.push(storage_entry(BLOCKS_BINDING, true));
     device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
         label: Some("gpu_executor direct kernel layout"),
+        entries: &entries,
+    })
+}
+
+/// A finish kernel's bindings: the partials at 1, the output buffer at 3, the table at 5.
+fn create_finish_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
+    let entries = [
+        storage_entry(INPUT_BINDINGS[0], true),
+        storage_entry(OUTPUT_BINDING, false),
+        storage_entry(BLOCKS_BINDING, true),
+    ];
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some("gpu_executor finish kernel layout"),
         entries: &entries,
     })
 }

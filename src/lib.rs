@@ -27,6 +27,7 @@ pub mod pending; // a launched batch and its waiter
 pub mod pipeline; // upload, submit, wait, download
 pub mod plan; // tasks → slabs (group by bucket, then exact size; chunking)
 pub mod pool; // idle slabs by size class
+pub mod reduce_finish; // reductions whose result goes to a resident buffer
 pub mod schedule; // waves: tasks ordered by the buffer regions they share
 pub mod slab; // one dispatch's buffers and bind group
 pub mod stats; // counters

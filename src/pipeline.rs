@@ -13,9 +13,10 @@ use crate::copy::{self, CopyPool, Segment};
 use crate::device::Gpu;
 use crate::direct::DirectDispatch;
 use crate::error::{Error, ErrorKind, Result};
-use crate::kernel::{Dispatch, Kernel, REDUCE_GROUP};
+use crate::kernel::{Dispatch, Kernel, KernelKind, REDUCE_GROUP};
 use crate::ops::REDUCE_BLOCK;
 use crate::plan::{padded, SlabPlan};
+use crate::reduce_finish::FinishDispatch;
 use crate::slab::{dispatch_grid, Block, MapRequest, ResidentCopy, Slab, SlabIo, PARAMS_WORDS};
 use crate::stats::Stats;
 use crate::task::{TaskInputs, MAX_SCALARS};
@@ -34,6 +35,8 @@ pub struct Staged {
     pub wave: usize,
     /// Its copies from and to resident buffers.
     pub io: SlabIo,
+    /// A reduction slab's finish dispatches, for results that go to buffers.
+    pub finish: Vec<FinishDispatch>,
     readback: Option<MapRequest>,
 }
 
@@ -86,7 +89,10 @@ fn slab_io(plan: &SlabPlan, tasks: &[TaskInputs]) -> SlabIo {
         io.host_runs[k] = Some(runs);
     }
     for p in &plan.pieces {
-        match &tasks[p.task].resident_output {
+        let task = &tasks[p.task];
+        match &task.resident_output {
+            // A reduction's partials are combined into its buffer by a finish dispatch.
+            Some(_) if matches!(task.kind, Some(KernelKind::Reduction(_))) => {}
             Some(region) => io.copies_out.push(ResidentCopy {
                 input: 0,
                 buffer: region.buffer.memory.arena.buffer.clone(),
@@ -147,6 +153,7 @@ impl Staged {
             block_tasks,
             wave,
             io,
+            finish: Vec::new(),
             readback: None,
         }
     }
@@ -318,6 +325,9 @@ pub fn launch(
                 s.result_bytes(),
                 &s.io,
             );
+            for finish in &s.finish {
+                finish.encode(&mut encoder);
+            }
             next_slab += 1;
         }
         while direct.get(next_direct).is_some_and(|d| d.wave == wave) {
@@ -328,6 +338,9 @@ pub fn launch(
     let submission = gpu.queue.submit([encoder.finish()]);
     for s in batch.iter_mut() {
         s.readback = s.slab.request_maps(s.readback_bytes(), &gpu.completion);
+        for finish in &mut s.finish {
+            finish.table.request_remap(&gpu.completion);
+        }
     }
     for d in direct.iter_mut() {
         d.table.request_remap(&gpu.completion);
@@ -337,7 +350,8 @@ pub fn launch(
     let unread = !direct.is_empty() || batch.iter().any(|s| !s.io.host_output);
     let done = unread.then(|| MapRequest::work_done(&gpu.queue, &gpu.completion));
     stats.submits += 1;
-    stats.dispatches += (batch.len() + direct.len()) as u64;
+    let finishes: usize = batch.iter().map(|s| s.finish.len()).sum();
+    stats.dispatches += (batch.len() + direct.len() + finishes) as u64;
     stats.direct_dispatches += direct.len() as u64;
     stats.submit_ns += elapsed_ns(clock);
     Ok(Some((submission, done)))

@@ -432,6 +432,11 @@ impl Slab {
             .map_err(|e| Error::new(ErrorKind::Gpu, format!("readback not mapped: {e}")))
     }
 
+    /// The output buffer: a reduction's partials.
+    pub fn out_buffer(&self) -> &wgpu::Buffer {
+        &self.out
+    }
+
     pub fn finish_readback(&self) {
         self.readback.unmap();
     }

@@ -158,15 +158,6 @@ impl<'a> Task<'a> {
                     ),
                 ))
             }
-            Destination::Resident(_) if matches!(kind, KernelKind::Reduction(_)) => {
-                return Err(Error::new(
-                    ErrorKind::InvalidArgument,
-                    format!(
-                        "{}: a reduction's result is combined on the host; its output must be host memory",
-                        kind.name()
-                    ),
-                ))
-            }
             Destination::Resident(region) => {
                 check_region(&region, out_len, "output")?;
                 (<&mut [u32]>::default(), Some(region))

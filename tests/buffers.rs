@@ -483,7 +483,6 @@ fn bad_buffer_inputs_get_their_own_status_and_write_nothing() {
     let other = create(ptr::null());
     let x = vec![1f32; 100];
     let bx = buffer_from(exec, &x);
-    let by = buffer_from(exec, &x);
     let foreign = buffer_from(other, &x);
     let dead = buffer_from(exec, &x);
     ok(unsafe { gpu_buffer_destroy(exec, dead) });
@@ -562,19 +561,6 @@ fn bad_buffer_inputs_get_their_own_status_and_write_nothing() {
         [0; 4],
     );
     assert_eq!(submit(exec, &[t]), S::GPU_EXECUTOR_INVALID_ARGUMENT);
-    // A reduction's result cannot go to a buffer.
-    let rx = region(bx, 0);
-    let mut rsum = region(by, 0);
-    let t = task(
-        gpu_op_t::GPU_OP_SUM as u32,
-        IN0 | OUT,
-        &[r(&rx)],
-        rw(&mut rsum),
-        100,
-        [0; 4],
-    );
-    assert_eq!(submit(exec, &[t]), S::GPU_EXECUTOR_INVALID_ARGUMENT);
-
     // Buffer calls.
     let mut out = vec![5f32; 100];
     unsafe {
@@ -740,5 +726,159 @@ fn four_threads_share_an_executor_each_with_its_own_buffers() {
     let s = stats(exec);
     assert_eq!(s.resident_buffers, 0);
     assert_eq!(s.resident_buffers_created, 64);
+    destroy(exec);
+}
+
+#[test]
+fn reductions_write_their_results_into_buffers_and_later_tasks_read_them() {
+    let exec = create(ptr::null());
+    let mut rng = Rng::new(9);
+    let n = 10_000;
+    let a = rng.vec(n);
+    let b = rng.vec(n);
+    let mut with_nan = rng.vec(n);
+    with_nan[7777] = f32::NAN;
+    let (ba, bb, bn) = (
+        buffer_from(exec, &a),
+        buffer_from(exec, &b),
+        buffer_from(exec, &with_nan),
+    );
+    let results = buffer_zeroed(exec, F32, 16);
+    let (ra, rb, rn) = (region(ba, 0), region(bb, 0), region(bn, 0));
+    let mut outs: Vec<gpu_region_t> = (0..9).map(|k| region(results, k)).collect();
+    let op = |o: gpu_op_t| o as u32;
+    let ops = [
+        (op(gpu_op_t::GPU_OP_SUM), ra, n),
+        (op(gpu_op_t::GPU_OP_MEAN), ra, n),
+        (op(gpu_op_t::GPU_OP_NORM2), ra, n),
+        (op(gpu_op_t::GPU_OP_DOT), ra, n),
+        (op(gpu_op_t::GPU_OP_REDUCE_MIN), ra, n),
+        (op(gpu_op_t::GPU_OP_REDUCE_MAX), ra, n),
+        (op(gpu_op_t::GPU_OP_REDUCE_MIN), rn, n),
+        (op(gpu_op_t::GPU_OP_SUM), ra, 0),
+        (op(gpu_op_t::GPU_OP_MEAN), ra, 0),
+    ];
+    let mut tasks: Vec<gpu_task_t> = ops
+        .iter()
+        .zip(outs.iter_mut())
+        .map(|((code, input, len), out)| {
+            let inputs: Vec<*const c_void> = if *code == op(gpu_op_t::GPU_OP_DOT) {
+                vec![r(input), r(&rb)]
+            } else {
+                vec![r(input)]
+            };
+            let flags = if inputs.len() == 2 {
+                IN0 | IN1 | OUT
+            } else {
+                IN0 | OUT
+            };
+            task(*code, flags, &inputs, rw(out), *len, [0; 4])
+        })
+        .collect();
+    // The same sum to host memory (combined on the host in f64), and a later task that
+    // reads the GPU-combined results: it must run after them.
+    let mut host_sum = [0f32];
+    tasks.push(task(
+        op(gpu_op_t::GPU_OP_SUM),
+        IN0,
+        &[r(&ra)],
+        host_sum.as_mut_ptr().cast(),
+        n,
+        [0; 4],
+    ));
+    let all_results = region(results, 0);
+    let mut copied = vec![0f32; 9];
+    tasks.push(task(
+        gpu_op_t::GPU_OP_COPY as u32,
+        IN0,
+        &[r(&all_results)],
+        copied.as_mut_ptr().cast(),
+        9,
+        [0; 4],
+    ));
+    ok(submit(exec, &tasks));
+    let s = stats(exec);
+    assert_eq!(s.submits, 1, "one submission (creating buffers submits nothing)");
+    assert_eq!(s.bytes_read_back, 4 + 9 * 4, "only the host sum and the copy came back");
+
+    let sum: f64 = a.iter().map(|&x| f64::from(x)).sum();
+    let magnitude: f64 = a.iter().map(|&x| f64::from(x).abs()).sum();
+    let squares: f64 = a.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
+    let dot: f64 = a
+        .iter()
+        .zip(&b)
+        .map(|(&x, &y)| f64::from(x) * f64::from(y))
+        .sum();
+    let dot_magnitude: f64 = a
+        .iter()
+        .zip(&b)
+        .map(|(&x, &y)| (f64::from(x) * f64::from(y)).abs())
+        .sum();
+    let min = a.iter().copied().fold(f32::INFINITY, f32::min);
+    let max = a.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let got = read(exec, results, 0, 9);
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
+    assert_eq!(
+        bits(&got),
+        bits(&copied),
+        "the later task read the results the finish dispatches wrote"
+    );
+    // Block partials are f32 tree sums (about log2(4096) roundings each): bound by the
+    // sum of magnitudes.
+    let close = |g: f32, want: f64, scale: f64| (f64::from(g) - want).abs() <= 1e-5 * scale + 1e-30;
+    assert!(close(got[0], sum, magnitude), "SUM {} vs {sum}", got[0]);
+    assert!(
+        close(got[1], sum / n as f64, magnitude / n as f64),
+        "MEAN {}",
+        got[1]
+    );
+    assert!(
+        close(got[2], squares.sqrt(), squares.sqrt()),
+        "NORM2 {}",
+        got[2]
+    );
+    assert!(close(got[3], dot, dot_magnitude), "DOT {} vs {dot}", got[3]);
+    assert_eq!(got[4], min);
+    assert_eq!(got[5], max);
+    assert!(got[6].is_nan(), "a NaN wins REDUCE_MIN");
+    assert_eq!(got[7], 0.0, "SUM over nothing");
+    assert!(got[8].is_nan(), "MEAN over nothing");
+    assert!(
+        close(host_sum[0], f64::from(got[0]), magnitude),
+        "host and GPU combine agree"
+    );
+    destroy(exec);
+}
+
+#[test]
+fn a_reduction_into_a_buffer_must_fit_one_slab() {
+    let mut options = gpu_executor_options_default();
+    options.max_chunk_elements = 64;
+    let exec = create(&options);
+    let x = vec![1f32; 100];
+    let bx = buffer_from(exec, &x);
+    let out = buffer_zeroed(exec, F32, 1);
+    let rx = region(bx, 0);
+    let mut ro = region(out, 0);
+    let t = task(
+        gpu_op_t::GPU_OP_SUM as u32,
+        IN0 | OUT,
+        &[r(&rx)],
+        rw(&mut ro),
+        100,
+        [0; 4],
+    );
+    assert_eq!(submit(exec, &[t]), S::GPU_EXECUTOR_INVALID_ARGUMENT);
+    assert!(last_error().contains("one slab"), "{}", last_error());
+    let t = task(
+        gpu_op_t::GPU_OP_SUM as u32,
+        IN0 | OUT,
+        &[r(&rx)],
+        rw(&mut ro),
+        64,
+        [0; 4],
+    );
+    ok(submit(exec, &[t]));
+    assert_eq!(read(exec, out, 0, 1), vec![64.0]);
     destroy(exec);
 }

@@ -151,7 +151,10 @@ pub const GPU_TASK_INPUT1_BUFFER: u32 = 0x200;
 /// In `gpu_task_t.flags`: `inputs[2]` points to a `gpu_region_t`.
 pub const GPU_TASK_INPUT2_BUFFER: u32 = 0x400;
 /// In `gpu_task_t.flags`: `output` points to a `gpu_region_t` (read during the call only):
-/// the result stays on the GPU. Not for reductions, whose result is combined on the host.
+/// the result stays on the GPU. A reduction writing a buffer reads at most one slab's worth
+/// of elements (`max_chunk_elements`, by default what the device allows in one binding),
+/// and its blocks are combined on the GPU (in `float`, compensated) instead of on the host
+/// (in `double`).
 pub const GPU_TASK_OUTPUT_BUFFER: u32 = 0x1000;
 
 /// Values of `gpu_executor_options_t.backend` and `gpu_adapter_info_t.backend`.
