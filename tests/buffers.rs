@@ -798,8 +798,15 @@ fn reductions_write_their_results_into_buffers_and_later_tasks_read_them() {
     ));
     ok(submit(exec, &tasks));
     let s = stats(exec);
-    assert_eq!(s.submits, 1, "one submission (creating buffers submits nothing)");
-    assert_eq!(s.bytes_read_back, 4 + 9 * 4, "only the host sum and the copy came back");
+    assert_eq!(
+        s.submits, 1,
+        "one submission (creating buffers submits nothing)"
+    );
+    assert_eq!(
+        s.bytes_read_back,
+        4 + 9 * 4,
+        "only the host sum and the copy came back"
+    );
 
     let sum: f64 = a.iter().map(|&x| f64::from(x)).sum();
     let magnitude: f64 = a.iter().map(|&x| f64::from(x).abs()).sum();

@@ -3,8 +3,8 @@
 //! every per-bucket constant.
 
 use gpu_executor::kernel::{
-    direct_source, elementwise_source, reduction_source, workgroup_size_for_bucket, MATMUL_WGSL,
-    SHADERS,
+    direct_source, elementwise_source, finish_source, reduction_source, workgroup_size_for_bucket,
+    MATMUL_WGSL, SHADERS,
 };
 use gpu_executor::ops::{ELEMENTWISE, REDUCTIONS};
 
@@ -63,7 +63,11 @@ fn every_kernel_validates_and_builds_for_every_bucket_size() {
             }
         }
     }
-    assert_eq!(fixed.len(), REDUCTIONS.len() + 3 + 47);
+    // The finish kernel of every reduction (its result into a resident buffer).
+    for op in REDUCTIONS {
+        fixed.push((format!("{} finish", op.name), finish_source(op), "main"));
+    }
+    assert_eq!(fixed.len(), 2 * REDUCTIONS.len() + 3 + 47);
     for (name, source, entry) in &fixed {
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
