@@ -11,7 +11,8 @@
  *
  *   using gpu_executor::Task;                   // typed builders for every op
  *   batch.add(Task::relu(x, y))                 // float, int32_t or uint32_t arrays
- *        .add(Task::sum(y, total))              // reductions into one float
+ *        .add(Task::sum(y, total))              // reductions into one float (or a
+ *                                               // one-element Region<float>)
  *        .add(Task::matmul(A, B, C, m, k, n));  // sizes checked before submission
  *
  *   uint32_t poly = exec.register_kernel(desc); // a WGSL kernel (KernelDesc)
@@ -555,6 +556,18 @@ using op_type_t = std::enable_if_t<op_defined_for<Op, T>, T>;
 template <typename... In>
 using floats_t = std::enable_if_t<(input_of<In, float> && ...), float>;
 
+/// Where a reduction may write its result (O as deduced for `O &&`): a host float lvalue,
+/// or a buffer operand of float that a task may write (a Region<float>, a non-const
+/// Buffer<float> lvalue). Not a temporary float (the result would be lost), nor a host
+/// range (one float is a `float &`), nor a region of another element type.
+template <typename O>
+inline constexpr bool reduction_output =
+    std::is_same<O, float &>::value ||
+    (output_region<O> && std::is_same<region_element_t<O>, float>::value);
+
+template <typename O>
+using reduction_output_t = std::enable_if_t<reduction_output<O>, float>;
+
 /// The element type of a writable range or buffer operand of float, int32_t or uint32_t.
 template <typename Out>
 using element_output_t =
@@ -940,61 +953,76 @@ public:
 
     // Reductions: float only, one float result. Over no elements: sum, dot, norm2 0;
     // reduce_min +infinity; reduce_max -infinity; mean NaN. The inputs may be buffer
-    // operands; the result is always host memory (the library combines it on the host), so
-    // a Region as the result does not compile.
+    // operands. The result goes to
+    // - a host `float &` (or `float *`): the library combines the blocks' partials on the
+    //   host in double precision; or
+    // - a buffer: a Region<float> of exactly one element, or a one-element Buffer<float>
+    //   lvalue (not const; other sizes: Error(GPU_EXECUTOR_INVALID_ARGUMENT) before
+    //   anything is submitted). The partials are then combined on the GPU in float
+    //   (compensated sums), nothing comes back, and later tasks of the batch may read the
+    //   result. Such a reduction must read at most one slab's worth of elements
+    //   (Options::max_chunk_elements; by default what the device allows in one binding):
+    //   Error(GPU_EXECUTOR_INVALID_ARGUMENT) at submission otherwise.
+    // A result of another element type (a Region<int32_t>, a double) does not compile.
 
     /// `out = sum(a)`.
     static Task sum(const float *a, float *out, std::size_t length) {
         return typed<float>(GPU_OP_SUM, {a}, out, length, {});
     }
-    template <typename A, typename = detail::floats_t<A>>
-    static Task sum(A &&a, float &out) {
-        return reduction(GPU_OP_SUM, out, a);
+    template <typename A, typename O, typename = detail::floats_t<A>,
+              typename = detail::reduction_output_t<O>>
+    static Task sum(A &&a, O &&out) {
+        return reduction("sum", GPU_OP_SUM, out, a);
     }
     /// `out = min(a)` (NaN if any element is NaN).
     static Task reduce_min(const float *a, float *out, std::size_t length) {
         return typed<float>(GPU_OP_REDUCE_MIN, {a}, out, length, {});
     }
-    template <typename A, typename = detail::floats_t<A>>
-    static Task reduce_min(A &&a, float &out) {
-        return reduction(GPU_OP_REDUCE_MIN, out, a);
+    template <typename A, typename O, typename = detail::floats_t<A>,
+              typename = detail::reduction_output_t<O>>
+    static Task reduce_min(A &&a, O &&out) {
+        return reduction("reduce_min", GPU_OP_REDUCE_MIN, out, a);
     }
     /// `out = max(a)` (NaN if any element is NaN).
     static Task reduce_max(const float *a, float *out, std::size_t length) {
         return typed<float>(GPU_OP_REDUCE_MAX, {a}, out, length, {});
     }
-    template <typename A, typename = detail::floats_t<A>>
-    static Task reduce_max(A &&a, float &out) {
-        return reduction(GPU_OP_REDUCE_MAX, out, a);
+    template <typename A, typename O, typename = detail::floats_t<A>,
+              typename = detail::reduction_output_t<O>>
+    static Task reduce_max(A &&a, O &&out) {
+        return reduction("reduce_max", GPU_OP_REDUCE_MAX, out, a);
     }
     /// `out = sum(a) / length`.
     static Task mean(const float *a, float *out, std::size_t length) {
         return typed<float>(GPU_OP_MEAN, {a}, out, length, {});
     }
-    template <typename A, typename = detail::floats_t<A>>
-    static Task mean(A &&a, float &out) {
-        return reduction(GPU_OP_MEAN, out, a);
+    template <typename A, typename O, typename = detail::floats_t<A>,
+              typename = detail::reduction_output_t<O>>
+    static Task mean(A &&a, O &&out) {
+        return reduction("mean", GPU_OP_MEAN, out, a);
     }
     /// `out = sum(a * b)`.
     static Task dot(const float *a, const float *b, float *out, std::size_t length) {
         return typed<float>(GPU_OP_DOT, {a, b}, out, length, {});
     }
-    template <typename A, typename B, typename = detail::floats_t<A, B>>
-    static Task dot(A &&a, B &&b, float &out) {
+    template <typename A, typename B, typename O, typename = detail::floats_t<A, B>,
+              typename = detail::reduction_output_t<O>>
+    static Task dot(A &&a, B &&b, O &&out) {
         if (detail::operand_size(a) != detail::operand_size(b)) {
             throw Error(GPU_EXECUTOR_INVALID_ARGUMENT,
                         "dot: a has " + std::to_string(detail::operand_size(a)) +
                             " elements, b " + std::to_string(detail::operand_size(b)));
         }
-        return reduction(GPU_OP_DOT, out, a, b);
+        return reduction("dot", GPU_OP_DOT, out, a, b);
     }
     /// `out = sqrt(sum(a * a))`.
     static Task norm2(const float *a, float *out, std::size_t length) {
         return typed<float>(GPU_OP_NORM2, {a}, out, length, {});
     }
-    template <typename A, typename = detail::floats_t<A>>
-    static Task norm2(A &&a, float &out) {
-        return reduction(GPU_OP_NORM2, out, a);
+    template <typename A, typename O, typename = detail::floats_t<A>,
+              typename = detail::reduction_output_t<O>>
+    static Task norm2(A &&a, O &&out) {
+        return reduction("norm2", GPU_OP_NORM2, out, a);
     }
 
     /// `c[m×n] = a[m×k] · b[k×n]`, row-major floats; with `transpose_b`, `b` is stored
@@ -1163,15 +1191,30 @@ private:
         return Task(parts);
     }
 
-    /// A reduction of `op` over `in...` (each as long as the first) into the host float
-    /// `out`.
-    template <typename A, typename... More>
-    static Task reduction(uint32_t op, float &out, const A &a, const More &...more) {
+    /// A reduction of `op` over `in...` (each as long as the first) into `out`: a host
+    /// float, or a buffer operand of one float (Error(GPU_EXECUTOR_INVALID_ARGUMENT) naming
+    /// `what` for another size: the library would take a longer region and write its first
+    /// element, which is never what a caller passing a longer one meant).
+    template <typename O, typename A, typename... More>
+    static Task reduction(const char *what, uint32_t op, O &out, const A &a,
+                          const More &...more) {
         detail::TaskParts parts;
-        parts.task = detail::make_task(op, GPU_DTYPE_F32, {}, &out, detail::operand_size(a), {});
+        parts.task =
+            detail::make_task(op, GPU_DTYPE_F32, {}, nullptr, detail::operand_size(a), {});
         parts.input(0, a);
         std::size_t k = 1;
         (parts.input(k++, more), ...);
+        if constexpr (detail::region_traits<detail::remove_cvref_t<O>>::value) {
+            if (out.size() != 1) {
+                throw Error(GPU_EXECUTOR_INVALID_ARGUMENT,
+                            std::string(what) + ": the output region has " +
+                                std::to_string(out.size()) +
+                                " elements; a reduction writes exactly one");
+            }
+            parts.output(out);
+        } else {
+            parts.task.output = &out;
+        }
         return Task(parts);
     }
 

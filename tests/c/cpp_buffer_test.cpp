@@ -2,7 +2,8 @@
 // transfers, move semantics, lifetime against its Executor) and buffer operands (Region<T>,
 // whole Buffers) in the typed builders: chains of dependent tasks in one batch, host and
 // buffer operands mixed, offsets and sub-regions, reductions, matmul and a registered kernel
-// on buffers, and every buffer status surfacing as gpu_executor::Error.
+// on buffers, reductions writing their result into a buffer (read by later tasks of the
+// batch; limited to one slab), and every buffer status surfacing as gpu_executor::Error.
 //
 // Every result is compared with a CPU computation on random data. Float results are
 // bit-exact where the ops are (add, sub, mul, min, max, clamp, scale, copy: one IEEE rounding
@@ -125,6 +126,11 @@ using reg = ge::Region<T>;
 DETECT(can_add, ge::Task::add(std::declval<A>(), std::declval<B>(), std::declval<O>()))
 DETECT(can_sqrt, ge::Task::sqrt(std::declval<A>(), std::declval<O>()))
 DETECT(can_sum, ge::Task::sum(std::declval<A>(), std::declval<O>()))
+DETECT(can_reduce_min, ge::Task::reduce_min(std::declval<A>(), std::declval<O>()))
+DETECT(can_reduce_max, ge::Task::reduce_max(std::declval<A>(), std::declval<O>()))
+DETECT(can_mean, ge::Task::mean(std::declval<A>(), std::declval<O>()))
+DETECT(can_norm2, ge::Task::norm2(std::declval<A>(), std::declval<O>()))
+DETECT(can_dot, ge::Task::dot(std::declval<A>(), std::declval<B>(), std::declval<O>()))
 DETECT(can_matmul, ge::Task::matmul(std::declval<A>(), std::declval<B>(), std::declval<O>(),
                                     std::size_t{}, std::size_t{}, std::size_t{}))
 DETECT(can_custom, ge::Task::custom(1u, {std::declval<A>()}, std::declval<O>()))
@@ -147,11 +153,35 @@ static_assert(!can_add<reg<float>, reg<float>, const buf<float> &>::value, "");
 // Ops keep their types: no sqrt of an int32_t region.
 static_assert(can_sqrt<reg<float>, int, reg<float>>::value, "");
 static_assert(!can_sqrt<reg<int32_t>, int, reg<int32_t>>::value, "");
-// Reductions read buffers but write host memory only.
+// Reductions read host arrays or buffers and write a host float or a float buffer operand
+// (a Region, a Buffer lvalue that is not const), every one of the six alike.
 static_assert(can_sum<reg<float>, int, float &>::value, "");
 static_assert(can_sum<buf<float> &, int, float &>::value, "");
-static_assert(!can_sum<reg<float>, int, reg<float>>::value, "");
+static_assert(can_sum<reg<float>, int, reg<float>>::value, "");
+static_assert(can_sum<vec<float> &, int, reg<float>>::value, "");
+static_assert(can_sum<const buf<float> &, int, buf<float> &>::value, "");
+static_assert(can_reduce_min<reg<float>, int, reg<float>>::value, "");
+static_assert(can_reduce_max<buf<float> &, int, buf<float> &>::value, "");
+static_assert(can_mean<const vec<float> &, int, reg<float>>::value, "");
+static_assert(can_norm2<reg<float>, int, const reg<float> &>::value, "");
+static_assert(can_dot<reg<float>, vec<float> &, reg<float>>::value, "");
+static_assert(can_dot<buf<float> &, buf<float> &, buf<float> &>::value, "");
+static_assert(can_dot<vec<float> &, vec<float> &, float &>::value, "");
+// Reductions are float: no other element type in or out, and no double for the result.
 static_assert(!can_sum<reg<int32_t>, int, float &>::value, "");
+static_assert(!can_sum<reg<float>, int, reg<int32_t>>::value, "");
+static_assert(!can_mean<reg<float>, int, buf<uint32_t> &>::value, "");
+static_assert(!can_dot<reg<float>, reg<float>, reg<uint32_t>>::value, "");
+static_assert(!can_norm2<vec<float> &, int, double &>::value, "");
+static_assert(!can_reduce_min<reg<int32_t>, int, reg<int32_t>>::value, "");
+// The result must land somewhere that lasts and may be written: not a temporary float or
+// Buffer, not a const Buffer; and one float is a `float &`, not a host range.
+static_assert(!can_sum<reg<float>, int, float>::value, "");
+static_assert(!can_sum<reg<float>, int, const float &>::value, "");
+static_assert(!can_reduce_max<reg<float>, int, buf<float>>::value, "");
+static_assert(!can_mean<reg<float>, int, const buf<float> &>::value, "");
+static_assert(!can_dot<reg<float>, reg<float>, const buf<float> &>::value, "");
+static_assert(!can_sum<reg<float>, int, vec<float> &>::value, "");
 static_assert(can_matmul<buf<float> &, vec<float> &, reg<float>>::value, "");
 static_assert(!can_matmul<buf<float> &, vec<float> &, reg<int32_t>>::value, "");
 static_assert(can_custom<reg<float>, int, buf<float> &>::value, "");
@@ -581,6 +611,182 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>,
     CHECK(ob.read(0, len) == std::vector<float>(len, 0.0f));  // the first half untouched
 }
 
+// A sum of n floats combined blockwise in float is within a few roundings of each term's
+// magnitude: its error bound scales with the sum of magnitudes, not with the (possibly
+// cancelling) sum itself. So `got` is compared with the f64 reference `want` relative to
+// `scale`, that sum of magnitudes (tests/buffers.rs bounds the core's GPU combine alike).
+bool near(float got, double want, double scale, double relative = 1e-5) {
+    const bool ok = std::fabs(double(got) - want) <= relative * scale + 1e-30;
+    if (!ok) {
+        std::fprintf(stderr, "  %.9g, want %.9g (scale %.9g)\n", double(got), want, scale);
+    }
+    return ok;
+}
+
+// Every reduction writing its one result into a buffer, where the library combines the
+// blocks' partials on the GPU in float: against f64 CPU references on random data, over no
+// elements (each op's identity over sentinel values, so that a missing write shows), and
+// read by later tasks of the same batch (a copy, an add and another reduction), in one
+// submission with nothing read back but what those later tasks send to the host.
+void test_reductions_into_buffers(ge::Executor &exec) {
+    tu_rng rng = tu_rng_new(25);
+    const std::size_t n = 10007;  // not a multiple of any block size
+    const std::vector<float> av = random_floats(rng, n), bv = random_floats(rng, n);
+    ge::Buffer<float> a(exec, av);
+    ge::Buffer<float> b(exec, bv);
+    ge::Buffer<float> t(exec, n);
+    // Results from element `at`, with sentinels around and under them: a sum over nothing
+    // is 0, which a zero-filled buffer would show without any write.
+    const float sentinel = 12345.0f;
+    const std::size_t at = 5, slots = 14, size = at + slots + 3;
+    ge::Buffer<float> results(exec, std::vector<float>(size, sentinel));
+    const auto R = [&](std::size_t k) { return results.region(at + k, 1); };
+    ge::Buffer<float> one(exec, std::vector<float>{sentinel});  // a whole Buffer as the output
+    const std::vector<float> none;                              // host input of no elements
+    std::vector<float> copied(13, std::nanf("")), pair(1, std::nanf(""));
+    float host_sum = std::nanf("");
+
+    ge::Batch batch;
+    batch.add(ge::Task::sum(a, R(0)))
+        .add(ge::Task::reduce_min(a.region(), R(1)))
+        .add(ge::Task::reduce_max(a, R(2)))
+        .add(ge::Task::mean(a, R(3)))
+        .add(ge::Task::dot(a, bv, R(4)))  // one input in host memory
+        .add(ge::Task::norm2(a, R(5)))
+        .add(ge::Task::mul(a, b, t))
+        .add(ge::Task::sum(t, R(6)))  // reads what the task before wrote
+        // Over no elements: the op's value over nothing.
+        .add(ge::Task::sum(a.region(0, 0), R(7)))
+        .add(ge::Task::reduce_min(a.region(3, 0), R(8)))
+        .add(ge::Task::reduce_max(a.region(n, 0), R(9)))
+        .add(ge::Task::mean(none, R(10)))
+        .add(ge::Task::dot(a.region(7, 0), none, R(11)))
+        .add(ge::Task::norm2(b.region(n, 0), R(12)))
+        .add(ge::Task::norm2(bv, one))  // host input, a one-element Buffer lvalue as output
+        // Later tasks reading the results: a reduction into the buffer, a copy and an add
+        // to the host, and a reduction to the host for comparison.
+        .add(ge::Task::reduce_max(results.region(at, 7), R(13)))
+        .add(ge::Task::copy(results.region(at, 13), copied))
+        .add(ge::Task::add(R(5), one, pair))
+        .add(ge::Task::sum(a, host_sum));
+    const gpu_executor_stats_t before = exec.stats();
+    exec.submit(batch);
+    const gpu_executor_stats_t after = exec.stats();
+    CHECK_EQ(after.submits - before.submits, 1);
+    // Only the copy (13 floats), the add (1) and the host sum (1) came back.
+    CHECK_EQ(after.bytes_read_back - before.bytes_read_back, 15 * 4);
+
+    double sum = 0.0, magnitude = 0.0, squares_a = 0.0, squares_b = 0.0, dot = 0.0,
+           dot_magnitude = 0.0, products = 0.0, products_magnitude = 0.0;
+    float smallest = av[0], biggest = av[0];
+    for (std::size_t i = 0; i < n; ++i) {
+        sum += av[i];
+        magnitude += std::fabs(double(av[i]));
+        squares_a += double(av[i]) * av[i];
+        squares_b += double(bv[i]) * bv[i];
+        dot += double(av[i]) * bv[i];
+        dot_magnitude += std::fabs(double(av[i]) * bv[i]);
+        const float product = av[i] * bv[i];  // as the GPU's mul rounds it
+        products += product;
+        products_magnitude += std::fabs(double(product));
+        smallest = std::fmin(smallest, av[i]);
+        biggest = std::fmax(biggest, av[i]);
+    }
+    const std::vector<float> got = results.read();
+    const float *r = got.data() + at;
+    CHECK(near(r[0], sum, magnitude));
+    CHECK(bits_of(r[1]) == bits_of(smallest));
+    CHECK(bits_of(r[2]) == bits_of(biggest));
+    CHECK(near(r[3], sum / double(n), magnitude / double(n)));
+    CHECK(near(r[4], dot, dot_magnitude));
+    CHECK(near(r[5], std::sqrt(squares_a), std::sqrt(squares_a)));
+    CHECK(near(r[6], products, products_magnitude));
+    CHECK(r[7] == 0.0f);
+    CHECK(std::isinf(r[8]) && r[8] > 0.0f);
+    CHECK(std::isinf(r[9]) && r[9] < 0.0f);
+    CHECK(std::isnan(r[10]));
+    CHECK(r[11] == 0.0f);
+    CHECK(r[12] == 0.0f);
+    const float norm_b = one.read()[0];
+    CHECK(near(norm_b, std::sqrt(squares_b), std::sqrt(squares_b)));
+    // The later tasks saw the results the reductions wrote.
+    float top = r[0];
+    for (std::size_t k = 1; k < 7; ++k) top = std::fmax(top, r[k]);
+    CHECK(bits_of(r[13]) == bits_of(top));
+    CHECK(same_bits(copied, std::vector<float>(r, r + 13), "copy of the results"));
+    CHECK(bits_of(pair[0]) == bits_of(r[5] + norm_b));
+    // The host's double-precision combine and the GPU's float one agree.
+    CHECK(near(host_sum, sum, magnitude));
+    CHECK(near(r[0], double(host_sum), magnitude));
+    // Nothing outside the result slots was written.
+    bool untouched = true;
+    for (std::size_t i = 0; i < size; ++i) {
+        if (i < at || i >= at + slots) untouched = untouched && got[i] == sentinel;
+    }
+    CHECK(untouched);
+
+    // The results stay in the buffer: a later batch reads them too.
+    std::vector<float> mean_back(1, std::nanf(""));
+    exec.submit(ge::Task::copy(R(3), mean_back));
+    CHECK(bits_of(mean_back[0]) == bits_of(r[3]));
+}
+
+// A reduction into a buffer is combined on the GPU from one slab's partials, so it may read
+// at most max_chunk_elements elements: past that the library refuses it
+// (GPU_EXECUTOR_INVALID_ARGUMENT) and writes nothing, while the same reduction into host
+// memory (partials of several slabs combined on the host) still runs.
+void test_reduction_into_a_buffer_fits_one_slab() {
+    tu_rng rng = tu_rng_new(26);
+    ge::Executor exec{ge::Options{}.max_chunk_elements(64)};
+    const std::vector<float> xv = random_floats(rng, 100), yv = random_floats(rng, 100);
+    ge::Buffer<float> x(exec, xv);
+    ge::Buffer<float> out(exec, std::vector<float>{12345.0f, 12345.0f});
+
+    expect_error(GPU_EXECUTOR_INVALID_ARGUMENT, "one slab",
+                 [&] { exec.submit(ge::Task::sum(x, out.region(0, 1))); },
+                 "a sum of 100 elements into a buffer, slabs of 64");
+    expect_error(GPU_EXECUTOR_INVALID_ARGUMENT, "one slab",
+                 [&] { exec.submit(ge::Task::dot(yv, x, out.region(1, 1))); },
+                 "a dot of 100 elements into a buffer, slabs of 64");
+    expect_error(GPU_EXECUTOR_INVALID_ARGUMENT, "one slab",
+                 [&] { (void)exec.submit_async(ge::Task::mean(xv, out.region(0, 1))); },
+                 "a mean of 100 host elements into a buffer, asynchronously");
+    // One task too long rejects its whole batch, the fitting tasks included.
+    float host = std::nanf("");
+    expect_error(GPU_EXECUTOR_INVALID_ARGUMENT, "task 1",
+                 [&] {
+                     exec.submit({ge::Task::norm2(x.region(0, 10), out.region(1, 1)),
+                                  ge::Task::reduce_max(x, out.region(0, 1)),
+                                  ge::Task::sum(x, host)});
+                 },
+                 "a batch holding one reduction too long");
+    CHECK(std::isnan(host));
+    CHECK(out.read() == std::vector<float>(2, 12345.0f));
+
+    // Into host memory the 100 elements are fine (two slabs, combined on the host) ...
+    double sum = 0.0, magnitude = 0.0;
+    for (float v : xv) {
+        sum += v;
+        magnitude += std::fabs(double(v));
+    }
+    exec.submit(ge::Task::sum(x, host));
+    CHECK(near(host, sum, magnitude));
+    // ... and into a buffer exactly one slab's worth is.
+    const std::vector<float> y64(yv.begin() + 36, yv.end());
+    exec.submit({ge::Task::sum(x.region(0, 64), out.region(0, 1)),
+                 ge::Task::dot(x.region(36, 64), y64, out.region(1, 1))});
+    double sum64 = 0.0, magnitude64 = 0.0, dot64 = 0.0, dot_magnitude64 = 0.0;
+    for (std::size_t i = 0; i < 64; ++i) {
+        sum64 += xv[i];
+        magnitude64 += std::fabs(double(xv[i]));
+        dot64 += double(xv[36 + i]) * y64[i];
+        dot_magnitude64 += std::fabs(double(xv[36 + i]) * y64[i]);
+    }
+    const std::vector<float> got = out.read();
+    CHECK(near(got[0], sum64, magnitude64));
+    CHECK(near(got[1], dot64, dot_magnitude64));
+}
+
 // --------------------------------------------------------------------------------------
 // Errors
 // --------------------------------------------------------------------------------------
@@ -668,15 +874,27 @@ void test_errors(ge::Executor &exec) {
     // The wrapper's size check: a region and a host array of different lengths.
     expect_error(GPU_EXECUTOR_INVALID_ARGUMENT, "input 0 has 50", [&] { (void)ge::Task::relu(x.region(50), host); },
                  "sizes differ");
-    // A reduction into a buffer does not compile; from raw C fields the library refuses it.
-    gpu_region_t rin = x.region().raw(), rout = y.region().raw();
+    // A reduction writes one float: a longer region, or a whole Buffer of more than one
+    // element, is refused by the wrapper before anything is submitted.
+    expect_error(GPU_EXECUTOR_INVALID_ARGUMENT, "sum: the output region has 2 elements",
+                 [&] { (void)ge::Task::sum(x, y.region(0, 2)); }, "a reduction into 2 elements");
+    expect_error(GPU_EXECUTOR_INVALID_ARGUMENT, "dot: the output region has 100 elements",
+                 [&] { (void)ge::Task::dot(x, host, y); }, "a reduction into a whole Buffer of 100");
+    expect_error(GPU_EXECUTOR_INVALID_ARGUMENT, "mean: the output region has 0 elements",
+                 [&] { (void)ge::Task::mean(x, y.region(100)); }, "a reduction into no element");
+    // A reduction into an int32_t buffer does not compile; from raw C fields the library
+    // refuses it.
+    ge::Buffer<int32_t> iy(exec, 1);
+    gpu_region_t rin = x.region().raw(), rout = iy.region().raw();
     gpu_task_t raw{};
     raw.op = GPU_OP_SUM;
     raw.flags = GPU_TASK_INPUT0_BUFFER | GPU_TASK_OUTPUT_BUFFER;
     raw.inputs[0] = &rin;
     raw.output = &rout;
     raw.length = 100;
-    expect_error(GPU_EXECUTOR_INVALID_ARGUMENT, "", [&] { exec.submit(ge::Task(raw)); }, "a reduction into a buffer");
+    expect_error(GPU_EXECUTOR_TYPE_MISMATCH, "", [&] { exec.submit(ge::Task(raw)); },
+                 "a reduction into an int32_t buffer");
+    CHECK(iy.read() == std::vector<int32_t>(1, 0));
     // Creation: zero elements, an empty Executor.
     expect_error(GPU_EXECUTOR_INVALID_ARGUMENT, "", [&] { ge::Buffer<float> b(exec, std::size_t{0}); },
                  "zero elements");
@@ -719,6 +937,7 @@ int main() {
         {"mixed chain, int32_t", test_mixed_chain},
         {"offsets and sub-regions", test_offsets},
         {"reductions, matmul, a registered kernel", test_reductions_matmul_kernel},
+        {"reductions into buffers", test_reductions_into_buffers},
         {"errors", test_errors},
         {"stats", test_stats},
     };
@@ -734,14 +953,24 @@ int main() {
             }
             std::printf("%s %s\n", tu_checks_failed == before ? "ok  " : "FAIL", test.name);
         }
-        const int before = tu_checks_failed;
-        try {
-            test_moves_and_lifetime();
-        } catch (const std::exception &e) {
-            CHECK(false && "unexpected exception");
-            std::fprintf(stderr, "  moves and lifetime: %s\n", e.what());
+        // Tests that make executors of their own.
+        const struct {
+            const char *name;
+            void (*run)();
+        } own[] = {
+            {"moves and lifetime", test_moves_and_lifetime},
+            {"a reduction into a buffer fits one slab", test_reduction_into_a_buffer_fits_one_slab},
+        };
+        for (const auto &test : own) {
+            const int before = tu_checks_failed;
+            try {
+                test.run();
+            } catch (const std::exception &e) {
+                CHECK(false && "unexpected exception");
+                std::fprintf(stderr, "  %s: %s\n", test.name, e.what());
+            }
+            std::printf("%s %s\n", tu_checks_failed == before ? "ok  " : "FAIL", test.name);
         }
-        std::printf("%s moves and lifetime\n", tu_checks_failed == before ? "ok  " : "FAIL");
     } catch (const std::exception &e) {
         std::fprintf(stderr, "unexpected exception: %s\n", e.what());
         CHECK(false);
