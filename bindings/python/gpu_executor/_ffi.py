@@ -143,7 +143,9 @@ TASK_INPUT1_BUFFER = 0x200
 #: ``GPU_TASK_INPUT2_BUFFER``.
 TASK_INPUT2_BUFFER = 0x400
 #: ``gpu_task_t.flags``: ``output`` points to a :class:`gpu_region_t`
-#: (``GPU_TASK_OUTPUT_BUFFER``); not for reductions.
+#: (``GPU_TASK_OUTPUT_BUFFER``). For a reduction, a float buffer that receives its one
+#: result (combined on the GPU; the reduction then reads at most one slab's worth of
+#: elements).
 TASK_OUTPUT_BUFFER = 0x1000
 
 

@@ -198,8 +198,13 @@ class Task:
     - Any array, input or output, may instead be a :class:`Region` of a :class:`Buffer`
       (``buf[i:j]``, ``buf.region(offset, shape=...)``) or a whole ``Buffer``: the task
       then reads or writes GPU memory in place. A region has its buffer's element type and
-      its own shape. A reduction's ``out`` must be a NumPy array (its result is combined on
-      the host).
+      its own shape. A reduction's ``out`` may be a one-element ``float32`` region
+      (``buf[i]``, ``buf[i:i + 1]``) or a one-element buffer: its result is then combined
+      on the GPU in float32 (compensated sums) instead of on the host in double precision,
+      stays there, and later tasks of the batch may read it. Such a reduction reads at most
+      one slab's worth of elements (the executor's ``max_chunk_elements``; by default what
+      the device allows in one binding): ``submit`` raises :class:`GpuExecutorError` with
+      ``Status.INVALID_ARGUMENT`` otherwise.
     - ``scalars``: the op's scalars, a tuple or list: ``(s,)`` for ``SCALE`` and ``AXPY``,
       ``(lo, hi)`` for ``CLAMP`` (a single number stands for ``(s,)``); ``()`` for the
       others; for a kernel, one per 4 bytes of its ``params_size``.
@@ -452,14 +457,11 @@ def _record(index: int, item: Any) -> _Record:
     elif info.kind == REDUCTION:
         if any(array.shape != arrays[0].shape for array in arrays[:-1]):
             raise ValueError(f"task {index}: shapes differ: {shapes}")
+        # A one-element float32 buffer region takes the result as a host array does (its
+        # element type was checked above); the library then combines it on the GPU.
         if item._out.size != 1:
             raise ValueError(
                 f"task {index}: out of {name} must hold one element, has shape {item._out.shape}"
-            )
-        if isinstance(item._out, REGION_TYPES):
-            raise ValueError(
-                f"task {index}: out of {name} must be a numpy.ndarray, not a buffer region: a "
-                "reduction's result is combined on the host"
             )
         length = arrays[0].size
     else:
@@ -717,8 +719,6 @@ def _fast(items: List[Any]) -> Optional[np.ndarray]:
         owner_of = owner[np.minimum(where, max(n_in - 1, 0))] if n_in else np.zeros(len(where), np.intp)
         task_index = np.where(is_input, owner_of, where - n_in)
         slot = np.where(is_input, where - first[owner_of], OUTPUT_SLOT)
-        if np.any(reduction[task_index[~is_input]]):
-            return None  # a reduction's result goes to the host: the slow path says so
         result = attach(result, task_index, slot, handles, offsets)
     return result
 
@@ -824,8 +824,6 @@ def _stacked_fast(
     in_buffers = [(slot, x) for slot, x in enumerate(arrays) if not isinstance(x, np.ndarray)]
     if in_buffers and region_fields([x for _, x in in_buffers]) is None:
         return None  # a closed buffer: the slow path says so
-    if info.kind == REDUCTION and not isinstance(arrays[-1], np.ndarray):
-        return None  # a reduction's result goes to the host: the slow path says so
     shapes = [x.shape[1:] for x in arrays]
     params = np.zeros((count, 4), np.uint64)
     flags = code

@@ -546,7 +546,8 @@ class Batch:
         row ``i`` of stacked arrays (``inputs`` and ``out`` hold as many rows, each
         C-contiguous; the arrays themselves need not be). Each scalar is a number, or a 1-D
         array with one value per task. For a reduction ``out`` is ``(tasks,)`` or
-        ``(tasks, 1)``; for ``MATMUL`` the arrays are ``(tasks, M, K)``, ``(tasks, K, N)``
+        ``(tasks, 1)`` (a float32 buffer region of that shape too: result ``i`` at its
+        element ``i``); for ``MATMUL`` the arrays are ``(tasks, M, K)``, ``(tasks, K, N)``
         (``(tasks, N, K)`` with ``transpose_b``) and ``(tasks, M, N)``. Every row is checked
         at once, as for :meth:`stacked`."""
         from ._optasks import stacked_array

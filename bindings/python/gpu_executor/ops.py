@@ -10,7 +10,10 @@ their dtype; every array of a task shares it), C-contiguous and aligned; ``out``
 in place when the batch runs. ``out=None`` allocates it (``task.out``). Which element types
 each op takes, and the shapes, are those of :class:`gpu_executor.Task`: element-wise ops
 take arrays of one shape, reductions ``float32`` inputs of one shape and a one-element
-``float32`` output, ``matmul`` 2-D ``float32`` arrays.
+``float32`` output, ``matmul`` 2-D ``float32`` arrays. Any array may instead be a buffer
+region (:class:`gpu_executor.Region`) or a whole :class:`gpu_executor.Buffer`, a
+reduction's ``out`` included (one ``float32`` element: its result is then combined on the
+GPU and stays there for later tasks; see :class:`gpu_executor.Task`).
 
 Scalars (``scale``, ``axpy``, ``clamp``) are numbers of the arrays' element type: any real
 number for ``float32`` (rounded to ``float32``), an integer in range for ``int32`` and
@@ -209,11 +212,13 @@ def copy(a: Any, out: Optional[Any] = None) -> Task:
 
 
 # --- reductions: float32 in, one float32 out ----------------------------------------------------
+# ``out`` is a host array or a buffer region (``buf[i]``) of one float32 element.
 
 
 def sum(a: Any, out: Optional[Any] = None) -> Task:  # noqa: A001
     """``out[0] = sum(a)`` over every element of ``a``; 0 over none. ``out``: one float32
-    element (``(1,)`` or ``()``)."""
+    element (``(1,)`` or ``()``): a host array, or a buffer region (``buf[i]``) or
+    one-element buffer, where the result stays on the GPU for later tasks."""
     return _unary(Op.SUM, a, out)
 
 

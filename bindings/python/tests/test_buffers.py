@@ -5,6 +5,8 @@
   stage checked against NumPy; the same chain through every Batch builder.
 - Host arrays and regions mixed in one task; offsets, sub-regions, rows, reshapes;
   reductions and products reading buffers; in place.
+- Reductions writing their result into a region (combined on the GPU), through every
+  builder, over no elements, read by later tasks of the batch; limited to one slab.
 - Memory reused after close (resident_pool_hits), the resident stats.
 - Every error, with no output written: foreign and closed buffers, out of bounds, type
   mismatches, dependencies and overlapping writes.
@@ -423,6 +425,199 @@ def test_matmul_on_buffer_regions(executor, rng):
     np.testing.assert_array_equal(c.read(5), np.zeros(5, np.float32))
 
 
+# --- reductions into buffers --------------------------------------------------------------------
+
+SENTINEL = np.float32(12345.0)
+
+
+def assert_reduced(got, want, scale, rtol=1e-5):
+    """``got`` (a float32 result combined on the GPU) against the float64 reference ``want``,
+    relative to ``scale``, the sum of the terms' magnitudes: blockwise float sums are within
+    a few roundings of it, whatever the cancellation in the sum itself (tests/buffers.rs
+    bounds the library's GPU combine alike)."""
+    assert abs(float(got) - want) <= rtol * scale + 1e-30, f"{got} vs {want} (scale {scale})"
+
+
+def reduction_tasks(a, b, t, bh, results, one, at):
+    """Every reduction into a one-element region of ``results`` from element ``at``, in
+    every form a task takes (ops.*, Task with an Op or a name, a 0-d and a 1-d region, a
+    whole one-element buffer), over no elements too, and later tasks reading the results:
+    returns (tasks, host outputs of the later tasks)."""
+    r = lambda k: results[at + k]  # noqa: E731  (a 0-d region: one element)
+    none = np.zeros(0, np.float32)
+    copied, pair, host_sum = nans(13), nans(1), nans(1)
+    tasks = [
+        ops.sum(a, r(0)),
+        Task(Op.REDUCE_MIN, a, results[at + 1:at + 2]),  # a 1-d region of one element
+        Task("reduce_max", (a[0:],), r(2)),
+        ops.mean(a, r(3)),
+        ops.dot(a, bh, r(4)),  # one input in host memory
+        ops.norm2(a, r(5)),
+        ops.mul(a, b, t),
+        ops.sum(t, r(6)),  # reads what the task before wrote
+        # Over no elements: the op's value over nothing.
+        ops.sum(a[0:0], r(7)),
+        ops.reduce_min(a[3:3], r(8)),
+        ops.reduce_max(a[len(a):], r(9)),
+        ops.mean(none, r(10)),
+        ops.dot(a[7:7], none, r(11)),
+        ops.norm2(b[len(b):], r(12)),
+        ops.norm2(bh, one),  # host input; a whole one-element buffer as out
+        # Later tasks reading the results: a reduction into the buffer, a copy and an add to
+        # the host, and a reduction to the host for comparison.
+        ops.reduce_max(results[at:at + 7], r(13)),
+        ops.copy(results[at:at + 13], copied),
+        ops.add(results[at + 5:at + 6], one, pair),
+        ops.sum(a, host_sum),
+    ]
+    return tasks, (copied, pair, host_sum)
+
+
+def test_reductions_into_regions_and_later_tasks_read_them(executor, rng, reader):
+    n = 10_007  # not a multiple of any block size
+    ah = rng.uniform(-100, 100, n).astype(np.float32)
+    bh = rng.uniform(-100, 100, n).astype(np.float32)
+    a, b, t = executor.buffer(ah), executor.buffer(bh), Buffer(executor, n)
+    # Results from element `at`, over sentinels: a sum over nothing is 0, which a
+    # zero-filled buffer would show without any write.
+    at, slots = 5, 14
+    results = executor.buffer(np.full(at + slots + 3, SENTINEL))
+    one = executor.buffer(np.full(1, SENTINEL))
+    tasks, (copied, pair, host_sum) = reduction_tasks(a, b, t, bh, results, one, at)
+    # The fast builder takes them, and agrees with the task-by-task one.
+    fast = _optasks._fast(tasks)
+    assert fast is not None, "the fast path takes reductions into regions"
+    assert region_records(fast) == region_records(_optasks._task_by_task(tasks))
+
+    before = executor.stats()
+    executor.submit(tasks)
+    after = executor.stats()
+    assert after["submits"] - before["submits"] == 1
+    # Only the copy (13 floats), the add (1) and the host sum (1) came back.
+    assert after["bytes_read_back"] - before["bytes_read_back"] == 15 * 4
+
+    a64, b64 = ah.astype(np.float64), bh.astype(np.float64)
+    products = (ah * bh).astype(np.float64)  # as the GPU's mul rounds them
+    got = results.read()
+    r = got[at:at + slots]
+    assert_reduced(r[0], a64.sum(), np.abs(a64).sum())
+    assert r[1] == ah.min() and r[2] == ah.max()  # exact
+    assert_reduced(r[3], a64.mean(), np.abs(a64).mean())
+    assert_reduced(r[4], (a64 * b64).sum(), np.abs(a64 * b64).sum())
+    assert_reduced(r[5], np.sqrt((a64 * a64).sum()), np.sqrt((a64 * a64).sum()))
+    assert_reduced(r[6], products.sum(), np.abs(products).sum())
+    assert r[7] == 0 and r[8] == np.inf and r[9] == -np.inf and np.isnan(r[10])
+    assert r[11] == 0 and r[12] == 0
+    norm_b = one.read()[0]
+    assert_reduced(norm_b, np.sqrt((b64 * b64).sum()), np.sqrt((b64 * b64).sum()))
+    # The later tasks saw what the reductions wrote.
+    assert r[13] == r[:7].max()
+    np.testing.assert_array_equal(copied.view(np.uint32), r[:13].view(np.uint32))
+    assert pair[0] == r[5] + norm_b
+    # The host's double-precision combine and the GPU's float one agree.
+    assert_reduced(host_sum[0], a64.sum(), np.abs(a64).sum())
+    assert_reduced(r[0], float(host_sum[0]), np.abs(a64).sum())
+    # Nothing outside the result slots was written.
+    assert (got[:at] == SENTINEL).all() and (got[at + slots:] == SENTINEL).all()
+
+
+def test_reductions_into_regions_through_every_builder(executor, rng, reader, monkeypatch):
+    rows, n = 40, 33
+    xh = rng.uniform(-100, 100, (rows, n)).astype(np.float32)
+    yh = rng.uniform(-100, 100, (rows, n)).astype(np.float32)
+    x = executor.buffer(xh)
+    stacked = x.region(shape=(rows, n))
+    results = executor.buffer(np.full(4 * rows + 2, SENTINEL))
+    # Batch.stacked_op: one result per row into a (rows,) region, and into (rows, 1), every
+    # row checked at once (the task-by-task builder is not needed).
+    with monkeypatch.context() as patch:
+        patch.setattr(_optasks, "_task_by_task", lambda items: pytest.fail("stacked_op went task by task"))
+        sums = Batch.stacked_op(Op.SUM, stacked, results.region(0, shape=(rows,)))
+        dots = Batch.stacked_op("dot", (stacked, yh), results.region(rows, shape=(rows, 1)))
+    executor.submit(sums)
+    executor.submit(dots)
+    # Batch(tasks), submit_async, and tuples mixed in.
+    pair = nans(n)
+    batch = Batch([ops.norm2(x[i * n:(i + 1) * n], results[2 * rows + i]) for i in range(rows)]
+                  + [(xh[0], yh[0], pair)])
+    assert executor.submit_async(batch).wait() is True
+    # Task with out=None still allocates a host array; the same reductions into host memory
+    # agree with the regions.
+    means = [Task(Op.MEAN, x[i * n:(i + 1) * n]) for i in range(rows)]
+    executor.submit([ops.mean(x[i * n:(i + 1) * n], results[3 * rows + i]) for i in range(rows)] + means)
+    assert all(isinstance(task.out, np.ndarray) and task.out.shape == (1,) for task in means)
+
+    x64, y64 = xh.astype(np.float64), yh.astype(np.float64)
+    got = results.read()
+    for i in range(rows):
+        magnitude = np.abs(x64[i]).sum()
+        assert_reduced(got[i], x64[i].sum(), magnitude)
+        assert_reduced(got[rows + i], (x64[i] * y64[i]).sum(), np.abs(x64[i] * y64[i]).sum())
+        norm = np.sqrt((x64[i] * x64[i]).sum())
+        assert_reduced(got[2 * rows + i], norm, norm)
+        assert_reduced(got[3 * rows + i], x64[i].mean(), magnitude / n)
+        assert_reduced(got[3 * rows + i], float(means[i].out[0]), magnitude / n)
+    assert (got[4 * rows:] == SENTINEL).all()
+    np.testing.assert_array_equal(pair, xh[0] + yh[0])
+
+
+def test_reduction_into_a_region_is_one_float32_element(executor, rng, reader):
+    x = executor.buffer(rng.uniform(-1, 1, 100).astype(np.float32))
+    out = executor.buffer(np.full(10, SENTINEL))
+    ints = Buffer(executor, 4, np.int32)
+    host = nans(1)
+    # Checked by the bindings, naming the task, before anything runs.
+    with pytest.raises(ValueError, match=r"task 1: out of SUM must hold one element, has shape \(2,\)"):
+        executor.submit([ops.norm2(x, out[0]), ops.sum(x, out[1:3]), ops.sum(x, host)])
+    with pytest.raises(ValueError, match=r"task 0: out of DOT must hold one element, has shape \(10,\)"):
+        executor.submit([ops.dot(x[0:10], x[10:20], out)])  # a whole buffer of 10
+    with pytest.raises(ValueError, match=r"task 0: out of MEAN must hold one element, has shape \(0,\)"):
+        executor.submit(Task(Op.MEAN, x, out[10:]))
+    with pytest.raises(TypeError, match="task 0: out has dtype int32 but a has float32"):
+        executor.submit([ops.reduce_max(x, ints[0])])
+    with pytest.raises(TypeError, match="REDUCE_MIN is not defined for int32"):
+        executor.submit([ops.reduce_min(ints[1:3], ints[0])])
+    with pytest.raises(ValueError, match="out of SUM must hold one element"):
+        executor.submit(Batch.stacked_op(Op.SUM, x.region(shape=(5, 20)), out.region(0, shape=(5, 2))))
+    assert np.isnan(host).all()
+    np.testing.assert_array_equal(out.read(), np.full(10, SENTINEL))
+    np.testing.assert_array_equal(ints.read(), np.zeros(4, np.int32))
+
+
+def test_reduction_into_a_region_reads_at_most_one_slab(rng):
+    # A reduction into a buffer is combined on the GPU from one slab's partials: past
+    # max_chunk_elements the library refuses it and nothing runs, while the same reduction
+    # into host memory (partials of several slabs combined on the host) still runs.
+    with Executor(max_chunk_elements=64) as ex:
+        xh = rng.uniform(-100, 100, 100).astype(np.float32)
+        yh = rng.uniform(-100, 100, 100).astype(np.float32)
+        x = ex.buffer(xh)
+        out = ex.buffer(np.full(2, SENTINEL))
+        host = nans(1)
+        for tasks in ([ops.sum(x, out[0])], [ops.dot(yh, x, out[1])],
+                      [ops.norm2(x[0:10], out[1]), ops.mean(xh, out[0]), ops.sum(x, host)]):
+            with pytest.raises(GpuExecutorError) as caught:
+                ex.submit(tasks)
+            assert caught.value.status == Status.INVALID_ARGUMENT
+            assert "one slab" in caught.value.message
+        with pytest.raises(GpuExecutorError) as caught:
+            ex.submit_async([ops.reduce_max(x, out[0])])
+        assert caught.value.status == Status.INVALID_ARGUMENT
+        assert np.isnan(host).all()
+        np.testing.assert_array_equal(out.read(), np.full(2, SENTINEL))
+
+        # Into host memory the 100 elements are fine (two slabs, combined on the host) ...
+        x64 = xh.astype(np.float64)
+        ex.submit(ops.sum(x, host))
+        assert_reduced(host[0], x64.sum(), np.abs(x64).sum())
+        # ... and into a buffer exactly one slab's worth is.
+        ex.submit([ops.sum(x[0:64], out[0]), ops.dot(x[36:], yh[36:], out[1])])
+        got = out.read()
+        assert_reduced(got[0], x64[:64].sum(), np.abs(x64[:64]).sum())
+        d = x64[36:] * yh[36:].astype(np.float64)
+        assert_reduced(got[1], d.sum(), np.abs(d).sum())
+
+
 # --- async reads and writes --------------------------------------------------------------------
 
 
@@ -622,11 +817,11 @@ def test_dependency_and_overlapping_writes(executor, rng):
 def test_other_bad_uses(executor, rng):
     x = rng.uniform(-1, 1, 100).astype(np.float32)
     buf = executor.buffer(x)
-    # A reduction's result is combined on the host.
-    with pytest.raises(ValueError, match="task 0: out of SUM must be a numpy.ndarray, not a buffer region"):
+    # A reduction writing into the region it reads: the library's aliasing rule, as for
+    # any task writing part of its input.
+    with pytest.raises(GpuExecutorError) as caught:
         executor.submit([ops.sum(buf, buf[0:1])])
-    with pytest.raises(ValueError, match="task 0: out of SUM must be a numpy.ndarray"):
-        executor.submit(Batch.stacked_op(Op.SUM, buf.region(shape=(10, 10)), buf.region(shape=(10, 1))))
+    assert caught.value.status == Status.ALIASING
     # The library's errors for a buffer of nothing.
     with pytest.raises(GpuExecutorError) as caught:
         Buffer(executor, 0)
