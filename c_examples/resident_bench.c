@@ -2,7 +2,8 @@
  * resident_bench.c: data that stays on the GPU.
  *
  *  1. 1,000 x 4,096 `out = a + b` on resident buffers: one blocking batch at a time
- *     (median), and 8 batches in flight through the async API (mean per batch).
+ *     (median), and 8 batches in flight through the async API (mean per batch); then the
+ *     same tasks recorded once (gpu_executor_record) and submitted the same two ways.
  *  2. A 10-step chain x[k+1] = s * x[k] + y over N resident elements (N = 16M by
  *     default) in one batch: median time, and TB/s counting 12 bytes per element per step.
  *  3. The same chain host to host: one upload, the chain, one readback; against 10 host
@@ -114,6 +115,32 @@ static int many_small(gpu_executor_t *exec, int iterations) {
   for (it = iterations > IN_FLIGHT ? iterations - IN_FLIGHT : 0; it < iterations; it++)
     CHECK(gpu_executor_wait(exec, tickets[it % IN_FLIGHT], UINT64_MAX));
   pipelined = (now_us() - start) / iterations;
+  /* The same tasks recorded once and submitted many times. */
+  {
+    gpu_recording_t *recording = NULL;
+    double recorded, recorded_pipelined;
+    CHECK(gpu_executor_record(exec, tasks, TASKS, &recording));
+    for (it = -3; it < iterations; it++) {
+      start = now_us();
+      CHECK(gpu_recording_submit(exec, recording));
+      if (it >= 0) times[it] = now_us() - start;
+    }
+    recorded = median(times, iterations);
+    start = now_us();
+    for (it = 0; it < iterations; it++) {
+      int slot = it % IN_FLIGHT;
+      if (it >= IN_FLIGHT) CHECK(gpu_executor_wait(exec, tickets[slot], UINT64_MAX));
+      CHECK(gpu_recording_submit_async(exec, recording, &tickets[slot]));
+    }
+    for (it = iterations > IN_FLIGHT ? iterations - IN_FLIGHT : 0; it < iterations; it++)
+      CHECK(gpu_executor_wait(exec, tickets[it % IN_FLIGHT], UINT64_MAX));
+    recorded_pipelined = (now_us() - start) / iterations;
+    printf("recorded 1000 x 4096 ADD, blocking: median %.1f us per batch, %.3f us per task\n",
+           recorded, recorded / TASKS);
+    printf("recorded 1000 x 4096 ADD, %d in flight: %.1f us per batch, %.3f us per task\n",
+           IN_FLIGHT, recorded_pipelined, recorded_pipelined / TASKS);
+    gpu_recording_destroy(recording);
+  }
   for (i = 0; i < TASKS; i += 97) {
     size_t j;
     CHECK(gpu_buffer_read(exec, out[i], 0, check, TASK_LEN));

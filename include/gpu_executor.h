@@ -371,6 +371,11 @@ typedef uint32_t gpu_device_type_t;
 // or GPU waits).
 typedef struct gpu_executor_t gpu_executor_t;
 
+// Opaque handle of a batch recorded by `gpu_executor_record`: validated and planned once,
+// submitted with `gpu_recording_submit` as often as wanted. Free with
+// `gpu_recording_destroy`. It belongs to the executor that recorded it.
+typedef struct gpu_recording_t gpu_recording_t;
+
 // Executor options. Always start from `gpu_executor_options_default()`, which sets
 // `struct_size`; fields are only ever appended, and `struct_size` tells the library which
 // version of the struct the caller was compiled against.
@@ -947,6 +952,67 @@ gpu_executor_status_t gpu_executor_set_log_callback(gpu_log_callback_t callback,
 // library). Overrides `GPU_EXECUTOR_LOG`. Process-wide and thread-safe.
 // Errors: `INVALID_ARGUMENT` for a value outside `gpu_log_level_t`.
 gpu_executor_status_t gpu_executor_set_log_level(uint32_t level);
+
+// Records a batch to be submitted later, as often as wanted, for the cost of one submit:
+// the tasks are checked, ordered and planned now, and their dispatch tables go to the GPU
+// now; each `gpu_recording_submit` then encodes the recorded dispatches and submits them,
+// however many tasks there are. Nothing of the tasks runs here.
+//
+// - `tasks`: `count` tasks as for `gpu_executor_submit_batch`, read during the call only.
+//   Every task must be a built-in element-wise op whose inputs and output are all buffer
+//   regions (`GPU_TASK_INPUTk_BUFFER`, `GPU_TASK_OUTPUT_BUFFER`), each buffer fitting one
+//   storage binding; the batch rules of docs/BUFFERS.md apply (a task may read what an
+//   earlier one writes).
+// - `out`: receives the recording; untouched on failure. It holds its buffers' memory
+//   until destroyed (a buffer destroyed meanwhile is not reused, but submitting the
+//   recording then fails with `INVALID_BUFFER`).
+//
+// Errors: as `gpu_executor_submit_batch`'s checks, plus `INVALID_ARGUMENT` for a task that
+// cannot be recorded (any host operand, a reduction, matmul or registered kernel) or an
+// executor with `GPU_STRATEGY_BASELINE`, and `NULL_POINTER` for `out`. Thread-safe.
+//
+// # Safety
+// Every pointer must be NULL or valid as described; `exec` must come from
+// `gpu_executor_create` and not be destroyed yet.
+gpu_executor_status_t gpu_executor_record(struct gpu_executor_t *exec,
+                                          const struct gpu_task_t *tasks,
+                                          size_t count,
+                                          struct gpu_recording_t **out);
+
+// Runs a recording and blocks until its tasks are done: one submit, its dispatches in
+// one compute pass. The tasks read and write the buffers as they are at this call, in
+// order with every other batch and buffer operation (docs/BUFFERS.md).
+//
+// Errors: `NULL_POINTER`, `INVALID_ARGUMENT` (a recording of another executor),
+// `INVALID_BUFFER` (one of its buffers was destroyed), `GPU_ERROR`, `OUT_OF_MEMORY`,
+// `DEVICE_LOST`, `TIMED_OUT`, `POISONED`. Thread-safe: one recording may be submitted
+// from several threads at once.
+//
+// # Safety
+// `exec` must come from `gpu_executor_create` and `recording` from `gpu_executor_record`
+// on it, neither destroyed yet.
+gpu_executor_status_t gpu_recording_submit(struct gpu_executor_t *exec,
+                                           const struct gpu_recording_t *recording);
+
+// Submits a recording without waiting: `*ticket` completes through `gpu_executor_wait`
+// or `gpu_executor_poll` once its tasks are done (there are no host outputs to write).
+// Several submissions of one recording may be in flight at once; they run in order.
+//
+// Errors: as `gpu_recording_submit`, plus `NULL_POINTER` for `ticket`. Thread-safe.
+//
+// # Safety
+// As `gpu_recording_submit`; `ticket` must be writable.
+gpu_executor_status_t gpu_recording_submit_async(struct gpu_executor_t *exec,
+                                                 const struct gpu_recording_t *recording,
+                                                 gpu_ticket_t *ticket);
+
+// Destroys a recording and lets go of its buffers' memory. NULL is a no-op. Submissions
+// already made are unaffected. May be called after its executor was destroyed; no other
+// thread may be using the recording during the call.
+//
+// # Safety
+// `recording` must be NULL or come from `gpu_executor_record` and not be destroyed yet.
+void gpu_recording_destroy(struct gpu_recording_t *recording);
 
 #ifdef __cplusplus
 }  // extern "C"

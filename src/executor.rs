@@ -13,6 +13,7 @@
 //!
 //! [`pipeline`]: crate::pipeline
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -32,8 +33,10 @@ use crate::pending::{PendingBatch, SlabSource, Waiter};
 use crate::pipeline::{self, Staged};
 use crate::plan::{plan_bucketed, plan_single, plan_single_item, PlanItem, Whole};
 use crate::pool::SlabPool;
+use crate::recording::Recording;
 use crate::reduce_finish::{self, FinishDispatch};
 use crate::schedule;
+use crate::slab::MapRequest;
 use crate::slab::Slab;
 use crate::stats::Stats;
 use crate::task::{Destination, Group, Operand, Task, TaskInputs};
@@ -65,6 +68,8 @@ pub struct Executor {
     memory: ResidentMemory,
     /// Idle block tables of the direct path.
     tables: Mutex<Vec<DirectTable>>,
+    /// Buffers destroyed so far: a recording re-checks its buffers only when this moved.
+    destroyed: AtomicU64,
 }
 
 /// Most idle direct tables kept.
@@ -201,6 +206,7 @@ impl Executor {
             buffers: Mutex::new(BufferTable::new(id)),
             memory,
             tables: Mutex::default(),
+            destroyed: AtomicU64::new(0),
         })
     }
 
@@ -347,6 +353,7 @@ impl Executor {
                     source,
                     submission,
                     done: done.flatten(),
+                    task_count: lengths.len() as u64,
                     lengths,
                     reductions,
                     total,
@@ -507,7 +514,7 @@ impl Executor {
             return Err(error);
         }
         stats.batches += 1;
-        stats.tasks += pending.lengths.len() as u64;
+        stats.tasks += pending.task_count;
         stats.elements += pending.total;
         stats.bytes_uploaded += pending.uploaded;
         stats.bytes_read_back += pending.lengths.iter().sum::<usize>() as u64 * 4;
@@ -684,8 +691,159 @@ impl Executor {
     /// later work only, which the GPU runs after every batch already submitted.
     pub fn destroy_buffer(&self, handle: u64) -> Result<()> {
         let removed = lock(&self.buffers)?.remove(handle)?;
+        self.destroyed.fetch_add(1, Ordering::AcqRel);
         drop(removed);
         Ok(())
+    }
+
+    /// Records `tasks` — element-wise ops whose inputs and output are all in resident
+    /// buffers — to be submitted later, as often as wanted (`launch_recording`). Everything
+    /// but the submit is done now: the checks, the waves, the dispatches and their block
+    /// tables, which go to the GPU once, here. Nothing of the tasks runs.
+    pub fn record(&self, tasks: &[TaskInputs]) -> Result<Recording> {
+        self.gpu.check_not_lost()?;
+        validate(tasks, self.id)?;
+        let waves = schedule::waves(tasks)?;
+        if self.config.strategy != Strategy::Bucketed {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "recording needs the bucketed strategy",
+            ));
+        }
+        if let Some(i) = tasks.iter().position(|t| !direct::eligible(t)) {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "task {i}: only element-wise tasks whose inputs and output are all in buffers (each fitting one binding) can be recorded"
+                ),
+            ));
+        }
+        let direct = vec![true; tasks.len()];
+        let mut delta = Stats::default();
+        let capture = self.gpu.capture_errors();
+        let built = self
+            .direct_dispatches(tasks, &waves, &direct, &mut delta)
+            .inspect(|dispatches| {
+                // The tables go to the GPU once, now.
+                let mut encoder =
+                    self.gpu
+                        .device
+                        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                            label: Some("gpu_executor recording tables"),
+                        });
+                for d in dispatches {
+                    d.encode_table(&mut encoder);
+                }
+                self.gpu.queue.submit([encoder.finish()]);
+            });
+        if built.is_ok() {
+            delta.submits += 1;
+        }
+        let captured = capture.finish(&self.gpu);
+        lock(&self.stats)?.absorb(&delta);
+        let dispatches = match (built, captured) {
+            (Ok(dispatches), Ok(())) => dispatches,
+            (_, Err(error)) | (Err(error), Ok(())) => {
+                self.forget_gpu_state(&error);
+                return Err(error);
+            }
+        };
+        let mut buffers: Vec<Arc<ResidentBuffer>> = tasks
+            .iter()
+            .flat_map(|t| t.resident.iter().flatten().chain(t.resident_output.iter()))
+            .map(|r| Arc::clone(&r.buffer))
+            .collect();
+        buffers.sort_unstable_by_key(|b| b.handle);
+        buffers.dedup_by_key(|b| b.handle);
+        Ok(Recording {
+            owner: self.id,
+            dispatches,
+            buffers,
+            checked: AtomicU64::new(self.destroyed.load(Ordering::Acquire)),
+            tasks: tasks.len() as u64,
+            elements: tasks.iter().map(|t| t.len as u64).sum(),
+        })
+    }
+
+    /// Submits a recording: its dispatches in one compute pass, one submit. The tasks read
+    /// the buffers as they are now. `InvalidBuffer` if one of its buffers was destroyed
+    /// since it was recorded; `InvalidArgument` for another executor's recording.
+    pub fn launch_recording(&self, recording: &Recording) -> Result<PendingBatch> {
+        self.gpu.check_not_lost()?;
+        if recording.owner != self.id {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "the recording belongs to another executor",
+            ));
+        }
+        let destroyed = self.destroyed.load(Ordering::Acquire);
+        if !recording.checked_at(destroyed) {
+            let table = lock(&self.buffers)?;
+            for buffer in &recording.buffers {
+                if !table
+                    .get(buffer.handle)
+                    .is_ok_and(|live| Arc::ptr_eq(&live, buffer))
+                {
+                    return Err(Error::new(
+                        ErrorKind::InvalidBuffer,
+                        format!(
+                            "buffer {:#x} of the recording was destroyed; record the tasks again",
+                            buffer.handle
+                        ),
+                    ));
+                }
+            }
+            recording.checked.store(destroyed, Ordering::Release);
+        }
+        let clock = std::time::Instant::now();
+        let capture = self.gpu.capture_errors();
+        let submitted = (!recording.dispatches.is_empty()).then(|| {
+            let mut encoder =
+                self.gpu
+                    .device
+                    .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                        label: Some("gpu_executor recording"),
+                    });
+            {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("recorded dispatches"),
+                    timestamp_writes: None,
+                });
+                for d in &recording.dispatches {
+                    d.encode(&mut pass);
+                }
+            }
+            let submission = self.gpu.queue.submit([encoder.finish()]);
+            let done = MapRequest::work_done(&self.gpu.queue, &self.gpu.completion);
+            (submission, done)
+        });
+        let captured = capture.finish(&self.gpu);
+        let mut delta = Stats::default();
+        if submitted.is_some() {
+            let n = recording.dispatches.len() as u64;
+            delta.submits += 1;
+            delta.dispatches += n;
+            delta.direct_dispatches += n;
+        }
+        delta.submit_ns += pipeline::elapsed_ns(clock);
+        lock(&self.stats)?.absorb(&delta);
+        if let Err(error) = captured {
+            self.forget_gpu_state(&error);
+            return Err(error);
+        }
+        let (submission, done) = submitted.unzip();
+        Ok(PendingBatch {
+            staged: Vec::new(),
+            direct: Vec::new(),
+            source: SlabSource::Pool,
+            submission,
+            done,
+            lengths: Vec::new(),
+            task_count: recording.tasks,
+            reductions: Vec::new(),
+            total: recording.elements,
+            uploaded: 0,
+        })
     }
 
     /// Checks and registers a kernel of the caller's; returns its op code, valid for this

@@ -27,6 +27,7 @@ pub mod pending; // a launched batch and its waiter
 pub mod pipeline; // upload, submit, wait, download
 pub mod plan; // tasks → slabs (group by bucket, then exact size; chunking)
 pub mod pool; // idle slabs by size class
+pub mod recording; // batches planned once, submitted many times
 pub mod reduce_finish; // reductions whose result goes to a resident buffer
 pub mod schedule; // waves: tasks ordered by the buffer regions they share
 pub mod slab; // one dispatch's buffers and bind group
@@ -41,5 +42,6 @@ pub use executor::Executor;
 pub use kernel::KernelId;
 pub use ops::ElemType;
 pub use pending::{PendingBatch, Waiter};
+pub use recording::Recording;
 pub use stats::Stats;
 pub use task::{Destination, Operand, Task, TaskInputs};

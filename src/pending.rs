@@ -33,6 +33,8 @@ pub struct PendingBatch {
     pub(crate) done: Option<MapRequest>,
     /// Output elements of each task that land in host memory (0 for a resident output).
     pub(crate) lengths: Vec<usize>,
+    /// Tasks of the batch.
+    pub(crate) task_count: u64,
     /// Each reduction task's op and input length, to combine its partials.
     pub(crate) reductions: Vec<Option<(&'static ReductionOp, usize)>>,
     /// Input elements of all tasks.

@@ -18,6 +18,13 @@ pub struct gpu_executor_t {
     pub(crate) poisoned: std::sync::atomic::AtomicBool,
 }
 
+/// Opaque handle of a batch recorded by `gpu_executor_record`: validated and planned once,
+/// submitted with `gpu_recording_submit` as often as wanted. Free with
+/// `gpu_recording_destroy`. It belongs to the executor that recorded it.
+pub struct gpu_recording_t {
+    pub(crate) recording: crate::Recording,
+}
+
 /// Identifies one asynchronous batch until it completes. Unique within the process (a
 /// ticket of another executor is `UNKNOWN_TICKET`, never someone else's batch). Never 0.
 pub type gpu_ticket_t = u64;

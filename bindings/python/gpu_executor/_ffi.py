@@ -291,6 +291,8 @@ class gpu_region_t(Structure):
 
 #: Opaque ``gpu_executor_t *``.
 ExecutorHandle = c_void_p
+#: ``gpu_recording_t *``: a batch recorded by ``gpu_executor_record``.
+RecordingHandle = c_void_p
 
 #: ``gpu_ticket_t``.
 gpu_ticket_t = c_uint64
@@ -379,6 +381,16 @@ _PROTOTYPES = {
         c_int32,
         [ExecutorHandle, gpu_buffer_t, POINTER(c_uint32), POINTER(c_uint64)],
     ),
+    "gpu_executor_record": (
+        c_int32,
+        [ExecutorHandle, POINTER(gpu_task_t), c_size_t, POINTER(RecordingHandle)],
+    ),
+    "gpu_recording_submit": (c_int32, [ExecutorHandle, RecordingHandle]),
+    "gpu_recording_submit_async": (
+        c_int32,
+        [ExecutorHandle, RecordingHandle, POINTER(gpu_ticket_t)],
+    ),
+    "gpu_recording_destroy": (None, [RecordingHandle]),
 }
 
 

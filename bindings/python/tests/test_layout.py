@@ -106,7 +106,7 @@ def test_enums_match_header():
 
 @needs_header
 def test_every_header_function_has_a_prototype():
-    declared = set(re.findall(r"\b(gpu_(?:executor|kernel|buffer)_[a-z_]+)\(", header_text()))
+    declared = set(re.findall(r"\b(gpu_(?:executor|kernel|buffer|recording)_[a-z_]+)\(", header_text()))
     assert declared == set(_ffi._PROTOTYPES)
 
 
