@@ -115,6 +115,31 @@ static int many_small(gpu_executor_t *exec, int iterations) {
   for (it = iterations > IN_FLIGHT ? iterations - IN_FLIGHT : 0; it < iterations; it++)
     CHECK(gpu_executor_wait(exec, tickets[it % IN_FLIGHT], UINT64_MAX));
   pipelined = (now_us() - start) / iterations;
+  for (i = 0; i < TASKS; i += 97) {
+    size_t j;
+    CHECK(gpu_buffer_read(exec, out[i], 0, check, TASK_LEN));
+    for (j = 0; j < TASK_LEN; j++) {
+      float want = (float)((i * 31 + (int)j) % 1000) * 0.5f + (float)((i * 17 + (int)j) % 777) * 0.25f;
+      if (check[j] != want) bad = 1;
+    }
+  }
+  {
+    double m = median(times, iterations);
+    printf("resident 1000 x 4096 ADD, blocking: median %.1f us per batch, %.3f us per task\n", m,
+           m / TASKS);
+    printf("resident 1000 x 4096 ADD, %d in flight: %.1f us per batch, %.3f us per task\n",
+           IN_FLIGHT, pipelined, pipelined / TASKS);
+    printf("  per batch: %.1f dispatches (%.1f direct), %.0f bytes uploaded, %.0f read back; "
+           "upload %.1f us, submit %.1f us, wait %.1f us, download %.1f us\n",
+           (double)(after.dispatches - before.dispatches) / iterations,
+           (double)(after.direct_dispatches - before.direct_dispatches) / iterations,
+           (double)(after.bytes_uploaded - before.bytes_uploaded) / iterations,
+           (double)(after.bytes_read_back - before.bytes_read_back) / iterations,
+           (double)(after.upload_ns - before.upload_ns) / iterations / 1e3,
+           (double)(after.submit_ns - before.submit_ns) / iterations / 1e3,
+           (double)(after.wait_ns - before.wait_ns) / iterations / 1e3,
+           (double)(after.download_ns - before.download_ns) / iterations / 1e3);
+  }
   /* The same tasks recorded once and submitted many times. */
   {
     gpu_recording_t *recording = NULL;
@@ -140,31 +165,6 @@ static int many_small(gpu_executor_t *exec, int iterations) {
     printf("recorded 1000 x 4096 ADD, %d in flight: %.1f us per batch, %.3f us per task\n",
            IN_FLIGHT, recorded_pipelined, recorded_pipelined / TASKS);
     gpu_recording_destroy(recording);
-  }
-  for (i = 0; i < TASKS; i += 97) {
-    size_t j;
-    CHECK(gpu_buffer_read(exec, out[i], 0, check, TASK_LEN));
-    for (j = 0; j < TASK_LEN; j++) {
-      float want = (float)((i * 31 + (int)j) % 1000) * 0.5f + (float)((i * 17 + (int)j) % 777) * 0.25f;
-      if (check[j] != want) bad = 1;
-    }
-  }
-  {
-    double m = median(times, iterations);
-    printf("resident 1000 x 4096 ADD, blocking: median %.1f us per batch, %.3f us per task\n", m,
-           m / TASKS);
-    printf("resident 1000 x 4096 ADD, %d in flight: %.1f us per batch, %.3f us per task\n",
-           IN_FLIGHT, pipelined, pipelined / TASKS);
-    printf("  per batch: %.1f dispatches (%.1f direct), %.0f bytes uploaded, %.0f read back; "
-           "upload %.1f us, submit %.1f us, wait %.1f us, download %.1f us\n",
-           (double)(after.dispatches - before.dispatches) / iterations,
-           (double)(after.direct_dispatches - before.direct_dispatches) / iterations,
-           (double)(after.bytes_uploaded - before.bytes_uploaded) / iterations,
-           (double)(after.bytes_read_back - before.bytes_read_back) / iterations,
-           (double)(after.upload_ns - before.upload_ns) / iterations / 1e3,
-           (double)(after.submit_ns - before.submit_ns) / iterations / 1e3,
-           (double)(after.wait_ns - before.wait_ns) / iterations / 1e3,
-           (double)(after.download_ns - before.download_ns) / iterations / 1e3);
   }
   for (i = 0; i < TASKS; i++) {
     CHECK(gpu_buffer_destroy(exec, a[i]));
