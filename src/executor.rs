@@ -612,7 +612,13 @@ impl Executor {
             }
             None => {}
         }
-        capture.finish(&self.gpu)?;
+        if let Err(error) = capture.finish(&self.gpu) {
+            // The memory may be part of an arena that failed to allocate: it must not go
+            // back to the free lists, which forget everything after a GPU failure.
+            drop(memory);
+            self.forget_gpu_state(&error);
+            return Err(error);
+        }
         let mut table = lock(&self.buffers)?;
         let handle = table.next_handle()?;
         table.insert(ResidentBuffer {
