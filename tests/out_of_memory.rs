@@ -7,34 +7,12 @@
 
 mod common;
 
+use common::address_space::{mapped_bytes, set_limit as set_address_space_limit};
 use common::c_api::{adapter_info, create, last_error, task};
 use common::{assert_matches, poisoned, Case, Rng};
 use gpu_executor::ffi::*;
 
 use gpu_executor_status_t as S;
-
-/// Bytes of address space this process maps now (VmSize).
-fn mapped_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("procfs");
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmSize:"))
-        .expect("VmSize");
-    let kib: u64 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .expect("a number");
-    kib * 1024
-}
-
-fn set_address_space_limit(bytes: u64) {
-    let limit = libc::rlimit {
-        rlim_cur: bytes,
-        rlim_max: libc::RLIM_INFINITY,
-    };
-    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) }, 0);
-}
 
 #[test]
 fn defect_7_an_allocation_failure_is_out_of_memory() {

@@ -183,3 +183,31 @@ pub mod c_api {
         }
     }
 }
+
+/// The process's address space, for tests that make allocations fail for real: on
+/// lavapipe GPU memory is host memory, so RLIMIT_AS bounds it.
+pub mod address_space {
+    /// Bytes of address space this process maps now (VmSize).
+    pub fn mapped_bytes() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").expect("procfs");
+        let line = status
+            .lines()
+            .find(|l| l.starts_with("VmSize:"))
+            .expect("VmSize");
+        let kib: u64 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse().ok())
+            .expect("a number");
+        kib * 1024
+    }
+
+    /// Caps the process's address space at `bytes` (`libc::RLIM_INFINITY` lifts the cap).
+    pub fn set_limit(bytes: u64) {
+        let limit = libc::rlimit {
+            rlim_cur: bytes,
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) }, 0);
+    }
+}
