@@ -242,8 +242,8 @@ impl Executor {
         read(&self.buckets).bucket_sizes()
     }
 
-    /// The seed's three diagnostic lines, then one listing the registered kernels when
-    /// there are any.
+    /// The seed's three diagnostic lines, then one on resident buffers when any were
+    /// created and one listing the registered kernels when there are any.
     pub fn stats_lines(&self) -> Vec<String> {
         let stats = self.stats();
         let sizes = self.bucket_sizes();
@@ -263,6 +263,18 @@ impl Executor {
                 stats.pool_hit_rate() * 100.0
             ),
         ];
+        if stats.resident_buffers_created > 0 {
+            let reused = stats.resident_pool_hits as f64
+                / (stats.resident_pool_hits + stats.resident_pool_misses).max(1) as f64;
+            lines.push(format!(
+                "[gpu] Resident buffers: {} live ({} bytes), {} bytes reserved; memory reuse {:.2}%; {} direct dispatches",
+                stats.resident_buffers,
+                stats.resident_bytes,
+                stats.resident_reserved_bytes,
+                reused * 100.0,
+                stats.direct_dispatches
+            ));
+        }
         let registered = self.registered_kernels();
         if !registered.is_empty() {
             let codes: Vec<String> = registered.iter().map(u32::to_string).collect();

@@ -889,3 +889,27 @@ fn a_reduction_into_a_buffer_must_fit_one_slab() {
     assert_eq!(read(exec, out, 0, 1), vec![64.0]);
     destroy(exec);
 }
+
+#[test]
+fn the_diagnostic_lines_report_resident_buffers_after_the_seeds_three() {
+    let exec = gpu_executor::Executor::new(gpu_executor::Config::default()).expect("an executor");
+    assert_eq!(
+        exec.stats_lines().len(),
+        3,
+        "no buffer line before any buffer"
+    );
+    let handle = exec
+        .create_buffer(gpu_executor::ElemType::F32, 100)
+        .expect("a buffer");
+    let lines = exec.stats_lines();
+    assert!(lines[0].starts_with("[gpu] Bucket cache: "));
+    assert!(lines[1].starts_with("[gpu] va_cache: "));
+    assert!(lines[2].starts_with("[gpu] Buffer pool hit rate: "));
+    assert!(
+        lines[3].starts_with("[gpu] Resident buffers: 1 live (400 bytes), "),
+        "{}",
+        lines[3]
+    );
+    exec.destroy_buffer(handle).expect("destroyed");
+    assert!(exec.stats_lines()[3].starts_with("[gpu] Resident buffers: 0 live (0 bytes), "));
+}

@@ -388,8 +388,10 @@ pub unsafe extern "C" fn gpu_executor_adapter_info(
 /// Prints the diagnostic lines to standard output through C's stdio (in order with the
 /// caller's own `printf` output): `[gpu] Bucket cache: N buckets cached: [...]`,
 /// `[gpu] va_cache: N exact-size entries`, `[gpu] Buffer pool hit rate: P%`, then, when
-/// kernels were registered, `[gpu] User kernels: N registered: [...]; P pipelines cached in
-/// all`. Errors: `NULL_POINTER`, `POISONED`. Thread-safe.
+/// resident buffers were created, `[gpu] Resident buffers: N live (B bytes), R bytes
+/// reserved; memory reuse P%; D direct dispatches`, and when kernels were registered,
+/// `[gpu] User kernels: N registered: [...]; P pipelines cached in all`. Errors:
+/// `NULL_POINTER`, `POISONED`. Thread-safe.
 ///
 /// # Safety
 /// Every pointer must be NULL or valid as described above; `exec` must come from
