@@ -1528,7 +1528,7 @@ public:
     gpu_executor_t *get() const noexcept { return live_ ? *live_ : nullptr; }
 
     /// Gives up ownership: the caller must gpu_executor_destroy the result. Pending
-    /// Tickets keep using the handle, which must then outlive them.
+    /// Tickets, Buffers and Recordings keep using the handle, which must then outlive them.
     gpu_executor_t *release() noexcept {
         gpu_executor_t *handle = get();
         live_.reset();
@@ -1536,7 +1536,8 @@ public:
     }
 
     /// Destroys the owned handle, if any. Its Tickets that are still pending are abandoned
-    /// (their outputs are never written).
+    /// (their outputs are never written); its Buffers and Recordings learn of it (their
+    /// calls throw, their destructors stay safe).
     void reset() noexcept {
         if (live_) {
             gpu_executor_t *old = std::exchange(*live_, nullptr);  // tell its Tickets
