@@ -27,6 +27,10 @@
  *                Task::scale(y.region(0, n), 2.0f, y.region(n, n))});  // ordered, one submit
  *   std::vector<float> result = y.read(n, n);   // only this comes back
  *
+ *   gpu_executor::Region<float> y0 = y.region(0, n);  // buffer operands only:
+ *   gpu_executor::Recording step = exec.record({Task::add(y0, x, y0)});  // planned once
+ *   for (int i = 0; i < 4; ++i) step.submit();  // y0 += x, one submit each, nothing re-planned
+ *
  *   gpu_executor::set_log_level(GPU_LOG_INFO);  // process-wide
  *   gpu_executor::set_log_callback([](gpu_executor::LogLevel, std::string_view text) {
  *       std::fprintf(stderr, "%.*s\n", static_cast<int>(text.size()), text.data());
@@ -1306,6 +1310,8 @@ struct AdapterInfo {
     std::string driver_info;
 };
 
+class Recording;
+
 /// One asynchronous batch, from Executor::submit_async. Move-only.
 ///
 /// The batch's outputs are written when the ticket completes: in wait() or poll() when they
@@ -1396,6 +1402,7 @@ private:
     friend class Executor;
     template <typename>
     friend class Buffer;
+    friend class Recording;
 
     enum class State { pending, completed, failed };
 
@@ -1521,7 +1528,7 @@ public:
     gpu_executor_t *get() const noexcept { return live_ ? *live_ : nullptr; }
 
     /// Gives up ownership: the caller must gpu_executor_destroy the result. Pending
-    /// Tickets keep using the handle, which must then outlive them.
+    /// Tickets, Buffers and Recordings keep using the handle, which must then outlive them.
     gpu_executor_t *release() noexcept {
         gpu_executor_t *handle = get();
         live_.reset();
@@ -1529,7 +1536,8 @@ public:
     }
 
     /// Destroys the owned handle, if any. Its Tickets that are still pending are abandoned
-    /// (their outputs are never written).
+    /// (their outputs are never written); its Buffers and Recordings learn of it (their
+    /// calls throw, their destructors stay safe).
     void reset() noexcept {
         if (live_) {
             gpu_executor_t *old = std::exchange(*live_, nullptr);  // tell its Tickets
@@ -1628,6 +1636,31 @@ public:
     }
 #endif
 
+    /// Records tasks to submit later, as often as wanted, for the cost of one submit
+    /// (gpu_executor_record): they are checked, ordered and planned now, and nothing runs.
+    /// Every task must be a built-in element-wise op whose inputs and output are all buffer
+    /// operands (Region, Buffer); the batch rules of Buffer apply (a task may read what an
+    /// earlier one writes). The tasks are read during the call only. Throws
+    /// Error(GPU_EXECUTOR_INVALID_ARGUMENT), naming the task, for a host operand, a
+    /// reduction, matmul or a registered kernel, and for an executor with
+    /// GPU_STRATEGY_BASELINE; otherwise the errors a submission's checks give
+    /// (INVALID_BUFFER, FOREIGN_BUFFER, OUT_OF_BOUNDS, TYPE_MISMATCH, ALIASING, DEPENDENCY,
+    /// ...). Thread-safe.
+    [[nodiscard]] Recording record(const gpu_task_t *tasks, std::size_t count);
+    [[nodiscard]] Recording record(const Batch &batch);
+    [[nodiscard]] Recording record(const std::vector<Task> &tasks);
+    [[nodiscard]] Recording record(std::initializer_list<Task> tasks);
+    [[nodiscard]] Recording record(const Task &task);
+
+    /// Runs `recording` on this executor and blocks until its tasks are done
+    /// (gpu_recording_submit), as Recording::submit(). Error(GPU_EXECUTOR_INVALID_ARGUMENT)
+    /// for a recording of another executor; the other errors as Recording::submit().
+    void submit(const Recording &recording);
+
+    /// Submits `recording` without waiting (gpu_recording_submit_async), as
+    /// Recording::submit_async().
+    [[nodiscard]] Ticket submit_async(const Recording &recording);
+
     /// Registers a WGSL kernel on this executor and returns its op code, for
     /// Task::custom (valid on this executor only, until it is destroyed). Throws
     /// Error(GPU_EXECUTOR_INVALID_KERNEL) with the compiler's message (line and column)
@@ -1720,6 +1753,7 @@ public:
 private:
     template <typename>
     friend class Buffer;
+    friend class Recording;
 
     static std::string copy_c_string(const char *chars, std::size_t capacity) {
         std::size_t length = 0;
@@ -1746,6 +1780,10 @@ private:
         }
         return submit_async(raw.data(), raw.size());
     }
+
+    // The Task objects (and so the gpu_region_t blocks their raw tasks point into) are the
+    // caller's, alive until this returns; the library reads them during the call only.
+    Recording record_tasks(const Task *tasks, std::size_t count);
 
     // The cell for a newly owned handle (none for NULL). Made as soon as the handle is
     // owned, never lazily, so that concurrent submit_async calls only copy it.
@@ -2020,6 +2058,178 @@ Buffer(Executor &, R &&) -> Buffer<std::remove_const_t<detail::element_t<R>>>;
 static_assert(!std::is_copy_constructible<Buffer<float>>::value, "Buffer is move-only");
 static_assert(std::is_nothrow_move_constructible<Buffer<float>>::value, "Buffer moves");
 static_assert(std::is_nothrow_move_assignable<Buffer<float>>::value, "Buffer moves");
+
+/// A batch recorded once and submitted many times, from Executor::record
+/// (gpu_executor_record). Move-only; a moved-from Recording is empty. The destructor
+/// destroys the recording (gpu_recording_destroy, never throwing; submissions already made
+/// are unaffected and still complete).
+///
+/// Each submission runs the recorded tasks on the buffers as they are then (write new data
+/// with Buffer::write between submissions), in order with every other batch and buffer
+/// call of the executor, for the cost of one submit however many tasks were recorded.
+/// Several submissions may be in flight at once; they run in the order they were made.
+/// The recording holds its buffers' memory, not the Buffer objects: destroying (or
+/// reset()ting) a Buffer it uses makes every later submission throw
+/// Error(GPU_EXECUTOR_INVALID_BUFFER).
+///
+/// A Recording shares its Executor's handle cell, as Buffer and Ticket do: once the
+/// Executor is destroyed (or reset()), submit() and submit_async() throw
+/// Error(GPU_EXECUTOR_NULL_POINTER) saying so, and the destructor still frees the recording
+/// safely. Moving the Executor is fine; after Executor::release() the caller's handle must
+/// outlive the Recording's submissions. Like the C handle, one Recording may be submitted
+/// from several threads at once; construction, assignment, reset(), release() and
+/// destruction must not overlap any other use, and the Executor must not be destroyed
+/// while another thread submits.
+class Recording {
+public:
+    /// An empty recording (as a moved-from one): submitting it throws
+    /// Error(GPU_EXECUTOR_NULL_POINTER).
+    Recording() noexcept = default;
+
+    ~Recording() { reset(); }
+
+    Recording(const Recording &) = delete;
+    Recording &operator=(const Recording &) = delete;
+
+    Recording(Recording &&other) noexcept
+        : exec_(std::move(other.exec_)),
+          handle_(std::exchange(other.handle_, nullptr)),
+          size_(std::exchange(other.size_, 0)) {}
+
+    /// Destroys this object's own recording first, if any.
+    Recording &operator=(Recording &&other) noexcept {
+        if (this != &other) {
+            reset();
+            exec_ = std::move(other.exec_);
+            handle_ = std::exchange(other.handle_, nullptr);
+            size_ = std::exchange(other.size_, 0);
+        }
+        return *this;
+    }
+
+    /// Destroys the recording now, if any, and leaves this object empty. Safe whether or
+    /// not the Executor still exists (gpu_recording_destroy needs no executor).
+    void reset() noexcept {
+        gpu_recording_destroy(std::exchange(handle_, nullptr));
+        exec_.reset();
+        size_ = 0;
+    }
+
+    /// Gives up ownership without destroying: the caller destroys the returned handle with
+    /// gpu_recording_destroy. NULL when empty.
+    gpu_recording_t *release() noexcept {
+        exec_.reset();
+        size_ = 0;
+        return std::exchange(handle_, nullptr);
+    }
+
+    /// Whether this object owns a recording (false when empty, moved from, reset or
+    /// released; still true after its Executor was destroyed).
+    explicit operator bool() const noexcept { return handle_ != nullptr; }
+
+    /// The C handle, still owned by this object (NULL when empty).
+    gpu_recording_t *get() const noexcept { return handle_; }
+    /// The executor handle the recording belongs to (not owned); NULL when empty or when
+    /// the Executor was destroyed.
+    gpu_executor_t *executor() const noexcept { return exec_ ? *exec_ : nullptr; }
+    /// How many tasks were recorded (0 when empty).
+    std::size_t size() const noexcept { return size_; }
+
+    /// Runs the recorded tasks and blocks until they are done (gpu_recording_submit).
+    /// Throws Error(GPU_EXECUTOR_NULL_POINTER) for an empty Recording or one whose Executor
+    /// was destroyed, INVALID_BUFFER when one of its buffers was destroyed, and GPU_ERROR,
+    /// OUT_OF_MEMORY, DEVICE_LOST, TIMED_OUT (Options::wait_timeout) or POISONED as the
+    /// library reports them. Thread-safe.
+    void submit() const { detail::check(gpu_recording_submit(live("Recording::submit"), handle_)); }
+
+    /// Submits the recorded tasks and returns at once (gpu_recording_submit_async): the
+    /// Ticket completes once they are done (it has no host outputs to write; its destructor
+    /// waits, as for any Ticket). Errors as submit(). Thread-safe.
+    [[nodiscard]] Ticket submit_async() const {
+        gpu_ticket_t id = 0;
+        detail::check(gpu_recording_submit_async(live("Recording::submit_async"), handle_, &id));
+        return Ticket(exec_, id);
+    }
+
+private:
+    friend class Executor;
+
+    Recording(std::shared_ptr<gpu_executor_t *> exec, gpu_recording_t *handle,
+              std::size_t size) noexcept
+        : exec_(std::move(exec)), handle_(handle), size_(size) {}
+
+    /// The recording's executor handle for a call, or Error(GPU_EXECUTOR_NULL_POINTER)
+    /// when this Recording is empty or its Executor was destroyed (the library would be
+    /// handed a stale handle).
+    gpu_executor_t *live(const char *what) const {
+        if (handle_ == nullptr) {
+            throw Error(GPU_EXECUTOR_NULL_POINTER,
+                        std::string(what) +
+                            ": empty gpu_executor::Recording (default-constructed, moved "
+                            "from, reset or released)");
+        }
+        gpu_executor_t *exec = executor();
+        if (exec == nullptr) {
+            throw Error(GPU_EXECUTOR_NULL_POINTER,
+                        std::string(what) +
+                            ": the recording's Executor was destroyed; it cannot be "
+                            "submitted any more");
+        }
+        return exec;
+    }
+
+    // The owning Executor's handle cell (NULL inside once it is destroyed); empty when
+    // this object owns no recording.
+    std::shared_ptr<gpu_executor_t *> exec_;
+    gpu_recording_t *handle_ = nullptr;
+    std::size_t size_ = 0;
+};
+
+static_assert(!std::is_copy_constructible<Recording>::value, "Recording is move-only");
+static_assert(std::is_nothrow_move_constructible<Recording>::value, "Recording moves");
+static_assert(std::is_nothrow_move_assignable<Recording>::value, "Recording moves");
+
+inline Recording Executor::record(const gpu_task_t *tasks, std::size_t count) {
+    gpu_recording_t *handle = nullptr;
+    detail::check(gpu_executor_record(get(), tasks, count, &handle));
+    // Owned from here on: copying the cell cannot throw.
+    return Recording(live_, handle, count);
+}
+
+inline Recording Executor::record(const Batch &batch) {
+    return record(batch.data(), batch.size());
+}
+
+inline Recording Executor::record(const std::vector<Task> &tasks) {
+    return record_tasks(tasks.data(), tasks.size());
+}
+
+inline Recording Executor::record(std::initializer_list<Task> tasks) {
+    return record_tasks(tasks.begin(), tasks.size());
+}
+
+inline Recording Executor::record(const Task &task) { return record(&task.raw(), 1); }
+
+inline Recording Executor::record_tasks(const Task *tasks, std::size_t count) {
+    std::vector<gpu_task_t> raw;
+    raw.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        raw.push_back(tasks[i].raw());
+    }
+    return record(raw.data(), raw.size());
+}
+
+inline void Executor::submit(const Recording &recording) {
+    (void)recording.live("Executor::submit");
+    detail::check(gpu_recording_submit(get(), recording.get()));
+}
+
+inline Ticket Executor::submit_async(const Recording &recording) {
+    (void)recording.live("Executor::submit_async");
+    gpu_ticket_t id = 0;
+    detail::check(gpu_recording_submit_async(get(), recording.get(), &id));
+    return Ticket(live_, id);
+}
 
 } // namespace gpu_executor
 

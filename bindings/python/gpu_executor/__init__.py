@@ -24,7 +24,12 @@
         x = ex.buffer(a)                         # resident: a copy of a on the GPU
         y = ex.buffer(len(a))                    # zero-filled float32
         ex.submit([ops.sqrt(x, y), ops.scale(y[:10], 2.0, out[:10])])  # y never leaves
-        print(y.read()[:4], out[:4]); x.close(); y.close()
+        print(y.read()[:4], out[:4])
+
+        step = ex.record([ops.add(y, x, y)])     # buffers only: checked, planned once
+        for _ in range(4):
+            step.submit()                        # y += x, one submit each
+        step.close(); x.close(); y.close()
 
     gpu_executor.set_log_level("info")           # process-wide
     gpu_executor.set_log_callback(lambda level, message: print(level.name, message))
@@ -36,6 +41,7 @@ then a copy bundled next to this package, then the system loader (``libgpu_execu
 from ._executor import (
     Executor,
     GpuExecutorError,
+    Recording,
     Ticket,
     library_path,
     status_string,
@@ -85,6 +91,7 @@ __all__ = [
     "Op",
     "PowerPreference",
     "REGION_DTYPE",
+    "Recording",
     "Region",
     "Status",
     "Strategy",

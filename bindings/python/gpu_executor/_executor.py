@@ -273,6 +273,152 @@ class Ticket:
         return f"<gpu_executor.Ticket {self._id} {state}>"
 
 
+class Recording:
+    """A batch recorded once and submitted many times (``gpu_executor_record``), from
+    :meth:`Executor.record` (or ``Recording(executor, tasks)``).
+
+    ``tasks`` is anything :meth:`Executor.submit` takes (an iterable of :class:`Task` objects
+    and ``(a, b, out)`` tuples, one ``Task``, a :class:`Batch`), with one limit: every task
+    is a built-in element-wise op whose inputs and output are all buffer regions
+    (:class:`Region` or :class:`Buffer`). They are checked, ordered and planned now, and
+    nothing runs; a host array, a reduction, matmul or a registered kernel raises
+    :class:`GpuExecutorError` with ``INVALID_ARGUMENT`` naming the task, as does an executor
+    with the ``"baseline"`` strategy. The other errors are a submission's (``FOREIGN_BUFFER``,
+    ``OUT_OF_BOUNDS``, ``DEPENDENCY``, ...).
+
+    :meth:`submit` (blocking) and :meth:`submit_async` (a :class:`Ticket`) run the recorded
+    tasks on the buffers as they are at that call (``Buffer.write`` new data in between), in
+    order with every other batch and buffer call of the executor, for the cost of one submit
+    however many tasks there are. Several submissions may be in flight; they run in order.
+
+    The recording keeps its executor and the buffers it uses alive. Closing one of those
+    buffers makes later submissions raise ``INVALID_BUFFER``; using the recording once it or
+    its executor is closed raises ``ValueError``. Close it with :meth:`close` or a ``with``
+    block (dropping the last reference closes it too); that is safe after the executor was
+    closed. Safe to use from several threads: submissions may run at once, and :meth:`close`
+    waits for those in progress.
+    """
+
+    def __init__(self, executor: "Executor", tasks: Union[Batch, Task, Iterable[Union[Task, ArrayTask]]]) -> None:
+        self._handle: Optional[_ffi.RecordingHandle] = None  # first: __del__ may run if __init__ fails
+        if not isinstance(executor, Executor):
+            raise TypeError(f"executor must be a gpu_executor.Executor, got {type(executor).__name__}")
+        if isinstance(tasks, Recording):
+            raise TypeError("tasks is a Recording already; submit it, or record its tasks again")
+        batch = tasks if isinstance(tasks, Batch) else Batch(tasks)
+        pointer, count = batch._as_parameter()
+        self._executor = executor
+        self._lib = executor._lib  # gpu_recording_destroy may run after the executor is gone
+        self._count = count
+        # Submissions in progress: close() waits for them before destroying the handle.
+        self._users = 0
+        self._idle = threading.Condition(threading.Lock())
+        handle = _ffi.RecordingHandle()
+        # `batch` keeps the task array (and the region records it points to) alive until the
+        # call returns; the library reads them during the call only.
+        executor._call("gpu_executor_record", pointer, count, ctypes.byref(handle))
+        self._handle = handle
+        # The buffers: so that dropping the last other reference does not close them under
+        # the recording (closing one explicitly still does, and submissions then say so).
+        self._batch = batch
+
+    @property
+    def executor(self) -> "Executor":
+        return self._executor
+
+    @property
+    def handle(self) -> int:
+        """The ``gpu_recording_t *`` as an ``int`` (for the C API; still owned by this
+        object); ``ValueError`` once closed."""
+        handle = self._handle
+        if handle is None:
+            raise ValueError("operation on a closed gpu_executor.Recording")
+        return int(handle.value or 0)
+
+    @property
+    def closed(self) -> bool:
+        """Closed by :meth:`close`, or with its executor (it can no longer be submitted)."""
+        return self._handle is None or self._executor.closed
+
+    def __len__(self) -> int:
+        """How many tasks were recorded."""
+        return self._count
+
+    def submit(self) -> None:
+        """Runs the recorded tasks and returns once they are done (``gpu_recording_submit``).
+
+        Raises :class:`GpuExecutorError` with ``INVALID_BUFFER`` when one of its buffers was
+        closed, ``GPU_ERROR``, ``DEVICE_LOST``, ``TIMED_OUT`` (the executor's
+        ``wait_timeout``) ... as the library reports; ``ValueError`` when this recording or
+        its executor is closed.
+        """
+        self._submit(self._executor, False)
+
+    def submit_async(self) -> Ticket:
+        """Submits the recorded tasks and returns at once (``gpu_recording_submit_async``):
+        the :class:`Ticket` completes once they are done (there are no host outputs).
+        Errors as :meth:`submit`, raised here."""
+        ticket = self._submit(self._executor, True)
+        assert ticket is not None
+        return ticket
+
+    def _submit(self, executor: "Executor", asynchronous: bool) -> Optional[Ticket]:
+        """Submits on ``executor`` (another executor's: the library answers
+        ``INVALID_ARGUMENT``)."""
+        with self._idle:
+            handle = self._handle
+            if handle is None:
+                raise ValueError("operation on a closed gpu_executor.Recording")
+            if self._executor.closed:
+                raise ValueError("operation on a gpu_executor.Recording whose executor is closed")
+            self._users += 1
+        try:
+            if not asynchronous:
+                executor._call("gpu_recording_submit", handle)
+                return None
+            ticket = _ffi.gpu_ticket_t(0)
+            executor._call("gpu_recording_submit_async", handle, ctypes.byref(ticket))
+            return Ticket(executor, ticket.value)
+        finally:
+            with self._idle:
+                self._users -= 1
+                if not self._users:
+                    self._idle.notify_all()
+
+    def close(self) -> None:
+        """Destroys the recording (``gpu_recording_destroy``); submissions already made are
+        unaffected. Idempotent; safe after the executor was closed. Waits for submissions
+        running on other threads to return first."""
+        with self._idle:
+            handle, self._handle = self._handle, None
+            while self._users:
+                self._idle.wait()
+        self._batch = None
+        if handle is not None:
+            self._lib.gpu_recording_destroy(handle)
+
+    def __enter__(self) -> "Recording":
+        if self.closed:
+            raise ValueError("operation on a closed gpu_executor.Recording")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # Never raises: during interpreter shutdown, or after a failed __init__, attributes
+        # may already be gone.
+        try:
+            if getattr(self, "_handle", None) is not None:
+                self.close()
+        except Exception:  # pragma: no cover
+            pass
+
+    def __repr__(self) -> str:
+        state = "closed " if self.closed else ""
+        return f"<gpu_executor.Recording {state}of {self._count} tasks>"
+
+
 class Executor:
     """One GPU executor: a device, its caches and counters.
 
@@ -408,7 +554,7 @@ class Executor:
 
     # --- work -------------------------------------------------------------------------------
 
-    def submit(self, tasks: Union[Batch, Task, Iterable[Union[Task, ArrayTask]]]) -> None:
+    def submit(self, tasks: Union[Batch, Task, Recording, Iterable[Union[Task, ArrayTask]]]) -> None:
         """Runs every task of ``tasks`` as one batch (one call into the library).
 
         ``tasks`` is an iterable of :class:`Task` objects (any op: ``gpu_executor.ops``
@@ -421,13 +567,19 @@ class Executor:
         and must not overlap any input or any other output (``GpuExecutorError`` with
         status ``ALIASING``). Raises ``TypeError`` / ``ValueError`` naming the first unfit
         task before anything runs.
+
+        A :class:`Recording` runs as :meth:`Recording.submit` would, on this executor
+        (another executor's raises ``INVALID_ARGUMENT``).
         """
+        if isinstance(tasks, Recording):
+            tasks._submit(self, False)
+            return
         batch = tasks if isinstance(tasks, Batch) else Batch(tasks)
         pointer, count = batch._as_parameter()
         # `batch` keeps every array alive until the call returns.
         self._call("gpu_executor_submit_batch", pointer, count)
 
-    def submit_async(self, tasks: Union[Batch, Task, Iterable[Union[Task, ArrayTask]]]) -> "Ticket":
+    def submit_async(self, tasks: Union[Batch, Task, Recording, Iterable[Union[Task, ArrayTask]]]) -> "Ticket":
         """Submits ``tasks`` like :meth:`submit` but returns at once, with a :class:`Ticket`.
 
         Every input array is copied before this returns: it may be changed or dropped
@@ -436,13 +588,24 @@ class Executor:
         read or write it. The ticket keeps every ``out`` (and this executor) alive until it
         completes. Several tickets may be in flight at once and complete in any order.
         Arguments are checked as by :meth:`submit`, and a rejected batch raises here,
-        before anything runs.
+        before anything runs. A :class:`Recording` is submitted as by
+        :meth:`Recording.submit_async`, on this executor.
         """
+        if isinstance(tasks, Recording):
+            ticket = tasks._submit(self, True)
+            assert ticket is not None
+            return ticket
         batch = tasks if isinstance(tasks, Batch) else Batch(tasks)
         pointer, count = batch._as_parameter()
         ticket = _ffi.gpu_ticket_t(0)
         self._call("gpu_executor_submit_batch_async", pointer, count, ctypes.byref(ticket))
         return Ticket(self, ticket.value, _outputs=[batch])
+
+    def record(self, tasks: Union[Batch, Task, Iterable[Union[Task, ArrayTask]]]) -> Recording:
+        """Records ``tasks`` (what :meth:`submit` takes, every operand a buffer region) to be
+        submitted later, as often as wanted: a :class:`Recording`. Checked and planned now;
+        nothing runs. See :class:`Recording` for what can be recorded and the errors."""
+        return Recording(self, tasks)
 
     def register_kernel(
         self,
