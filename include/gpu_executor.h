@@ -499,7 +499,8 @@ typedef struct gpu_executor_stats_t {
   // Bytes the live resident buffers hold (their element counts × 4).
   uint64_t resident_bytes;
   // GPU memory reserved for resident buffers: their size classes, in shared arenas
-  // (64 MiB or the device's binding limit) or buffers of their own, live or pooled.
+  // (64 MiB or the device's binding limit) or buffers of their own, live or pooled
+  // (`gpu_executor_trim` gives the pooled memory back).
   uint64_t resident_reserved_bytes;
   // Resident buffers created.
   uint64_t resident_buffers_created;
@@ -671,6 +672,18 @@ gpu_executor_status_t gpu_executor_submit_batch(struct gpu_executor_t *exec,
 gpu_executor_status_t gpu_executor_stats(struct gpu_executor_t *exec,
                                          struct gpu_executor_stats_t *out);
 
+// Gives back the memory the executor keeps for reuse but nothing uses now: idle slabs,
+// the exact-size cache, idle block tables, and the memory of destroyed buffers (a shared
+// arena goes back to the device once no live buffer uses it). Compiled pipelines and live
+// buffers stay; batches in flight keep what they hold; later batches allocate again what
+// they need. `resident_reserved_bytes` in the stats shows the effect on buffer memory.
+//
+// Errors: `NULL_POINTER`, `POISONED`. Thread-safe.
+//
+// # Safety
+// `exec` must come from `gpu_executor_create` and not be destroyed yet.
+gpu_executor_status_t gpu_executor_trim(struct gpu_executor_t *exec);
+
 // Reports the sizes (in elements) of the buckets whose pipelines are cached, ascending.
 //
 // Writes up to `capacity` sizes to `sizes` (which may be NULL when `capacity` is 0) and
@@ -770,6 +783,18 @@ gpu_executor_status_t gpu_executor_wait(struct gpu_executor_t *exec,
 // # Safety
 // As `gpu_executor_wait`.
 gpu_executor_status_t gpu_executor_poll(struct gpu_executor_t *exec, gpu_ticket_t ticket);
+
+// Abandons a ticket's batch: its outputs are never written, the ticket is spent, and the
+// memory the batch holds is released (wgpu frees it once the GPU is done with it) instead
+// of waiting in the ticket until the executor is destroyed. The outputs may be reused or
+// freed as soon as this returns.
+//
+// Errors: `NULL_POINTER`, `UNKNOWN_TICKET` (never issued here, or spent), `POISONED`.
+// Thread-safe.
+//
+// # Safety
+// `exec` must come from `gpu_executor_create` and not be destroyed yet.
+gpu_executor_status_t gpu_executor_drop_ticket(struct gpu_executor_t *exec, gpu_ticket_t ticket);
 
 // Creates a buffer of `count` elements of `dtype` (a `gpu_dtype_t`), zero-filled, owned
 // by `exec`, and writes its handle to `*out`.

@@ -31,6 +31,18 @@ pub struct Arena {
     pub buffer: wgpu::Buffer,
     /// Whether the whole buffer fits one storage binding (the direct path binds it).
     pub bindable: bool,
+    /// Bytes, counted in the owner's reserved bytes until the arena is dropped.
+    size: u64,
+    home: Weak<Mutex<FreeLists>>,
+}
+
+impl Drop for Arena {
+    fn drop(&mut self) {
+        if let Some(home) = self.home.upgrade() {
+            let mut lists = home.lock().unwrap_or_else(PoisonError::into_inner);
+            lists.reserved = lists.reserved.saturating_sub(self.size);
+        }
+    }
 }
 
 /// A piece of resident memory; it returns to its class's free list when dropped.
@@ -62,7 +74,7 @@ struct FreeLists {
     free: HashMap<u64, Vec<(Arc<Arena>, u64)>>,
     /// The arena new small pieces are carved from, and how much of it is used.
     current: Option<(Arc<Arena>, u64)>,
-    /// Bytes of GPU memory created for resident buffers (arenas and own buffers).
+    /// Bytes of GPU memory of the live arenas (shared ones and buffers' own).
     reserved: u64,
 }
 
@@ -113,7 +125,8 @@ impl ResidentMemory {
         self.max_buffer
     }
 
-    /// GPU memory created for resident buffers so far.
+    /// GPU memory held for resident buffers now: every arena that a live buffer, a free
+    /// piece or the current carving uses.
     pub fn reserved_bytes(&self) -> u64 {
         self.lock().reserved
     }
@@ -134,6 +147,8 @@ impl ResidentMemory {
             id: next_arena_id(),
             buffer,
             bindable: bytes <= self.max_binding,
+            size: bytes,
+            home: Arc::downgrade(&self.lists),
         })
     }
 
@@ -156,6 +171,9 @@ impl ResidentMemory {
             _ => return Err(too_large()),
         };
         let home = Arc::downgrade(&self.lists);
+        // An arena replaced as the current one is dropped after the lock is released
+        // (declared first, dropped last): dropping an arena takes the lock.
+        let mut _retired: Option<(Arc<Arena>, u64)> = None;
         let mut lists = self.lock();
         if let Some((arena, offset)) = lists.free.get_mut(&class).and_then(Vec::pop) {
             let outcome = AllocOutcome {
@@ -195,7 +213,9 @@ impl ResidentMemory {
             .as_ref()
             .is_some_and(|(_, used)| used + class <= self.arena_bytes);
         if !fits {
-            lists.current = Some((self.create_arena(self.arena_bytes), 0));
+            _retired = lists
+                .current
+                .replace((self.create_arena(self.arena_bytes), 0));
             lists.reserved += self.arena_bytes;
             created = 1;
         }
@@ -219,12 +239,17 @@ impl ResidentMemory {
         ))
     }
 
-    /// Forgets every free piece and the current arena: after a GPU failure nothing cached
-    /// is trusted. Live allocations keep their arenas.
+    /// Forgets every free piece and the current arena (after a GPU failure nothing cached
+    /// is trusted; on a trim, their memory goes back to the device). Live allocations keep
+    /// their arenas; an arena no one uses is freed.
     pub fn clear(&self) {
-        let mut lists = self.lock();
-        lists.free.clear();
-        lists.current = None;
+        // Dropped after the lock is released: an arena's drop takes it.
+        let (free, current) = {
+            let mut lists = self.lock();
+            (std::mem::take(&mut lists.free), lists.current.take())
+        };
+        drop(free);
+        drop(current);
     }
 }
 

@@ -864,6 +864,28 @@ impl Executor {
         })
     }
 
+    /// Gives back the memory kept for reuse that nothing uses now: idle slabs, the
+    /// exact-size cache, idle block tables and destroyed buffers' memory (an arena goes
+    /// back once no live buffer uses it). Pipelines and live buffers stay; batches in flight
+    /// keep what they hold.
+    pub fn trim(&self) -> Result<()> {
+        // Taken out under the locks, dropped outside them.
+        let (pool, exact) = {
+            let mut idle = lock(&self.idle)?;
+            (
+                std::mem::take(&mut idle.pool),
+                std::mem::replace(
+                    &mut idle.exact,
+                    ExactSizeCache::new(self.config.exact_size_cache_capacity),
+                ),
+            )
+        };
+        let tables = std::mem::take(&mut *lock(&self.tables)?);
+        drop((pool, exact, tables));
+        self.memory.clear();
+        Ok(())
+    }
+
     /// Checks and registers a kernel of the caller's; returns its op code, valid for this
     /// executor only. Its pipelines are compiled on first use, per bucket.
     pub fn register_kernel(&self, desc: &UserKernelDesc) -> Result<u32> {

@@ -272,6 +272,26 @@ pub unsafe extern "C" fn gpu_executor_stats(
     })
 }
 
+/// Gives back the memory the executor keeps for reuse but nothing uses now: idle slabs,
+/// the exact-size cache, idle block tables, and the memory of destroyed buffers (a shared
+/// arena goes back to the device once no live buffer uses it). Compiled pipelines and live
+/// buffers stay; batches in flight keep what they hold; later batches allocate again what
+/// they need. `resident_reserved_bytes` in the stats shows the effect on buffer memory.
+///
+/// Errors: `NULL_POINTER`, `POISONED`. Thread-safe.
+///
+/// # Safety
+/// `exec` must come from `gpu_executor_create` and not be destroyed yet.
+#[no_mangle]
+pub unsafe extern "C" fn gpu_executor_trim(exec: *mut gpu_executor_t) -> gpu_executor_status_t {
+    ffi_boundary!(handle exec, {
+        last_error::clear();
+        status_of(with_handle(exec, "gpu_executor_trim", |handle| {
+            handle.executor.trim().map_err(fail_with)
+        }))
+    })
+}
+
 /// Reads a caller's options, which may be an earlier, shorter version of the struct.
 ///
 /// # Safety

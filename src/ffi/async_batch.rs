@@ -182,3 +182,28 @@ unsafe fn complete(
             .map_err(fail_with)
     })
 }
+
+/// Abandons a ticket's batch: its outputs are never written, the ticket is spent, and the
+/// memory the batch holds is released (wgpu frees it once the GPU is done with it) instead
+/// of waiting in the ticket until the executor is destroyed. The outputs may be reused or
+/// freed as soon as this returns.
+///
+/// Errors: `NULL_POINTER`, `UNKNOWN_TICKET` (never issued here, or spent), `POISONED`.
+/// Thread-safe.
+///
+/// # Safety
+/// `exec` must come from `gpu_executor_create` and not be destroyed yet.
+#[no_mangle]
+pub unsafe extern "C" fn gpu_executor_drop_ticket(
+    exec: *mut gpu_executor_t,
+    ticket: gpu_ticket_t,
+) -> gpu_executor_status_t {
+    ffi_boundary!(handle exec, {
+        last_error::clear();
+        status_of(with_handle(exec, "gpu_executor_drop_ticket", |handle| {
+            let in_flight = flights(handle)?.take(ticket).ok_or_else(|| unknown(ticket))?;
+            drop(in_flight);
+            Ok(())
+        }))
+    })
+}

@@ -349,7 +349,8 @@ pub struct gpu_executor_stats_t {
     /// Bytes the live resident buffers hold (their element counts × 4).
     pub resident_bytes: u64,
     /// GPU memory reserved for resident buffers: their size classes, in shared arenas
-    /// (64 MiB or the device's binding limit) or buffers of their own, live or pooled.
+    /// (64 MiB or the device's binding limit) or buffers of their own, live or pooled
+    /// (`gpu_executor_trim` gives the pooled memory back).
     pub resident_reserved_bytes: u64,
     /// Resident buffers created.
     pub resident_buffers_created: u64,

@@ -391,6 +391,8 @@ _PROTOTYPES = {
         [ExecutorHandle, RecordingHandle, POINTER(gpu_ticket_t)],
     ),
     "gpu_recording_destroy": (None, [RecordingHandle]),
+    "gpu_executor_trim": (c_int32, [ExecutorHandle]),
+    "gpu_executor_drop_ticket": (c_int32, [ExecutorHandle, gpu_ticket_t]),
 }
 
 
