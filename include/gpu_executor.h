@@ -709,18 +709,37 @@ gpu_executor_status_t gpu_executor_bucket_sizes(struct gpu_executor_t *exec,
 gpu_executor_status_t gpu_executor_adapter_info(struct gpu_executor_t *exec,
                                                 struct gpu_adapter_info_t *out);
 
-// Prints the diagnostic lines to standard output through C's stdio (in order with the
-// caller's own `printf` output): `[gpu] Bucket cache: N buckets cached: [...]`,
+// Prints the diagnostic lines to standard error, as the seed does (standard output is
+// the host program's): `[gpu] Bucket cache: N buckets cached: [...]`,
 // `[gpu] va_cache: N exact-size entries`, `[gpu] Buffer pool hit rate: P%`, then, when
 // resident buffers were created, `[gpu] Resident buffers: N live (B bytes), R bytes
 // reserved; memory reuse P%; D direct dispatches`, and when kernels were registered,
-// `[gpu] User kernels: N registered: [...]; P pipelines cached in all`. Errors:
-// `NULL_POINTER`, `POISONED`. Thread-safe.
+// `[gpu] User kernels: N registered: [...]; P pipelines cached in all`. All lines go out
+// in one write. `gpu_executor_format_stats` gives the same text in a buffer, to route
+// elsewhere. A failing write (a closed stderr) is ignored. Errors: `NULL_POINTER`,
+// `POISONED`. Thread-safe.
 //
 // # Safety
 // Every pointer must be NULL or valid as described above; `exec` must come from
 // `gpu_executor_create` and not be destroyed yet.
 gpu_executor_status_t gpu_executor_print_stats(struct gpu_executor_t *exec);
+
+// Formats the lines `gpu_executor_print_stats` prints (each ending in `\n`) into `buf`,
+// snprintf-style: writes at most `capacity` bytes including a terminating NUL (the text is
+// cut if it does not fit; nothing is written when `capacity` is 0, and `buf` may then be
+// NULL) and sets `*length` to the whole text's length without the NUL. A call with
+// `capacity` 0 sizes the buffer: `*length + 1` bytes hold it all.
+//
+// Errors: `NULL_POINTER` (exec, length, or buf with capacity > 0), `POISONED`; `*length`
+// and `buf` are written only on success. Thread-safe.
+//
+// # Safety
+// `buf` must be NULL or writable for `capacity` bytes; `length` must be writable; `exec`
+// must come from `gpu_executor_create` and not be destroyed yet.
+gpu_executor_status_t gpu_executor_format_stats(struct gpu_executor_t *exec,
+                                                char *buf,
+                                                size_t capacity,
+                                                size_t *length);
 
 // A static, NUL-terminated description of `status` ("unknown status code" for values this
 // version does not know). Never NULL; do not free. Thread-safe.

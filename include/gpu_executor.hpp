@@ -1743,11 +1743,27 @@ public:
                            copy_c_string(raw.driver_info, sizeof(raw.driver_info))};
     }
 
-    /// Prints the three "[gpu] ..." diagnostic lines to standard output (flushing C stdio,
-    /// and so std::cout while it is synchronised with stdio, first to keep the order).
+    /// Prints the "[gpu] ..." diagnostic lines to standard error, as the seed does
+    /// (flushing C's stderr, and so std::cerr while it is synchronised with stdio, first to
+    /// keep the order).
     void print_stats() const {
-        std::fflush(stdout);
+        std::fflush(stderr);
         detail::check(gpu_executor_print_stats(get()));
+    }
+
+    /// The same lines as one string (each ending in '\n'), to route wherever wanted.
+    std::string format_stats() const {
+        std::size_t length = 0;
+        detail::check(gpu_executor_format_stats(get(), nullptr, 0, &length));
+        // The counters may move between the two calls: grow until the text fits.
+        std::string text(length + 1, '\0');
+        for (;;) {
+            detail::check(gpu_executor_format_stats(get(), &text[0], text.size(), &length));
+            if (length < text.size()) break;
+            text.assign(length + 1, '\0');
+        }
+        text.resize(length);
+        return text;
     }
 
 private:

@@ -1,7 +1,7 @@
 //! The exported functions. Each one: panic boundary, NULL checks, convert, call the core,
 //! map the error. Outputs are written only on success.
 
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, CStr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -405,13 +405,15 @@ pub unsafe extern "C" fn gpu_executor_adapter_info(
     })
 }
 
-/// Prints the diagnostic lines to standard output through C's stdio (in order with the
-/// caller's own `printf` output): `[gpu] Bucket cache: N buckets cached: [...]`,
+/// Prints the diagnostic lines to standard error, as the seed does (standard output is
+/// the host program's): `[gpu] Bucket cache: N buckets cached: [...]`,
 /// `[gpu] va_cache: N exact-size entries`, `[gpu] Buffer pool hit rate: P%`, then, when
 /// resident buffers were created, `[gpu] Resident buffers: N live (B bytes), R bytes
 /// reserved; memory reuse P%; D direct dispatches`, and when kernels were registered,
-/// `[gpu] User kernels: N registered: [...]; P pipelines cached in all`. Errors:
-/// `NULL_POINTER`, `POISONED`. Thread-safe.
+/// `[gpu] User kernels: N registered: [...]; P pipelines cached in all`. All lines go out
+/// in one write. `gpu_executor_format_stats` gives the same text in a buffer, to route
+/// elsewhere. A failing write (a closed stderr) is ignored. Errors: `NULL_POINTER`,
+/// `POISONED`. Thread-safe.
 ///
 /// # Safety
 /// Every pointer must be NULL or valid as described above; `exec` must come from
@@ -423,12 +425,63 @@ pub unsafe extern "C" fn gpu_executor_print_stats(
     ffi_boundary!(handle exec, {
         last_error::clear();
         status_of(with_handle(exec, "gpu_executor_print_stats", |handle| {
-            // Through C's stdio, so the lines stay in order with the caller's own printf.
-            for line in handle.executor.stats_lines() {
-                let line = CString::new(line).unwrap_or_default();
-                libc::printf(c"%s\n".as_ptr(), line.as_ptr());
+            use std::io::Write;
+            let text = stats_text(&handle.executor);
+            // Diagnostics: nothing to do about a stderr that cannot be written.
+            let _ = std::io::stderr().lock().write_all(text.as_bytes());
+            Ok(())
+        }))
+    })
+}
+
+/// The diagnostic lines, each ending in a newline.
+fn stats_text(executor: &Executor) -> String {
+    executor
+        .stats_lines()
+        .into_iter()
+        .map(|line| line + "\n")
+        .collect()
+}
+
+/// Formats the lines `gpu_executor_print_stats` prints (each ending in `\n`) into `buf`,
+/// snprintf-style: writes at most `capacity` bytes including a terminating NUL (the text is
+/// cut if it does not fit; nothing is written when `capacity` is 0, and `buf` may then be
+/// NULL) and sets `*length` to the whole text's length without the NUL. A call with
+/// `capacity` 0 sizes the buffer: `*length + 1` bytes hold it all.
+///
+/// Errors: `NULL_POINTER` (exec, length, or buf with capacity > 0), `POISONED`; `*length`
+/// and `buf` are written only on success. Thread-safe.
+///
+/// # Safety
+/// `buf` must be NULL or writable for `capacity` bytes; `length` must be writable; `exec`
+/// must come from `gpu_executor_create` and not be destroyed yet.
+#[no_mangle]
+pub unsafe extern "C" fn gpu_executor_format_stats(
+    exec: *mut gpu_executor_t,
+    buf: *mut c_char,
+    capacity: usize,
+    length: *mut usize,
+) -> gpu_executor_status_t {
+    ffi_boundary!(handle exec, {
+        last_error::clear();
+        status_of(with_handle(exec, "gpu_executor_format_stats", |handle| {
+            if length.is_null() {
+                return Err(fail(S::GPU_EXECUTOR_NULL_POINTER, "length is NULL"));
             }
-            libc::fflush(std::ptr::null_mut());
+            if buf.is_null() && capacity > 0 {
+                return Err(fail(
+                    S::GPU_EXECUTOR_NULL_POINTER,
+                    format!("buf is NULL but capacity is {capacity}"),
+                ));
+            }
+            let text = stats_text(&handle.executor);
+            if capacity > 0 {
+                let n = text.len().min(capacity - 1);
+                // SAFETY: buf is writable for capacity bytes (contract), n + 1 <= capacity.
+                std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), n);
+                *buf.add(n) = 0;
+            }
+            *length = text.len();
             Ok(())
         }))
     })

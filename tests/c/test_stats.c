@@ -226,7 +226,8 @@ static void test_adapter_info(void) {
   gpu_executor_destroy(exec);
 }
 
-/* Captures what gpu_executor_print_stats writes to file descriptor 1. */
+/* Captures what gpu_executor_print_stats writes to file descriptor 2 (standard error, as
+ * the seed), and checks gpu_executor_format_stats gives the same text. */
 static void test_print_stats(void) {
   gpu_executor_t *exec = create(GPU_STRATEGY_BUCKETED, 1, 16);
   const size_t one[1] = {300};
@@ -240,12 +241,12 @@ static void test_print_stats(void) {
   batch(exec, 17, one, 1);
 
   tu_require(capture != NULL, "tmpfile");
-  fflush(stdout);
-  saved = dup(1);
-  tu_require(saved >= 0 && dup2(fileno(capture), 1) >= 0, "redirecting stdout");
+  fflush(stderr);
+  saved = dup(2);
+  tu_require(saved >= 0 && dup2(fileno(capture), 2) >= 0, "redirecting stderr");
   CHECK_OK(gpu_executor_print_stats(exec));
-  fflush(stdout);
-  tu_require(dup2(saved, 1) >= 0, "restoring stdout");
+  fflush(stderr);
+  tu_require(dup2(saved, 2) >= 0, "restoring stderr");
   close(saved);
   rewind(capture);
   len = fread(text, 1, sizeof text - 1, capture);
@@ -257,6 +258,28 @@ static void test_print_stats(void) {
   CHECK(strstr(text, "[gpu] va_cache: 1 exact-size entries\n") != NULL);
   CHECK(strstr(text, "[gpu] Buffer pool hit rate: 50.00%\n") != NULL);
   CHECK_STATUS(gpu_executor_print_stats(NULL), GPU_EXECUTOR_NULL_POINTER);
+
+  {
+    /* snprintf-style: size with capacity 0, then the same text; a short buffer is cut
+     * and NUL-terminated. */
+    size_t needed = 0, again = 0;
+    char small[8];
+    char *full;
+    CHECK_OK(gpu_executor_format_stats(exec, NULL, 0, &needed));
+    CHECK(needed == len);
+    full = malloc(needed + 1);
+    tu_require(full != NULL, "malloc");
+    CHECK_OK(gpu_executor_format_stats(exec, full, needed + 1, &again));
+    CHECK(again == needed);
+    CHECK(strcmp(full, text) == 0);
+    memset(small, 'x', sizeof small);
+    CHECK_OK(gpu_executor_format_stats(exec, small, sizeof small, &again));
+    CHECK(again == needed && small[7] == '\0' && strncmp(small, text, 7) == 0);
+    CHECK_STATUS(gpu_executor_format_stats(exec, NULL, 4, &again), GPU_EXECUTOR_NULL_POINTER);
+    CHECK_STATUS(gpu_executor_format_stats(exec, full, needed + 1, NULL), GPU_EXECUTOR_NULL_POINTER);
+    CHECK_STATUS(gpu_executor_format_stats(NULL, full, needed + 1, &again), GPU_EXECUTOR_NULL_POINTER);
+    free(full);
+  }
   gpu_executor_destroy(exec);
 }
 

@@ -736,6 +736,16 @@ class Executor:
         return result
 
     def print_stats(self) -> None:
-        """Prints the library's three ``[gpu] ...`` lines to the process's standard output."""
-        sys.stdout.flush()
+        """Prints the library's ``[gpu] ...`` lines to the process's standard error."""
+        sys.stderr.flush()
         self._call("gpu_executor_print_stats")
+
+    def format_stats(self) -> str:
+        """The ``[gpu] ...`` lines ``print_stats`` prints, as one string."""
+        length = ctypes.c_size_t()
+        self._call("gpu_executor_format_stats", None, 0, ctypes.byref(length))
+        while True:
+            buf = ctypes.create_string_buffer(length.value + 1)
+            self._call("gpu_executor_format_stats", buf, len(buf), ctypes.byref(length))
+            if length.value < len(buf):  # the counters may move between the calls
+                return buf.value.decode()

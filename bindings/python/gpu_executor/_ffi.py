@@ -345,6 +345,10 @@ _PROTOTYPES = {
     ),
     "gpu_executor_adapter_info": (c_int32, [ExecutorHandle, POINTER(gpu_adapter_info_t)]),
     "gpu_executor_print_stats": (c_int32, [ExecutorHandle]),
+    "gpu_executor_format_stats": (
+        c_int32,
+        [ExecutorHandle, c_char_p, c_size_t, POINTER(c_size_t)],
+    ),
     "gpu_executor_status_str": (c_char_p, [c_int32]),
     "gpu_executor_last_error_message": (c_char_p, []),
     "gpu_executor_version": (c_char_p, []),

@@ -220,12 +220,15 @@ def test_adapter_info_and_print_stats(executor, capfd, rng):
     assert info["backend"] is not gpu_executor.Backend.ANY
     executor.submit([random_task(rng, 100), random_task(rng, 200)])
     executor.print_stats()
-    lines = capfd.readouterr().out.splitlines()
+    captured = capfd.readouterr()
+    lines = captured.err.splitlines()
     assert lines == [
         "[gpu] Bucket cache: 1 buckets cached: [16384]",
         "[gpu] va_cache: 0 exact-size entries",
         "[gpu] Buffer pool hit rate: 0.00%",
     ]
+    assert captured.out == "", "standard output is the program's"
+    assert executor.format_stats().splitlines() == lines
 
 
 # --- errors ---------------------------------------------------------------------------------
