@@ -56,6 +56,9 @@ static inline uint64_t gpu_param_i32(int32_t value) {
 // (in `double`).
 #define GPU_TASK_OUTPUT_BUFFER 4096
 
+// `gpu_executor_options_t.adapter_index`: no particular adapter.
+#define GPU_ADAPTER_DEFAULT 4294967295
+
 // Major version of the header, equal to the library's (`gpu_executor_version()`) and to
 // the SONAME's number (`libgpu_executor.so.0`).
 #define GPU_EXECUTOR_VERSION_MAJOR 0
@@ -404,6 +407,12 @@ typedef struct gpu_executor_options_t {
   // `GPU_EXECUTOR_TIMED_OUT`; 0 (default) = no limit. The last field added: a caller
   // compiled against the earlier, shorter struct (without it) still works, with no limit.
   uint64_t wait_timeout_ns;
+  // The adapter to run on, by its index in the list `gpu_executor_enumerate_adapters`
+  // gives for the same `backend`; `GPU_ADAPTER_DEFAULT` (the default) chooses by
+  // backend, power preference and `WGPU_ADAPTER_NAME`. An index past the list's end is
+  // `GPU_EXECUTOR_NO_ADAPTER`. Appended after `wait_timeout_ns`; the earlier, shorter
+  // structs are still accepted.
+  uint32_t adapter_index;
 } gpu_executor_options_t;
 
 // One task of a batch. Inputs the op does not read must be NULL, and params it does not
@@ -601,9 +610,9 @@ typedef struct gpu_region_t {
 extern "C" {
 #endif // __cplusplus
 
-// Returns the default options: any backend, default power preference,
-// `GPU_STRATEGY_BUCKETED`, exact-size cache on with 16 entries, chunking at device limits.
-// `struct_size` is set. Pure function; thread-safe.
+// Returns the default options: any backend, default power preference, no particular
+// adapter (`GPU_ADAPTER_DEFAULT`), `GPU_STRATEGY_BUCKETED`, exact-size cache on with 16
+// entries, chunking at device limits, no wait limit. `struct_size` is set. Pure function; thread-safe.
 struct gpu_executor_options_t gpu_executor_options_default(void);
 
 // Creates an executor: picks an adapter (honouring `WGPU_BACKEND`, `WGPU_ADAPTER_NAME`,
@@ -683,6 +692,27 @@ gpu_executor_status_t gpu_executor_stats(struct gpu_executor_t *exec,
 // # Safety
 // `exec` must come from `gpu_executor_create` and not be destroyed yet.
 gpu_executor_status_t gpu_executor_trim(struct gpu_executor_t *exec);
+
+// Lists the adapters an executor can run on with `backend` (a `gpu_backend_t`;
+// `GPU_BACKEND_ANY` lists what an executor with no backend preference chooses from: the
+// Vulkan, Metal and Direct3D 12 adapters, or the GL ones when there are none). The index
+// of an adapter in this list is what `gpu_executor_options_t.adapter_index` takes (with
+// the same `backend`); the order is the one the drivers report, stable within a process.
+//
+// Writes up to `capacity` entries to `out` (NULL allowed when `capacity` is 0; each
+// entry's `struct_size` must be set to `sizeof(gpu_adapter_info_t)` by the caller) and
+// the number of adapters to `*count`: call once with capacity 0 to size the array.
+//
+// Errors: `NULL_POINTER` (count, or out with capacity > 0), `BAD_STRUCT_SIZE`,
+// `INVALID_OPTION` (backend not a `gpu_backend_t`). Nothing is written on error.
+// Thread-safe. Loads the drivers on first use, as creating an executor does.
+//
+// # Safety
+// `out` must be NULL or writable for `capacity` entries; `count` must be writable.
+gpu_executor_status_t gpu_executor_enumerate_adapters(uint32_t backend,
+                                                      struct gpu_adapter_info_t *out,
+                                                      size_t capacity,
+                                                      size_t *count);
 
 // Reports the sizes (in elements) of the buckets whose pipelines are cached, ascending.
 //

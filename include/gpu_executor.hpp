@@ -352,6 +352,14 @@ public:
                                                                     : raw_.wait_timeout_ns));
     }
 
+    /// The adapter to run on, by its index in the list gpu_executor_enumerate_adapters()
+    /// gives for the same backend (adapter_index); GPU_ADAPTER_DEFAULT (the default)
+    /// chooses by backend and power preference.
+    Options &adapter_index(uint32_t index) noexcept {
+        raw_.adapter_index = index;
+        return *this;
+    }
+
     const gpu_executor_options_t &raw() const noexcept { return raw_; }
     gpu_executor_options_t &raw() noexcept { return raw_; }
 

@@ -50,6 +50,9 @@ pub struct Config {
     /// Longest a blocking submit (or an unbounded ticket wait) waits for the GPU before it
     /// gives up with `TimedOut`; `None`: no limit.
     pub wait_timeout: Option<std::time::Duration>,
+    /// An adapter by its index in [`crate::device::adapters`] (within `backend`); `None`:
+    /// chosen by backend and power preference.
+    pub adapter_index: Option<usize>,
 }
 
 impl Default for Config {
@@ -64,6 +67,7 @@ impl Default for Config {
             copy_threads: 0,
             max_workgroups_per_dimension: 0,
             wait_timeout: None,
+            adapter_index: None,
         }
     }
 }

@@ -61,6 +61,40 @@ fn instance_for(backends: wgpu::Backends) -> wgpu::Instance {
     instance
 }
 
+/// Every adapter `choice` allows, in the order wgpu reports them: with no preference
+/// (`Any` and no `WGPU_BACKEND`), those of the primary backends (Vulkan, Metal, Direct3D
+/// 12), or GL's when there are none — the same rule `Gpu::open` follows. An executor's
+/// `adapter_index` counts in this list.
+pub fn adapters(choice: BackendChoice) -> Vec<wgpu::Adapter> {
+    let list = |backends: wgpu::Backends| {
+        pollster::block_on(instance_for(backends).enumerate_adapters(backends))
+    };
+    match choice {
+        BackendChoice::Any if wgpu::Backends::from_env().is_none() => {
+            let primary = list(wgpu::Backends::PRIMARY);
+            if primary.is_empty() {
+                list(wgpu::Backends::all())
+            } else {
+                primary
+            }
+        }
+        choice => list(backends_for(choice)),
+    }
+}
+
+/// The adapter the options' index names.
+fn adapter_by_index(config: &Config, index: usize) -> Result<wgpu::Adapter> {
+    let mut all = adapters(config.backend);
+    let count = all.len();
+    if index >= count {
+        return Err(Error::new(
+            ErrorKind::NoAdapter,
+            format!("adapter index {index}: there are {count} adapter(s) for this backend choice"),
+        ));
+    }
+    Ok(all.swap_remove(index))
+}
+
 /// Honours `WGPU_ADAPTER_NAME` (case-insensitive substring) without wgpu's panicking helper.
 fn pick_adapter(instance: &wgpu::Instance, config: &Config) -> Result<wgpu::Adapter> {
     let backends = backends_for(config.backend);
@@ -98,12 +132,14 @@ impl Gpu {
     pub fn open(config: &Config) -> Result<Self> {
         // With no preference, GL is tried only when no primary backend has an adapter:
         // probing EGL on a headless machine is slow and noisy.
-        let adapter = match config.backend {
-            BackendChoice::Any if wgpu::Backends::from_env().is_none() => {
+        let adapter = match (config.adapter_index, config.backend) {
+            // An index the program chose wins over the environment's adapter name.
+            (Some(index), _) => adapter_by_index(config, index)?,
+            (None, BackendChoice::Any) if wgpu::Backends::from_env().is_none() => {
                 pick_adapter(&instance_for(wgpu::Backends::PRIMARY), config)
                     .or_else(|_| pick_adapter(&instance_for(wgpu::Backends::all()), config))?
             }
-            choice => pick_adapter(&instance_for(backends_for(choice)), config)?,
+            (None, choice) => pick_adapter(&instance_for(backends_for(choice)), config)?,
         };
         let info = adapter.get_info();
         // The adapter's real limits: wgpu's defaults would cap bindings at 128 MiB.

@@ -66,9 +66,9 @@ pub(super) fn status_of(result: Result<(), S>) -> S {
     result.err().unwrap_or(S::GPU_EXECUTOR_OK)
 }
 
-/// Returns the default options: any backend, default power preference,
-/// `GPU_STRATEGY_BUCKETED`, exact-size cache on with 16 entries, chunking at device limits.
-/// `struct_size` is set. Pure function; thread-safe.
+/// Returns the default options: any backend, default power preference, no particular
+/// adapter (`GPU_ADAPTER_DEFAULT`), `GPU_STRATEGY_BUCKETED`, exact-size cache on with 16
+/// entries, chunking at device limits, no wait limit. `struct_size` is set. Pure function; thread-safe.
 #[no_mangle]
 pub extern "C" fn gpu_executor_options_default() -> gpu_executor_options_t {
     ffi_boundary!(convert::default_options(), {
@@ -292,6 +292,66 @@ pub unsafe extern "C" fn gpu_executor_trim(exec: *mut gpu_executor_t) -> gpu_exe
     })
 }
 
+/// Lists the adapters an executor can run on with `backend` (a `gpu_backend_t`;
+/// `GPU_BACKEND_ANY` lists what an executor with no backend preference chooses from: the
+/// Vulkan, Metal and Direct3D 12 adapters, or the GL ones when there are none). The index
+/// of an adapter in this list is what `gpu_executor_options_t.adapter_index` takes (with
+/// the same `backend`); the order is the one the drivers report, stable within a process.
+///
+/// Writes up to `capacity` entries to `out` (NULL allowed when `capacity` is 0; each
+/// entry's `struct_size` must be set to `sizeof(gpu_adapter_info_t)` by the caller) and
+/// the number of adapters to `*count`: call once with capacity 0 to size the array.
+///
+/// Errors: `NULL_POINTER` (count, or out with capacity > 0), `BAD_STRUCT_SIZE`,
+/// `INVALID_OPTION` (backend not a `gpu_backend_t`). Nothing is written on error.
+/// Thread-safe. Loads the drivers on first use, as creating an executor does.
+///
+/// # Safety
+/// `out` must be NULL or writable for `capacity` entries; `count` must be writable.
+#[no_mangle]
+pub unsafe extern "C" fn gpu_executor_enumerate_adapters(
+    backend: u32,
+    out: *mut gpu_adapter_info_t,
+    capacity: usize,
+    count: *mut usize,
+) -> gpu_executor_status_t {
+    ffi_boundary!({
+        last_error::clear();
+        fault::checkpoint("gpu_executor_enumerate_adapters");
+        if count.is_null() {
+            return fail(S::GPU_EXECUTOR_NULL_POINTER, "count is NULL");
+        }
+        if out.is_null() && capacity > 0 {
+            return fail(
+                S::GPU_EXECUTOR_NULL_POINTER,
+                format!("out is NULL but capacity is {capacity}"),
+            );
+        }
+        let choice = match convert::backend_choice(backend) {
+            Ok(choice) => choice,
+            Err(r) => return rejected(r),
+        };
+        let adapters = crate::device::adapters(choice);
+        let written = adapters.len().min(capacity);
+        let expected = std::mem::size_of::<gpu_adapter_info_t>() as u32;
+        for i in 0..written {
+            // SAFETY: out is writable for capacity entries (contract), i < capacity.
+            let size = std::ptr::read_unaligned(out.add(i).cast::<u32>());
+            if size != expected {
+                return fail(
+                    S::GPU_EXECUTOR_BAD_STRUCT_SIZE,
+                    format!("out[{i}].struct_size is {size}, expected {expected}"),
+                );
+            }
+        }
+        for (i, adapter) in adapters.iter().take(written).enumerate() {
+            *out.add(i) = convert::adapter_info_to_c(&adapter.get_info());
+        }
+        *count = adapters.len();
+        S::GPU_EXECUTOR_OK
+    })
+}
+
 /// Reads a caller's options, which may be an earlier, shorter version of the struct.
 ///
 /// # Safety
@@ -305,7 +365,7 @@ unsafe fn read_options(
     if size == current {
         return Ok(*options);
     }
-    if size == convert::OPTIONS_SIZE_V1 {
+    if size == convert::OPTIONS_SIZE_V1 || size == convert::OPTIONS_SIZE_V2 {
         let mut read = convert::default_options();
         // SAFETY: the caller's struct holds `size` readable bytes, a prefix of ours.
         std::ptr::copy_nonoverlapping(
@@ -319,8 +379,9 @@ unsafe fn read_options(
     Err(fail(
         S::GPU_EXECUTOR_BAD_STRUCT_SIZE,
         format!(
-            "options struct_size is {size}, expected {current} (or {} from an earlier header); start from gpu_executor_options_default()",
-            convert::OPTIONS_SIZE_V1
+            "options struct_size is {size}, expected {current} (or {} or {} from an earlier header); start from gpu_executor_options_default()",
+            convert::OPTIONS_SIZE_V1,
+            convert::OPTIONS_SIZE_V2
         ),
     ))
 }

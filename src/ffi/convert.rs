@@ -41,6 +41,9 @@ pub const STATS_SIZE_V3: usize = std::mem::offset_of!(gpu_executor_stats_t, resi
 /// `sizeof(gpu_executor_options_t)` in version 0.1, before `wait_timeout_ns`.
 pub const OPTIONS_SIZE_V1: usize = std::mem::offset_of!(gpu_executor_options_t, wait_timeout_ns);
 
+/// `sizeof(gpu_executor_options_t)` before `adapter_index`.
+pub const OPTIONS_SIZE_V2: usize = std::mem::offset_of!(gpu_executor_options_t, adapter_index);
+
 pub fn default_options() -> gpu_executor_options_t {
     gpu_executor_options_t {
         struct_size: std::mem::size_of::<gpu_executor_options_t>() as u32,
@@ -52,23 +55,12 @@ pub fn default_options() -> gpu_executor_options_t {
         max_chunk_elements: 0,
         copy_threads: 0,
         wait_timeout_ns: 0,
+        adapter_index: GPU_ADAPTER_DEFAULT,
     }
 }
 
 pub fn config_from(options: &gpu_executor_options_t) -> Converted<Config> {
-    let backend = match options.backend {
-        0 => BackendChoice::Any,
-        1 => BackendChoice::Vulkan,
-        2 => BackendChoice::Metal,
-        3 => BackendChoice::Dx12,
-        4 => BackendChoice::Gl,
-        v => {
-            return reject(
-                S::GPU_EXECUTOR_INVALID_OPTION,
-                format!("backend {v} is not a gpu_backend_t"),
-            )
-        }
-    };
+    let backend = backend_choice(options.backend)?;
     let power = match options.power_preference {
         0 => PowerChoice::Default,
         1 => PowerChoice::LowPower,
@@ -110,6 +102,10 @@ pub fn config_from(options: &gpu_executor_options_t) -> Converted<Config> {
         wait_timeout: match options.wait_timeout_ns {
             0 => None,
             ns => Some(std::time::Duration::from_nanos(ns)),
+        },
+        adapter_index: match options.adapter_index {
+            GPU_ADAPTER_DEFAULT => None,
+            index => Some(index as usize),
         },
         ..Config::default()
     })
@@ -543,6 +539,23 @@ fn fill_c_string(dst: &mut [c_char; 256], text: &str) {
         *d = b as c_char;
     }
     dst[n] = 0;
+}
+
+/// The `BackendChoice` of a `gpu_backend_t` value.
+pub fn backend_choice(backend: u32) -> Converted<BackendChoice> {
+    Ok(match backend {
+        0 => BackendChoice::Any,
+        1 => BackendChoice::Vulkan,
+        2 => BackendChoice::Metal,
+        3 => BackendChoice::Dx12,
+        4 => BackendChoice::Gl,
+        v => {
+            return reject(
+                S::GPU_EXECUTOR_INVALID_OPTION,
+                format!("backend {v} is not a gpu_backend_t"),
+            )
+        }
+    })
 }
 
 pub fn adapter_info_to_c(info: &wgpu::AdapterInfo) -> gpu_adapter_info_t {

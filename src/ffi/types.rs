@@ -250,7 +250,16 @@ pub struct gpu_executor_options_t {
     /// `GPU_EXECUTOR_TIMED_OUT`; 0 (default) = no limit. The last field added: a caller
     /// compiled against the earlier, shorter struct (without it) still works, with no limit.
     pub wait_timeout_ns: u64,
+    /// The adapter to run on, by its index in the list `gpu_executor_enumerate_adapters`
+    /// gives for the same `backend`; `GPU_ADAPTER_DEFAULT` (the default) chooses by
+    /// backend, power preference and `WGPU_ADAPTER_NAME`. An index past the list's end is
+    /// `GPU_EXECUTOR_NO_ADAPTER`. Appended after `wait_timeout_ns`; the earlier, shorter
+    /// structs are still accepted.
+    pub adapter_index: u32,
 }
+
+/// `gpu_executor_options_t.adapter_index`: no particular adapter.
+pub const GPU_ADAPTER_DEFAULT: u32 = 0xFFFF_FFFF;
 
 /// One task of a batch. Inputs the op does not read must be NULL, and params it does not
 /// read 0, so that later ops can give them meaning without breaking the ABI.

@@ -448,6 +448,7 @@ class Executor:
         exact_size_cache_capacity: Optional[int] = None,
         copy_threads: int = 0,
         wait_timeout: Optional[float] = None,
+        adapter_index: Optional[int] = None,
     ) -> None:
         self._handle: Optional[_ffi.ExecutorHandle] = None
         # Calls in progress: close() waits for them to return before destroying the handle.
@@ -468,6 +469,9 @@ class Executor:
         options.copy_threads = _unsigned(copy_threads, "copy_threads", 32)
         self._wait_timeout_ns = 0 if wait_timeout is None else max(1, _timeout_ns(wait_timeout))
         options.wait_timeout_ns = self._wait_timeout_ns
+        if adapter_index is not None:
+            # An index into the list gpu_executor_enumerate_adapters gives for `backend`.
+            options.adapter_index = _unsigned(adapter_index, "adapter_index", 32)
         handle = _ffi.ExecutorHandle()
         _check(lib, lib.gpu_executor_create(ctypes.byref(options), ctypes.byref(handle)))
         self._handle = handle

@@ -199,6 +199,7 @@ class gpu_executor_options_t(Structure):
         ("max_chunk_elements", c_uint64),
         ("copy_threads", c_uint32),
         ("wait_timeout_ns", c_uint64),
+        ("adapter_index", c_uint32),
     ]
 
 
@@ -396,6 +397,10 @@ _PROTOTYPES = {
     ),
     "gpu_recording_destroy": (None, [RecordingHandle]),
     "gpu_executor_trim": (c_int32, [ExecutorHandle]),
+    "gpu_executor_enumerate_adapters": (
+        c_int32,
+        [c_uint32, POINTER(gpu_adapter_info_t), c_size_t, POINTER(c_size_t)],
+    ),
     "gpu_executor_drop_ticket": (c_int32, [ExecutorHandle, gpu_ticket_t]),
 }
 
