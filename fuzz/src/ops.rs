@@ -392,9 +392,11 @@ impl Session<'_, '_> {
             if null_options {
                 return d;
             }
-            // The 0.1 header's struct ends before wait_timeout_ns; both sizes are taken.
+            // The earlier headers' structs end before wait_timeout_ns and before
+            // adapter_index; all three sizes are taken.
             let earlier = std::mem::offset_of!(gpu_executor_options_t, wait_timeout_ns) as u32;
-            if o.struct_size != size && o.struct_size != earlier {
+            let later = std::mem::offset_of!(gpu_executor_options_t, adapter_index) as u32;
+            if o.struct_size != size && o.struct_size != earlier && o.struct_size != later {
                 // The rest of the struct is not to be read.
                 d.push(S::GPU_EXECUTOR_BAD_STRUCT_SIZE);
                 return d;
@@ -759,6 +761,7 @@ impl Session<'_, '_> {
                     max_chunk_elements: 0,
                     copy_threads: 0,
                     wait_timeout_ns: 0,
+                    adapter_index: GPU_ADAPTER_DEFAULT,
                 };
                 if o != want {
                     finding(format!("gpu_executor_options_default() is {o:?}"));
