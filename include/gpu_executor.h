@@ -681,6 +681,28 @@ gpu_executor_status_t gpu_executor_submit_batch(struct gpu_executor_t *exec,
 gpu_executor_status_t gpu_executor_stats(struct gpu_executor_t *exec,
                                          struct gpu_executor_stats_t *out);
 
+// Compiles now the pipelines that batches of tasks like these will need, so that the
+// first real batch compiles nothing (the stats' `bucket_cache_misses` and
+// `pipelines_created` do not move): for each task, its op at its element type for the
+// size bucket of its `length` (a matmul: the class of its M×N in `params`), and, where
+// its flags put every operand of an element-wise op or a reduction's result in buffers,
+// the kernel that works on buffers directly. Only `op`, `flags`, `length` and a matmul's
+// `params` are read; pointers are never read and nothing runs. Under
+// `GPU_STRATEGY_BASELINE` nothing is cached, so nothing is compiled.
+//
+// `compiled` (may be NULL) receives the number of pipelines compiled (0 when all were
+// cached already). Errors: `NULL_POINTER` (exec, tasks with count > 0), `UNKNOWN_OP`,
+// `INVALID_ARGUMENT` (an element type the op lacks, or not a `gpu_dtype_t`), `GPU_ERROR`,
+// `OUT_OF_MEMORY`, `DEVICE_LOST`, `POISONED`. Thread-safe; batches may run meanwhile.
+//
+// # Safety
+// `tasks` must be NULL or readable for `count` tasks; `compiled` NULL or writable; `exec`
+// must come from `gpu_executor_create` and not be destroyed yet.
+gpu_executor_status_t gpu_executor_warmup(struct gpu_executor_t *exec,
+                                          const struct gpu_task_t *tasks,
+                                          size_t count,
+                                          uint64_t *compiled);
+
 // Gives back the memory the executor keeps for reuse but nothing uses now: idle slabs,
 // the exact-size cache, idle block tables, and the memory of destroyed buffers (a shared
 // arena goes back to the device once no live buffer uses it). Compiled pipelines and live

@@ -81,6 +81,19 @@ impl Drop for Executor {
     }
 }
 
+/// A task a batch will run, as warm-up sees it (see [`Executor::warmup`]).
+#[derive(Clone, Copy, Debug)]
+pub struct WarmupItem {
+    pub op: KernelId,
+    /// Elements (a matmul's M·N).
+    pub len: usize,
+    /// A matmul's M and N.
+    pub matmul: Option<(u32, u32)>,
+    /// Whether the task writes a resident buffer directly (element-wise with every operand
+    /// in buffers, or a reduction into a buffer).
+    pub resident: bool,
+}
+
 /// Slabs no batch uses right now.
 struct IdleSlabs {
     pool: SlabPool,
@@ -862,6 +875,74 @@ impl Executor {
             total: recording.elements,
             uploaded: 0,
         })
+    }
+
+    /// Compiles now every pipeline that batches of the described tasks will need, so that
+    /// their first batch compiles nothing: per task, its op at its element type for the
+    /// size bucket of `len` elements (for a matmul, the class of its M×N product), and the
+    /// kernel that writes resident buffers directly when `resident` (element-wise: every
+    /// operand in buffers; reduction: result in a buffer). Returns the number of pipelines
+    /// compiled (0 when all were cached). Under the baseline strategy nothing is cached, so
+    /// nothing is compiled.
+    pub fn warmup(&self, items: &[WarmupItem]) -> Result<u64> {
+        self.gpu.check_not_lost()?;
+        let kinds: Vec<KernelKind> = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let kind = item
+                    .op
+                    .kind()
+                    .map_err(|e| Error::new(e.kind, format!("item {i}: {}", e.message)))?;
+                match kind {
+                    KernelKind::User(info) if info.owner != self.id => Err(Error::new(
+                        ErrorKind::UnknownOp,
+                        format!(
+                            "item {i}: op code {} was registered on another executor",
+                            info.code
+                        ),
+                    )),
+                    _ => Ok(kind),
+                }
+            })
+            .collect::<Result<_>>()?;
+        if self.config.strategy == Strategy::Baseline {
+            return Ok(0);
+        }
+        let mut delta = Stats::default();
+        let capture = self.gpu.capture_errors();
+        let compiled = (|| -> Result<()> {
+            for (item, kind) in items.iter().zip(&kinds) {
+                let class = match kind {
+                    KernelKind::Matmul => {
+                        let (m, n) = item.matmul.unwrap_or((1, 1));
+                        crate::ops::matmul_class(m, n)
+                    }
+                    KernelKind::User(info) if !info.elementwise => 0,
+                    _ => crate::bucket::size_bucket(item.len as u64),
+                };
+                self.kernel_for(item.op, class, &mut delta)?;
+                let writes_buffers =
+                    matches!(kind, KernelKind::Elementwise(_) | KernelKind::Reduction(_));
+                if item.resident && writes_buffers {
+                    lock(&self.buckets)?.get_or_create_direct(
+                        item.op,
+                        &self.kernels,
+                        &mut delta,
+                    )?;
+                }
+            }
+            Ok(())
+        })();
+        let captured = capture.finish(&self.gpu);
+        lock(&self.stats)?.absorb(&delta);
+        match (compiled, captured) {
+            (Ok(()), Ok(())) => Ok(delta.pipelines_created),
+            (_, Err(error)) | (Err(error), Ok(())) => {
+                self.forget_gpu_state(&error);
+                Err(error)
+            }
+        }
     }
 
     /// Gives back the memory kept for reuse that nothing uses now: idle slabs, the

@@ -214,17 +214,24 @@ pub(super) unsafe fn task_array<'a>(
     tasks: *const gpu_task_t,
     count: usize,
 ) -> Result<Vec<crate::Task<'a>>, S> {
-    let tasks: &[gpu_task_t] = if count == 0 {
-        &[]
+    convert::tasks_from(task_slice(tasks, count)?, executor).map_err(rejected)
+}
+
+/// A caller's task array as a slice (NULL allowed when `count` is 0).
+///
+/// # Safety
+/// `tasks` must be NULL or readable for `count` tasks for the returned lifetime.
+unsafe fn task_slice<'a>(tasks: *const gpu_task_t, count: usize) -> Result<&'a [gpu_task_t], S> {
+    if count == 0 {
+        Ok(&[])
     } else if tasks.is_null() {
-        return Err(fail(
+        Err(fail(
             S::GPU_EXECUTOR_NULL_POINTER,
             format!("tasks is NULL but count is {count}"),
-        ));
+        ))
     } else {
-        std::slice::from_raw_parts(tasks, count)
-    };
-    convert::tasks_from(tasks, executor).map_err(rejected)
+        Ok(std::slice::from_raw_parts(tasks, count))
+    }
 }
 
 /// Copies the executor's counters into `*out`.
@@ -267,6 +274,48 @@ pub unsafe extern "C" fn gpu_executor_stats(
                 out.cast::<u8>(),
                 size,
             );
+            Ok(())
+        }))
+    })
+}
+
+/// Compiles now the pipelines that batches of tasks like these will need, so that the
+/// first real batch compiles nothing (the stats' `bucket_cache_misses` and
+/// `pipelines_created` do not move): for each task, its op at its element type for the
+/// size bucket of its `length` (a matmul: the class of its M×N in `params`), and, where
+/// its flags put every operand of an element-wise op or a reduction's result in buffers,
+/// the kernel that works on buffers directly. Only `op`, `flags`, `length` and a matmul's
+/// `params` are read; pointers are never read and nothing runs. Under
+/// `GPU_STRATEGY_BASELINE` nothing is cached, so nothing is compiled.
+///
+/// `compiled` (may be NULL) receives the number of pipelines compiled (0 when all were
+/// cached already). Errors: `NULL_POINTER` (exec, tasks with count > 0), `UNKNOWN_OP`,
+/// `INVALID_ARGUMENT` (an element type the op lacks, or not a `gpu_dtype_t`), `GPU_ERROR`,
+/// `OUT_OF_MEMORY`, `DEVICE_LOST`, `POISONED`. Thread-safe; batches may run meanwhile.
+///
+/// # Safety
+/// `tasks` must be NULL or readable for `count` tasks; `compiled` NULL or writable; `exec`
+/// must come from `gpu_executor_create` and not be destroyed yet.
+#[no_mangle]
+pub unsafe extern "C" fn gpu_executor_warmup(
+    exec: *mut gpu_executor_t,
+    tasks: *const gpu_task_t,
+    count: usize,
+    compiled: *mut u64,
+) -> gpu_executor_status_t {
+    ffi_boundary!(handle exec, {
+        last_error::clear();
+        status_of(with_handle(exec, "gpu_executor_warmup", |handle| {
+            let items = task_slice(tasks, count)?
+                .iter()
+                .enumerate()
+                .map(|(i, t)| convert::warmup_item(i, t))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(rejected)?;
+            let n = handle.executor.warmup(&items).map_err(fail_with)?;
+            if let Some(compiled) = compiled.as_mut() {
+                *compiled = n;
+            }
             Ok(())
         }))
     })

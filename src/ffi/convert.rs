@@ -230,18 +230,39 @@ unsafe fn output_slice<'a>(p: *mut c_void, len: usize) -> &'a mut [u32] {
     }
 }
 
-/// The element type that `flags` names.
-fn elem_type(flags: u32) -> Option<ElemType> {
-    match flags & GPU_TASK_DTYPE_MASK {
-        0 => Some(ElemType::F32),
-        1 => Some(ElemType::I32),
-        2 => Some(ElemType::U32),
-        _ => None,
+/// What warm-up needs of a task: its op, element type, length, a matmul's M and N, and
+/// whether it writes buffers directly. Pointers are not read.
+pub fn warmup_item(i: usize, t: &gpu_task_t) -> Converted<crate::executor::WarmupItem> {
+    let (kind, ty) = op_and_type(i, t)?;
+    if !kind.supports(ty) {
+        return reject(
+            S::GPU_EXECUTOR_INVALID_ARGUMENT,
+            format!(
+                "task {i}: GPU_OP_{} is not defined for {}",
+                kind.name(),
+                ty.name()
+            ),
+        );
     }
+    let inputs_in_buffers = (0..kind.arity()).all(|k| t.flags & buffer_flag(k) != 0);
+    let output_in_buffer = t.flags & GPU_TASK_OUTPUT_BUFFER != 0;
+    let resident = match kind {
+        KernelKind::Elementwise(_) => inputs_in_buffers && output_in_buffer,
+        KernelKind::Reduction(_) => output_in_buffer,
+        _ => false,
+    };
+    let clamp = |p: u64| u32::try_from(p).unwrap_or(u32::MAX);
+    Ok(crate::executor::WarmupItem {
+        op: KernelId { code: t.op, ty },
+        len: t.length,
+        matmul: matches!(kind, KernelKind::Matmul)
+            .then(|| (clamp(t.params[0]), clamp(t.params[2]))),
+        resident,
+    })
 }
 
-/// Checks one task against its op's table row; returns the kind and kernel.
-fn check_task(i: usize, t: &gpu_task_t) -> Converted<(KernelKind, KernelId, Params)> {
+/// The task's op (`UNKNOWN_OP`) and element type (`INVALID_ARGUMENT`).
+fn op_and_type(i: usize, t: &gpu_task_t) -> Converted<(KernelKind, ElemType)> {
     let Some(kind) = kernel::kind_of(t.op) else {
         return reject(
             S::GPU_EXECUTOR_UNKNOWN_OP,
@@ -257,6 +278,22 @@ fn check_task(i: usize, t: &gpu_task_t) -> Converted<(KernelKind, KernelId, Para
             ),
         );
     };
+    Ok((kind, ty))
+}
+
+/// The element type that `flags` names.
+fn elem_type(flags: u32) -> Option<ElemType> {
+    match flags & GPU_TASK_DTYPE_MASK {
+        0 => Some(ElemType::F32),
+        1 => Some(ElemType::I32),
+        2 => Some(ElemType::U32),
+        _ => None,
+    }
+}
+
+/// Checks one task against its op's table row; returns the kind and kernel.
+fn check_task(i: usize, t: &gpu_task_t) -> Converted<(KernelKind, KernelId, Params)> {
+    let (kind, ty) = op_and_type(i, t)?;
     let arity = kind.arity();
     let operand_flags = (0..arity)
         .map(buffer_flag)

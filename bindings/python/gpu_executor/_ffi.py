@@ -397,6 +397,10 @@ _PROTOTYPES = {
     ),
     "gpu_recording_destroy": (None, [RecordingHandle]),
     "gpu_executor_trim": (c_int32, [ExecutorHandle]),
+    "gpu_executor_warmup": (
+        c_int32,
+        [ExecutorHandle, POINTER(gpu_task_t), c_size_t, POINTER(c_uint64)],
+    ),
     "gpu_executor_enumerate_adapters": (
         c_int32,
         [c_uint32, POINTER(gpu_adapter_info_t), c_size_t, POINTER(c_size_t)],
