@@ -31,7 +31,7 @@ use crate::log::{log, Level};
 use crate::ops::{ElemType, ReductionOp};
 use crate::pending::{PendingBatch, SlabSource, Waiter};
 use crate::pipeline::{self, Staged};
-use crate::plan::{plan_bucketed, plan_single, plan_single_item, PlanItem, Whole};
+use crate::plan::{plan_bucketed_among, plan_single, plan_single_item, PlanItem, Whole};
 use crate::pool::SlabPool;
 use crate::recording::Recording;
 use crate::reduce_finish::{self, FinishDispatch};
@@ -1090,24 +1090,18 @@ impl Executor {
             SlabSource::Pool => {
                 let last = waves.iter().copied().max().unwrap_or(0);
                 if last == 0 && !direct.contains(&true) {
-                    return self.acquire_pooled(tasks, items, 0, delta);
+                    return self.acquire_pooled(tasks, items, (0..tasks.len()).collect(), 0, delta);
                 }
-                // One plan per wave, each without the direct tasks and other waves'.
+                // One plan per wave, of that wave's tasks but the direct ones.
+                let mut by_wave: Vec<Vec<usize>> = vec![Vec::new(); last + 1];
+                for (i, &wave) in waves.iter().enumerate() {
+                    if !direct[i] {
+                        by_wave[wave].push(i);
+                    }
+                }
                 let mut staged = Vec::new();
-                for wave in 0..=last {
-                    let wave_items: Vec<PlanItem<Group>> = items
-                        .iter()
-                        .enumerate()
-                        .map(|(i, item)| PlanItem {
-                            len: if waves[i] == wave && !direct[i] {
-                                item.len
-                            } else {
-                                0
-                            },
-                            ..*item
-                        })
-                        .collect();
-                    staged.extend(self.acquire_pooled(tasks, &wave_items, wave, delta)?);
+                for (wave, among) in by_wave.into_iter().enumerate() {
+                    staged.extend(self.acquire_pooled(tasks, items, among, wave, delta)?);
                 }
                 Ok(staged)
             }
@@ -1137,11 +1131,12 @@ impl Executor {
         &self,
         tasks: &[TaskInputs],
         items: &[PlanItem<Group>],
+        among: Vec<usize>,
         wave: usize,
         delta: &mut Stats,
     ) -> Result<Vec<Staged>> {
         let mut staged: Vec<Staged> = Vec::new();
-        for plan in plan_bucketed(items, self.chunk) {
+        for plan in plan_bucketed_among(items, among, self.chunk) {
             let task = &tasks[plan.pieces[0].task];
             let kernel = match staged.last() {
                 Some(prev)

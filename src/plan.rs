@@ -162,7 +162,17 @@ pub struct PlanItem<G> {
 /// group, then bucket, then exact size, packed into pooled slabs of `size_bucket(used)`
 /// elements (capped at `chunk`). `chunk` must be a multiple of four.
 pub fn plan_bucketed<G: Ord>(tasks: &[PlanItem<G>], chunk: u64) -> Vec<SlabPlan> {
-    let mut order: Vec<usize> = (0..tasks.len()).filter(|&i| tasks[i].len > 0).collect();
+    plan_bucketed_among(tasks, (0..tasks.len()).collect(), chunk)
+}
+
+/// `plan_bucketed` for the tasks of `among` only (indices into `tasks`, which the plan's
+/// pieces name): one wave of a batch.
+pub fn plan_bucketed_among<G: Ord>(
+    tasks: &[PlanItem<G>],
+    mut order: Vec<usize>,
+    chunk: u64,
+) -> Vec<SlabPlan> {
+    order.retain(|&i| tasks[i].len > 0);
     // Keys computed once: group first, then bucket, length and position.
     let key = |k: usize| (size_bucket(tasks[k].len as u64), tasks[k].len, k);
     order.sort_unstable_by(|&i, &j| {

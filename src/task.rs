@@ -127,19 +127,20 @@ impl<'a> Task<'a> {
         let mut arrays: [&'a [u32]; MAX_INPUTS] = [&[]; MAX_INPUTS];
         let mut resident: [Option<Region>; MAX_INPUTS] = Default::default();
         let names = ["inputs[0]", "inputs[1]", "inputs[2]"];
+        let lengths_differ = || {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "{} over {len} elements: the arrays' lengths do not match the op",
+                    kind.name()
+                ),
+            )
+        };
         for (k, operand) in inputs.iter_mut().enumerate() {
             let wanted = kind.input_len(k, len, scalars);
             match std::mem::take(operand) {
                 Operand::Host(array) if array.len() == wanted => arrays[k] = array,
-                Operand::Host(_) => {
-                    return Err(Error::new(
-                        ErrorKind::InvalidArgument,
-                        format!(
-                            "{} over {len} elements: the arrays' lengths do not match the op",
-                            kind.name()
-                        ),
-                    ))
-                }
+                Operand::Host(_) => return Err(lengths_differ()),
                 Operand::Resident(region) => {
                     check_region(&region, wanted, names[k])?;
                     resident[k] = Some(region);
@@ -149,15 +150,7 @@ impl<'a> Task<'a> {
         let out_len = kind.output_len(len);
         let (output, resident_output) = match output {
             Destination::Host(array) if array.len() == out_len => (array, None),
-            Destination::Host(_) => {
-                return Err(Error::new(
-                    ErrorKind::InvalidArgument,
-                    format!(
-                        "{} over {len} elements: the arrays' lengths do not match the op",
-                        kind.name()
-                    ),
-                ))
-            }
+            Destination::Host(_) => return Err(lengths_differ()),
             Destination::Resident(region) => {
                 check_region(&region, out_len, "output")?;
                 (<&mut [u32]>::default(), Some(region))
