@@ -24,67 +24,11 @@
 #include <utility>
 #include <vector>
 
-#include "test_util.h"
+#include "test_util.hpp"
 
 namespace ge = gpu_executor;
 
 namespace {
-
-// Runs `f`, expecting gpu_executor::Error with `status` whose message contains `needle`.
-template <typename F>
-void expect_error(ge::Status status, const char *needle, F &&f, const char *what) {
-    try {
-        f();
-        CHECK(false && "no exception");
-        std::fprintf(stderr, "  %s: no exception, expected %s\n", what, ge::status_name(status));
-    } catch (const ge::Error &e) {
-        const bool ok = e.status() == status && e.message().find(needle) != std::string::npos;
-        if (!CHECK(ok)) {
-            std::fprintf(stderr, "  %s: got %s, expected %s with \"%s\"\n", what, e.what(),
-                         ge::status_name(status), needle);
-        }
-    }
-}
-
-uint32_t bits_of(float f) {
-    uint32_t bits;
-    std::memcpy(&bits, &f, sizeof bits);
-    return bits;
-}
-
-std::vector<float> random_floats(tu_rng &rng, std::size_t n) {
-    std::vector<float> v(n);
-    for (float &x : v) x = tu_rng_float(&rng);
-    return v;
-}
-
-std::vector<int32_t> random_ints(tu_rng &rng, std::size_t n) {
-    std::vector<int32_t> v(n);
-    for (int32_t &x : v) x = static_cast<int32_t>(static_cast<uint32_t>(tu_rng_next(&rng)));
-    return v;
-}
-
-std::vector<uint32_t> random_words(tu_rng &rng, std::size_t n) {
-    std::vector<uint32_t> v(n);
-    for (uint32_t &x : v) x = static_cast<uint32_t>(tu_rng_next(&rng));
-    return v;
-}
-
-// Bitwise equality of two float vectors, reporting the first difference.
-bool same_bits(const std::vector<float> &got, const std::vector<float> &want, const char *what) {
-    if (got.size() != want.size()) {
-        std::fprintf(stderr, "  %s: %zu elements, want %zu\n", what, got.size(), want.size());
-        return false;
-    }
-    for (std::size_t i = 0; i < got.size(); ++i) {
-        if (bits_of(got[i]) != bits_of(want[i])) {
-            std::fprintf(stderr, "  %s: element %zu: %.9g, want %.9g\n", what, i, double(got[i]),
-                         double(want[i]));
-            return false;
-        }
-    }
-    return true;
-}
 
 // `got[i]` is one of the two roundings of s * x + y (fused or not).
 bool fused_or_not(const std::vector<float> &got, float s, const std::vector<float> &x,

@@ -23,38 +23,16 @@
 #include <utility>
 #include <vector>
 
-#include "test_util.h"
+#include "test_util.hpp"
 
 namespace ge = gpu_executor;
 
 namespace {
 
-// Runs `f`, expecting gpu_executor::Error with `status` whose message contains `needle`.
-template <typename F>
-void expect_error(ge::Status status, const char *needle, F &&f, const char *what) {
-    try {
-        f();
-        CHECK(false && "no exception");
-        std::fprintf(stderr, "  %s: no exception, expected %s\n", what, ge::status_name(status));
-    } catch (const ge::Error &e) {
-        const bool ok = e.status() == status && e.message().find(needle) != std::string::npos;
-        if (!CHECK(ok)) {
-            std::fprintf(stderr, "  %s: got %s, expected %s with \"%s\"\n", what, e.what(),
-                         ge::status_name(status), needle);
-        }
-    }
-}
-
 float f32(uint32_t bits) {
     float f;
     std::memcpy(&f, &bits, sizeof f);
     return f;
-}
-
-uint32_t bits_of(float f) {
-    uint32_t bits;
-    std::memcpy(&bits, &f, sizeof bits);
-    return bits;
 }
 
 // --------------------------------------------------------------------------------------
