@@ -1025,7 +1025,7 @@ impl Executor {
     /// A whole-array task must fit one binding, and its grid the device's limits.
     fn check_fits(&self, tasks: &[TaskInputs], items: &[PlanItem<Group>]) -> Result<()> {
         let max_groups = self.gpu.limits.max_compute_workgroups_per_dimension;
-        for (i, task) in tasks.iter().enumerate() {
+        for (i, (task, item)) in tasks.iter().zip(items).enumerate() {
             // A reduction's result in a buffer is combined on the GPU from one slab's
             // partials, and written through one binding of the buffer.
             if let (Some(KernelKind::Reduction(_)), Some(region)) =
@@ -1048,8 +1048,6 @@ impl Executor {
                     ));
                 }
             }
-        }
-        for (i, (task, item)) in tasks.iter().zip(items).enumerate() {
             let Some(Whole {
                 footprint, class, ..
             }) = item.whole
