@@ -30,6 +30,18 @@ pub enum Strategy {
     Bucketed,
 }
 
+/// Where staging memory (the host side of uploads and readbacks) comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StagingChoice {
+    /// Host memory the executor maps once where the backend allows it (Vulkan), else
+    /// wgpu's mapped buffers.
+    Auto,
+    /// wgpu's mapped buffers, mapped and unmapped around every batch (the fallback).
+    Mapped,
+    /// Host memory or nothing: creating the executor fails where it is not available.
+    Host,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     pub backend: BackendChoice,
@@ -53,6 +65,7 @@ pub struct Config {
     /// An adapter by its index in [`crate::device::adapters`] (within `backend`); `None`:
     /// chosen by backend and power preference.
     pub adapter_index: Option<usize>,
+    pub staging: StagingChoice,
 }
 
 impl Default for Config {
@@ -68,6 +81,7 @@ impl Default for Config {
             max_workgroups_per_dimension: 0,
             wait_timeout: None,
             adapter_index: None,
+            staging: StagingChoice::Auto,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! persistent pool of copy threads.
 //!
 //! One thread's memcpy (about 8-10 GB/s) bounds large batches. Each slab's element range is
-//! cut into units of about 1 MiB of output, every unit copied through its own mapped view,
+//! cut into units of about 256 KiB of output, every unit copied through its own mapped view,
 //! and the units of all slabs of a batch run in parallel on the executor's rayon pool, which
 //! lives as long as the executor so no batch pays for starting threads.
 
@@ -15,8 +15,9 @@ use crate::plan::SlabPlan;
 use crate::slab::Slab;
 use crate::task::TaskInputs;
 
-/// Output bytes per copy unit: big enough to amortise a view, small enough to balance.
-const UNIT_BYTES: u64 = 1 << 20;
+/// Output bytes per copy unit: big enough to amortise a view and a hand-over to a copy
+/// thread, small enough that one slab's copies spread over many threads.
+const UNIT_BYTES: u64 = 1 << 18;
 
 /// Where copies run: the calling thread, or a pool of worker threads.
 pub struct CopyPool(Option<rayon::ThreadPool>);
@@ -67,21 +68,23 @@ fn unit_ranges(used: u64) -> Vec<Range<u64>> {
     split_ranges(used, (used * 4).div_ceil(UNIT_BYTES) as usize)
 }
 
-/// Copies every piece's inputs into the slabs' mapped upload buffers. The caller has
-/// checked the buffers are mapped and unmaps them afterwards.
-pub fn upload(pool: &CopyPool, slabs: &[(&Slab, &SlabPlan)], inputs: &[TaskInputs]) -> Result<()> {
-    let units: Vec<(usize, Range<u64>)> = slabs
-        .iter()
-        .enumerate()
-        .flat_map(|(i, (_, plan))| unit_ranges(plan.used).into_iter().map(move |r| (i, r)))
-        .collect();
-    pool.run(units, |(i, range)| {
-        let (slab, plan) = slabs[i];
+/// Copies every piece's inputs into the slabs' upload staging. The caller has checked the
+/// staging is mapped and finishes the upload afterwards.
+pub fn upload(
+    pool: &CopyPool,
+    slabs: &mut [(&mut Slab, &SlabPlan)],
+    inputs: &[TaskInputs],
+) -> Result<()> {
+    let mut units = Vec::new();
+    for (slab, plan) in slabs.iter_mut() {
+        let plan: &SlabPlan = plan;
         // A slab holds tasks of one op, so the first piece tells how many inputs there are.
         let arity = plan.pieces.first().map_or(0, |p| inputs[p.task].arity);
-        let mut views = (0..arity)
-            .map(|k| slab.input_view(k, range.clone()))
-            .collect::<Result<Vec<_>>>()?;
+        let ranges = unit_ranges(plan.used);
+        let views = slab.upload_views(arity, &ranges)?;
+        units.extend(ranges.into_iter().zip(views).map(|(r, v)| (plan, r, v)));
+    }
+    pool.run(units, |(plan, range, mut views)| {
         // Pieces are in slab order: skip to the first one that reaches this unit.
         let first = plan
             .pieces
@@ -102,8 +105,7 @@ pub fn upload(pool: &CopyPool, slabs: &[(&Slab, &SlabPlan)], inputs: &[TaskInput
                 let src = p.task_offset + (start - p.slab_offset) as usize;
                 let len = (end - start) as usize;
                 let dst = (start - range.start) as usize * 4;
-                let data: &[u8] = bytemuck::cast_slice(&array[src..src + len]);
-                view.slice(dst..dst + data.len()).copy_from_slice(data);
+                view.write(dst, bytemuck::cast_slice(&array[src..src + len]));
             }
         }
         Ok(())
@@ -177,10 +179,10 @@ mod tests {
     }
 
     #[test]
-    fn units_are_about_a_mebibyte() {
+    fn units_are_about_a_quarter_mebibyte() {
         assert_eq!(unit_ranges(100), vec![0..100]);
-        assert_eq!(unit_ranges(1 << 20).len(), 4);
-        assert_eq!(unit_ranges((1 << 20) + 4).len(), 5);
+        assert_eq!(unit_ranges(1 << 18).len(), 4);
+        assert_eq!(unit_ranges((1 << 18) + 4).len(), 5);
     }
 
     #[test]

@@ -5,8 +5,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::completion::Completion;
 
-use crate::config::{BackendChoice, Config, PowerChoice};
+use crate::config::{BackendChoice, Config, PowerChoice, StagingChoice};
 use crate::error::{Error, ErrorKind, Result};
+use crate::host_memory::HostMemory;
 use crate::log::{log, Level};
 
 /// An open device plus what we learned about it.
@@ -22,6 +23,9 @@ pub struct Gpu {
     lost: Arc<AtomicBool>,
     /// Wakes threads that wait with a deadline; see [`Completion`].
     pub completion: Arc<Completion>,
+    /// Where slabs' staging lives: host memory mapped once, or (`None`) wgpu's mapped
+    /// buffers.
+    pub host_memory: Option<HostMemory>,
 }
 
 fn backends_for(choice: BackendChoice) -> wgpu::Backends {
@@ -31,6 +35,19 @@ fn backends_for(choice: BackendChoice) -> wgpu::Backends {
         BackendChoice::Metal => wgpu::Backends::METAL,
         BackendChoice::Dx12 => wgpu::Backends::DX12,
         BackendChoice::Gl => wgpu::Backends::GL,
+    }
+}
+
+/// The staging choice: the options', unless they leave it to us (`Auto`) and
+/// `GPU_EXECUTOR_STAGING` (`mapped`, `host`) says otherwise.
+fn staging_choice(choice: StagingChoice) -> StagingChoice {
+    if choice != StagingChoice::Auto {
+        return choice;
+    }
+    match std::env::var("GPU_EXECUTOR_STAGING").as_deref() {
+        Ok("mapped") => StagingChoice::Mapped,
+        Ok("host") => StagingChoice::Host,
+        _ => StagingChoice::Auto,
     }
 }
 
@@ -188,7 +205,27 @@ impl Gpu {
             0 => limits.max_compute_workgroups_per_dimension,
             n => n.min(limits.max_compute_workgroups_per_dimension),
         };
+        let host_memory = match staging_choice(config.staging) {
+            StagingChoice::Mapped => None,
+            StagingChoice::Auto | StagingChoice::Host => match HostMemory::probe(&device) {
+                Ok(memory) => {
+                    log!(Level::Info, "staging in host memory, mapped once");
+                    Some(memory)
+                }
+                Err(why) if staging_choice(config.staging) == StagingChoice::Auto => {
+                    log!(Level::Info, "staging in wgpu's mapped buffers: {why}");
+                    None
+                }
+                Err(why) => {
+                    return Err(Error::new(
+                        ErrorKind::DeviceRequestFailed,
+                        format!("host-memory staging is not available: {why}"),
+                    ))
+                }
+            },
+        };
         Ok(Self {
+            host_memory,
             completion: Completion::new(device.clone()),
             device,
             queue,

@@ -46,6 +46,10 @@ use crate::user_kernel::{self, UserKernelDesc};
 const MAX_CHUNK_ELEMENTS: u64 = 1 << 30;
 /// Copy threads used when the options leave it to us (0), at most.
 const DEFAULT_MAX_COPY_THREADS: usize = 16;
+/// Elements per slab for element-wise tasks of host data, and per submission of a batch
+/// of host data (8 MiB of inputs for a binary op): small enough that a large batch's
+/// uploads overlap its GPU work, large enough that a submit per part costs little.
+const STREAM_ELEMENTS: u64 = 1 << 20;
 /// Smallest chunk limit accepted from the options.
 pub const MIN_CHUNK_ELEMENTS: u64 = 64;
 
@@ -227,6 +231,12 @@ impl Executor {
         &self.config
     }
 
+    /// Whether slabs stage their data in host memory mapped once (see `host_memory`),
+    /// rather than in wgpu's mapped buffers.
+    pub fn host_staging(&self) -> bool {
+        self.gpu.host_memory.is_some()
+    }
+
     pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
         &self.gpu.info
     }
@@ -354,12 +364,16 @@ impl Executor {
                 let mut dispatches = self.direct_dispatches(tasks, &waves, &direct, &mut delta)?;
                 // Last, so that nothing is written when an earlier step fails.
                 self.write_empty_reductions(tasks);
+                // The baseline stays naive: one submit per batch.
+                let stream =
+                    (self.config.strategy == Strategy::Bucketed).then_some(STREAM_ELEMENTS);
                 let submission = pipeline::launch(
                     &self.gpu,
                     &mut staged,
                     &mut dispatches,
                     tasks,
                     &self.copy_pool,
+                    stream,
                     &mut delta,
                 )?;
                 Ok((staged, dispatches, submission))
@@ -1113,12 +1127,13 @@ impl Executor {
         lock(&self.buckets)?.get_or_create(id, bucket, &self.kernels, delta)
     }
 
-    fn new_slab(&self, shape: SlabShape, capacity: u64, delta: &mut Stats) -> Slab {
+    fn new_slab(&self, shape: SlabShape, capacity: u64, delta: &mut Stats) -> Result<Slab> {
         Slab::new(
             &self.gpu.device,
             &self.kernels.shared_layout(shape),
             shape,
             capacity,
+            self.gpu.host_memory.as_ref(),
             delta,
         )
     }
@@ -1134,7 +1149,8 @@ impl Executor {
         delta: &mut Stats,
     ) -> Result<Vec<Staged>> {
         let mut staged: Vec<Staged> = Vec::new();
-        for plan in plan_bucketed_among(items, among, self.chunk) {
+        let split = self.split_for(tasks);
+        for plan in plan_bucketed_among(items, among, self.chunk, split) {
             let task = &tasks[plan.pieces[0].task];
             let kernel = match staged.last() {
                 Some(prev)
@@ -1150,18 +1166,30 @@ impl Executor {
                 .take(task.shape(), plan.capacity, delta);
             let slab = match pooled {
                 Some(slab) => slab,
-                None => self.new_slab(task.shape(), plan.capacity, delta),
+                None => self.new_slab(task.shape(), plan.capacity, delta)?,
             };
             staged.push(Staged::new(plan, slab, kernel, tasks, wave));
         }
         Ok(staged)
     }
 
+    /// Most elements per slab for element-wise tasks: batches of host data only are cut
+    /// into slabs of `STREAM_ELEMENTS`, so that their transfers overlap (see `pipeline`);
+    /// batches touching resident buffers keep whole slabs (a reduction into a buffer is
+    /// combined from one slab's partials).
+    fn split_for(&self, tasks: &[TaskInputs]) -> u64 {
+        if tasks.iter().any(TaskInputs::touches_resident) {
+            self.chunk
+        } else {
+            STREAM_ELEMENTS.min(self.chunk)
+        }
+    }
+
     /// Single task with the exact-size cache: slabs sized for exactly this length (never
     /// a whole-array task, see `choose_source`).
     fn acquire_exact(&self, tasks: &[TaskInputs], delta: &mut Stats) -> Result<Vec<Staged>> {
         let task = &tasks[0];
-        let plans = plan_single(0, task.len, self.chunk);
+        let plans = plan_single(0, task.len, self.chunk, self.split_for(tasks));
         let Some(first) = plans.first() else {
             return Ok(Vec::new());
         };
@@ -1170,11 +1198,12 @@ impl Executor {
             .exact
             .take((task.shape(), task.len), delta);
         let slabs = match cached {
-            Some(slabs) => slabs,
-            None => plans
+            // The same length is cut the same way unless residency changed the split.
+            Some(slabs) if slabs.len() == plans.len() => slabs,
+            _ => plans
                 .iter()
                 .map(|p| self.new_slab(task.shape(), p.capacity, delta))
-                .collect(),
+                .collect::<Result<_>>()?,
         };
         Ok(plans
             .into_iter()
@@ -1203,13 +1232,15 @@ impl Executor {
             };
             let kernel = Arc::new(self.kernels.create_uncached(task.op, first.bucket, delta)?);
             for plan in plans {
+                // The baseline is naive wgpu code: wgpu's mapped staging.
                 let slab = Slab::new(
                     &self.gpu.device,
                     &kernel.bind_group_layout,
                     task.shape(),
                     plan.capacity,
+                    None,
                     delta,
-                );
+                )?;
                 staged.push(Staged::new(
                     plan,
                     slab,

@@ -20,6 +20,7 @@ pub mod direct; // element-wise tasks straight on resident buffers
 pub mod error; // error kinds
 pub mod exact_cache; // persistent slabs per exact length (single-task batches)
 pub mod executor; // submit / launch / finish: the batch's way through
+pub mod host_memory; // staging in host memory, mapped once (Vulkan; the core's only unsafe)
 pub mod kernel; // WGSL kernels and their pipelines
 pub mod log; // log messages and their sink
 pub mod ops; // the kernel table: built-in ops, their arity and WGSL
@@ -36,7 +37,7 @@ pub mod task; // what a caller hands in
 pub mod user_kernel; // WGSL kernels registered by the caller
 
 pub use buffer::Region;
-pub use config::{BackendChoice, Config, PowerChoice, Strategy};
+pub use config::{BackendChoice, Config, PowerChoice, StagingChoice, Strategy};
 pub use error::{Error, ErrorKind, Result};
 pub use executor::Executor;
 pub use kernel::KernelId;

@@ -1,10 +1,11 @@
 //! Running a batch's slabs on the GPU: copy the inputs into staging, encode every slab into
 //! one command buffer, submit once; later wait once and copy the results out.
 //!
-//! Splitting large batches into waves (submitting part k while the host fills part k+1)
-//! was measured on an H100 and not kept: it did not reliably beat one submit, because the
-//! host's writes into staging memory are the bottleneck and concurrent GPU transfers slowed
-//! them (docs/BENCHMARKS.md).
+//! A large batch of host data is submitted in parts of about a million elements, so that
+//! the host copies part k+1 into staging while the GPU pulls, computes and returns part k.
+//! That pays once staging is host memory that the GPU reads by DMA (`host_memory`); with
+//! wgpu's staging in the GPU's BAR, the host's stores across PCIe were the bottleneck and
+//! splitting did not reliably help (docs/BENCHMARKS.md).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -243,6 +244,21 @@ impl Staged {
         elements * 4
     }
 
+    /// The slab's commands: copies in, its dispatch, copies out, its finish dispatches.
+    fn encode(&self, encoder: &mut wgpu::CommandEncoder, max_groups_x: u32) {
+        self.slab.encode(
+            encoder,
+            &self.kernel.pipeline,
+            self.grid(max_groups_x),
+            self.plan.used,
+            self.result_bytes(),
+            &self.io,
+        );
+        for finish in &self.finish {
+            finish.encode(encoder);
+        }
+    }
+
     /// The readback's map request, once the slab was submitted.
     pub fn readback(&self) -> Option<MapRequest> {
         self.readback.clone()
@@ -251,6 +267,36 @@ impl Staged {
 
 pub fn elapsed_ns(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+fn command_encoder(gpu: &Gpu) -> wgpu::CommandEncoder {
+    gpu.device
+        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("gpu_executor batch"),
+        })
+}
+
+/// Copies the inputs of `slabs` into their staging, with each slab's params and block table.
+fn stage_inputs(
+    gpu: &Gpu,
+    slabs: &mut [Staged],
+    inputs: &[TaskInputs],
+    pool: &CopyPool,
+    stats: &mut Stats,
+) -> Result<()> {
+    let clock = Instant::now();
+    for s in slabs.iter_mut() {
+        s.slab.ensure_upload_mapped(&gpu.device)?;
+    }
+    let mut views: Vec<(&mut Slab, &SlabPlan)> =
+        slabs.iter_mut().map(|s| (&mut s.slab, &s.plan)).collect();
+    copy::upload(pool, &mut views, inputs)?;
+    for s in slabs.iter_mut() {
+        let params = s.params()?;
+        s.slab.finish_upload(params, &s.blocks)?;
+    }
+    stats.upload_ns += elapsed_ns(clock);
+    Ok(())
 }
 
 /// Copies a batch's inputs in, encodes its slabs and direct dispatches wave by wave,
@@ -263,28 +309,19 @@ pub fn launch(
     direct: &mut [DirectDispatch],
     inputs: &[TaskInputs],
     pool: &CopyPool,
+    stream: Option<u64>,
     stats: &mut Stats,
 ) -> Result<Option<(wgpu::SubmissionIndex, Option<MapRequest>)>> {
     if batch.is_empty() && direct.is_empty() {
         return Ok(None);
     }
-    let clock = Instant::now();
-    for s in batch.iter_mut() {
-        s.slab.ensure_upload_mapped(&gpu.device)?;
+    if let Some(group) = stream.filter(|&group| streamable(batch, direct, group)) {
+        return launch_streamed(gpu, batch, inputs, pool, group, stats).map(Some);
     }
-    let slabs: Vec<(&Slab, &SlabPlan)> = batch.iter().map(|s| (&s.slab, &s.plan)).collect();
-    copy::upload(pool, &slabs, inputs)?;
-    for s in batch.iter() {
-        s.slab.finish_upload(s.params()?, &s.blocks)?;
-    }
-    stats.upload_ns += elapsed_ns(clock);
+    stage_inputs(gpu, batch, inputs, pool, stats)?;
 
     let clock = Instant::now();
-    let mut encoder = gpu
-        .device
-        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("gpu_executor batch"),
-        });
+    let mut encoder = command_encoder(gpu);
     // Both lists are in wave order; each wave is encoded after the one it reads from.
     let last = batch
         .iter()
@@ -317,17 +354,7 @@ pub fn launch(
             run_start = next_direct;
         }
         while let Some(s) = batch.get(next_slab).filter(|s| s.wave == wave) {
-            s.slab.encode(
-                &mut encoder,
-                &s.kernel.pipeline,
-                s.grid(gpu.max_groups_x),
-                s.plan.used,
-                s.result_bytes(),
-                &s.io,
-            );
-            for finish in &s.finish {
-                finish.encode(&mut encoder);
-            }
+            s.encode(&mut encoder, gpu.max_groups_x);
             next_slab += 1;
         }
         while direct.get(next_direct).is_some_and(|d| d.wave == wave) {
@@ -345,9 +372,9 @@ pub fn launch(
     for d in direct.iter_mut() {
         d.table.request_remap(&gpu.completion);
     }
-    // Slabs whose results all stay on the GPU and direct dispatches have no readback to
-    // tell when they are done.
-    let unread = !direct.is_empty() || batch.iter().any(|s| !s.io.host_output);
+    // Direct dispatches, slabs whose results all stay on the GPU and slabs staged in host
+    // memory have no readback request to tell when they are done.
+    let unread = !direct.is_empty() || batch.iter().any(|s| s.readback.is_none());
     let done = unread.then(|| MapRequest::work_done(&gpu.queue, &gpu.completion));
     stats.submits += 1;
     let finishes: usize = batch.iter().map(|s| s.finish.len()).sum();
@@ -355,6 +382,69 @@ pub fn launch(
     stats.direct_dispatches += direct.len() as u64;
     stats.submit_ns += elapsed_ns(clock);
     Ok(Some((submission, done)))
+}
+
+/// Whether a batch runs as several submissions of about `group` elements each: more than
+/// one group's worth of slabs of host data only, all in one wave.
+fn streamable(batch: &[Staged], direct: &[DirectDispatch], group: u64) -> bool {
+    batch.iter().map(|s| s.plan.used).sum::<u64>() > group
+        && direct.is_empty()
+        && batch.iter().all(|s| {
+            s.wave == 0
+                && s.io.host_output
+                && s.io.copies_in.is_empty()
+                && s.io.copies_out.is_empty()
+                && s.io.host_runs.iter().all(Option::is_none)
+                && s.finish.is_empty()
+        })
+}
+
+/// `launch` for a streamable batch: consecutive slabs in groups of at least `group`
+/// elements, each group copied in, encoded and submitted on its own, so that group k+1 is
+/// copied in while the GPU transfers and computes group k.
+fn launch_streamed(
+    gpu: &Gpu,
+    batch: &mut [Staged],
+    inputs: &[TaskInputs],
+    pool: &CopyPool,
+    group: u64,
+    stats: &mut Stats,
+) -> Result<(wgpu::SubmissionIndex, Option<MapRequest>)> {
+    let mut last = None;
+    let mut rest = &mut batch[..];
+    while !rest.is_empty() {
+        let mut end = 0;
+        let mut used = 0;
+        while end < rest.len() && (end == 0 || used < group) {
+            used += rest[end].plan.used;
+            end += 1;
+        }
+        let (slabs, tail) = rest.split_at_mut(end);
+        rest = tail;
+
+        stage_inputs(gpu, slabs, inputs, pool, stats)?;
+
+        let clock = Instant::now();
+        let mut encoder = command_encoder(gpu);
+        for s in slabs.iter() {
+            s.encode(&mut encoder, gpu.max_groups_x);
+        }
+        last = Some(gpu.queue.submit([encoder.finish()]));
+        for s in slabs.iter_mut() {
+            s.readback = s.slab.request_maps(s.readback_bytes(), &gpu.completion);
+        }
+        stats.submits += 1;
+        stats.dispatches += slabs.len() as u64;
+        stats.submit_ns += elapsed_ns(clock);
+    }
+    let submission =
+        last.ok_or_else(|| Error::new(ErrorKind::Gpu, "a streamed batch without slabs"))?;
+    // Submissions complete in order: the last one tells for slabs without a readback.
+    let done = batch
+        .iter()
+        .any(|s| s.readback.is_none())
+        .then(|| MapRequest::work_done(&gpu.queue, &gpu.completion));
+    Ok((submission, done))
 }
 
 /// Checks every readback is mapped, then copies the element-wise slabs' results into their
@@ -369,10 +459,12 @@ pub fn land(
 ) -> Result<Vec<(usize, f32)>> {
     let clock = Instant::now();
     for s in staged.iter().filter(|s| s.io.host_output) {
-        s.readback
-            .as_ref()
-            .ok_or_else(|| Error::new(ErrorKind::Gpu, "readback was never requested"))?
-            .settle(&gpu.device)?;
+        match &s.readback {
+            Some(request) => request.settle(&gpu.device)?,
+            // Host staging is readable once the submission completed (the caller waited).
+            None if s.slab.host_staged() => {}
+            None => return Err(Error::new(ErrorKind::Gpu, "readback was never requested")),
+        }
     }
     let mut partials = Vec::new();
     let mut elementwise = Vec::new();

@@ -43,6 +43,9 @@ pub fn padded(len: usize) -> u64 {
 
 struct Packer {
     chunk: u64,
+    /// Most elements of split-able (element-wise) tasks per slab: `chunk`, or less so that a
+    /// large batch runs as several slabs whose transfers overlap (see `pipeline`).
+    split: u64,
     slabs: Vec<SlabPlan>,
     current: Option<SlabPlan>,
     /// Group of the current slab's tasks.
@@ -70,16 +73,12 @@ impl Packer {
             self.close();
         }
         self.group = group;
-        let chunk = self.chunk as usize;
+        let split = self.split.min(self.chunk);
         let mut task_offset = 0;
         while task_offset < len {
-            let piece_len = (len - task_offset).min(chunk);
+            let piece_len = (len - task_offset).min(split as usize);
             let need = padded(piece_len);
-            if self
-                .current
-                .as_ref()
-                .is_some_and(|s| s.used + need > self.chunk)
-            {
+            if self.current.as_ref().is_some_and(|s| s.used + need > split) {
                 self.close();
             }
             let slab = self.current.get_or_insert_with(|| SlabPlan {
@@ -162,15 +161,17 @@ pub struct PlanItem<G> {
 /// group, then bucket, then exact size, packed into pooled slabs of `size_bucket(used)`
 /// elements (capped at `chunk`). `chunk` must be a multiple of four.
 pub fn plan_bucketed<G: Ord>(tasks: &[PlanItem<G>], chunk: u64) -> Vec<SlabPlan> {
-    plan_bucketed_among(tasks, (0..tasks.len()).collect(), chunk)
+    plan_bucketed_among(tasks, (0..tasks.len()).collect(), chunk, chunk)
 }
 
 /// `plan_bucketed` for the tasks of `among` only (indices into `tasks`, which the plan's
-/// pieces name): one wave of a batch.
+/// pieces name): one wave of a batch. Element-wise tasks fill slabs up to `split`
+/// elements (at most `chunk`).
 pub fn plan_bucketed_among<G: Ord>(
     tasks: &[PlanItem<G>],
     mut order: Vec<usize>,
     chunk: u64,
+    split: u64,
 ) -> Vec<SlabPlan> {
     order.retain(|&i| tasks[i].len > 0);
     // Keys computed once: group first, then bucket, length and position.
@@ -183,6 +184,7 @@ pub fn plan_bucketed_among<G: Ord>(
     });
     let mut packer = Packer {
         chunk,
+        split,
         slabs: Vec::new(),
         current: None,
         group: 0,
@@ -204,21 +206,33 @@ pub fn plan_bucketed_among<G: Ord>(
     packer.slabs
 }
 
-/// Plans one task on its own, in slabs of exactly the size it needs (used by the
-/// exact-size cache and by the uncached baseline).
-pub fn plan_single(task: usize, len: usize, chunk: u64) -> Vec<SlabPlan> {
-    plan_single_item(task, len, None, chunk)
+/// Plans one task on its own, in slabs of exactly the size it needs, each at most `split`
+/// elements (used by the exact-size cache).
+pub fn plan_single(task: usize, len: usize, chunk: u64, split: u64) -> Vec<SlabPlan> {
+    plan_alone(task, len, None, chunk, split)
 }
 
-/// `plan_single` for a task that may be whole-array (see [`PlanItem::whole`]).
+/// `plan_single` for a task that may be whole-array (see [`PlanItem::whole`]), in slabs
+/// of up to `chunk` elements (the uncached baseline).
 pub fn plan_single_item(
     task: usize,
     len: usize,
     whole: Option<Whole>,
     chunk: u64,
 ) -> Vec<SlabPlan> {
+    plan_alone(task, len, whole, chunk, chunk)
+}
+
+fn plan_alone(
+    task: usize,
+    len: usize,
+    whole: Option<Whole>,
+    chunk: u64,
+    split: u64,
+) -> Vec<SlabPlan> {
     let mut packer = Packer {
         chunk,
+        split,
         slabs: Vec::new(),
         current: None,
         group: 0,
@@ -294,7 +308,7 @@ mod tests {
 
     #[test]
     fn long_tasks_are_chunked() {
-        let plan = plan_single(0, 10_000, 4096);
+        let plan = plan_single(0, 10_000, 4096, 4096);
         let lens: Vec<usize> = plan.iter().map(|s| s.pieces[0].len).collect();
         assert_eq!(lens, vec![4096, 4096, 1808]);
         assert_eq!(plan[2].pieces[0].task_offset, 8192);
@@ -304,6 +318,6 @@ mod tests {
     #[test]
     fn empty_tasks_plan_nothing() {
         assert!(plan_bucketed(&[item(0, 0), item(1, 0)], 4096).is_empty());
-        assert!(plan_single(0, 0, 4096).is_empty());
+        assert!(plan_single(0, 0, 4096, 4096).is_empty());
     }
 }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::completion::Completion;
 use crate::error::{Error, ErrorKind, Result};
+use crate::host_memory::{stream_copy, Direction, HostBuffer, HostMemory};
 use crate::kernel::{
     SlabShape, BLOCKS_BINDING, ELEMENTS_PER_INVOCATION, INPUT_BINDINGS, MAX_INPUTS, OUTPUT_BINDING,
 };
@@ -35,11 +36,11 @@ pub struct Slab {
     params: wgpu::Buffer,
     /// A reduction's block table: (first element, count) per block.
     blocks: Option<wgpu::Buffer>,
-    /// MAP_WRITE staging: `[input 0: capacity]…[input arity-1: capacity][params][blocks]`.
+    /// Upload staging: `[input 0: capacity]…[input arity-1: capacity][params][blocks]`.
     /// Mapped while idle.
-    upload: wgpu::Buffer,
-    /// MAP_READ staging for the output.
-    readback: wgpu::Buffer,
+    upload: Staging,
+    /// Readback staging for the output.
+    readback: Staging,
     pub bind_group: wgpu::BindGroup,
     /// Set once the upload buffer's remap (requested after a submit) has completed.
     upload_map: Option<MapRequest>,
@@ -68,6 +69,56 @@ pub struct SlabIo {
     pub copies_out: Vec<ResidentCopy>,
     /// Whether any piece's output goes to the host.
     pub host_output: bool,
+}
+
+/// The host side of a slab's uploads or readbacks.
+enum Staging {
+    /// A wgpu `MAP_WRITE` or `MAP_READ` buffer, unmapped for every submission and mapped
+    /// again afterwards.
+    Mapped(wgpu::Buffer),
+    /// Host memory mapped once for the slab's life (see `host_memory`).
+    Host(HostBuffer),
+}
+
+impl Staging {
+    fn buffer(&self) -> &wgpu::Buffer {
+        match self {
+            Self::Mapped(buffer) => buffer,
+            Self::Host(host) => host.buffer(),
+        }
+    }
+}
+
+/// A writable view of upload staging.
+pub enum UploadView<'a> {
+    Mapped(wgpu::BufferViewMut),
+    Host(&'a mut [u8]),
+}
+
+impl UploadView<'_> {
+    /// Copies `data` to byte `at` of the view.
+    pub fn write(&mut self, at: usize, data: &[u8]) {
+        match self {
+            Self::Mapped(view) => view.slice(at..at + data.len()).copy_from_slice(data),
+            Self::Host(bytes) => stream_copy(&mut bytes[at..at + data.len()], data),
+        }
+    }
+}
+
+/// A readable view of readback staging.
+pub enum ReadbackView<'a> {
+    Mapped(wgpu::BufferView),
+    Host(&'a [u8]),
+}
+
+impl std::ops::Deref for ReadbackView<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Self::Mapped(view) => view,
+            Self::Host(bytes) => bytes,
+        }
+    }
 }
 
 /// Tracks one `map_async` until the device is polled.
@@ -181,14 +232,16 @@ pub struct Block {
 impl Slab {
     /// Creates the buffers (the shape's inputs, output, params, block table for a
     /// reduction, upload, readback) and the bind group on `layout` (the shared layout of
-    /// `shape`); the upload buffer starts mapped.
+    /// `shape`); the upload staging starts mapped. Staging lives in `host` memory when
+    /// given, else in wgpu's mapped buffers.
     pub fn new(
         device: &wgpu::Device,
         layout: &wgpu::BindGroupLayout,
         shape: SlabShape,
         capacity: u64,
+        host: Option<&HostMemory>,
         stats: &mut Stats,
-    ) -> Self {
+    ) -> Result<Self> {
         use wgpu::BufferUsages as U;
         let arity = shape.arity;
         let bytes = capacity * F32;
@@ -229,20 +282,39 @@ impl Slab {
             U::UNIFORM | U::COPY_DST,
             false,
         );
-        let upload = buffer(
-            device,
-            "slab upload",
-            arity as u64 * bytes + PARAMS_BYTES + table_bytes,
-            U::MAP_WRITE | U::COPY_SRC,
-            true,
-        );
-        let readback = buffer(
-            device,
-            "slab readback",
-            out_bytes,
-            U::MAP_READ | U::COPY_DST,
-            false,
-        );
+        let upload_bytes = arity as u64 * bytes + PARAMS_BYTES + table_bytes;
+        let (upload, readback) = match host {
+            Some(memory) => (
+                Staging::Host(memory.buffer(
+                    device,
+                    upload_bytes,
+                    Direction::Upload,
+                    "slab upload",
+                )?),
+                Staging::Host(memory.buffer(
+                    device,
+                    out_bytes,
+                    Direction::Readback,
+                    "slab readback",
+                )?),
+            ),
+            None => (
+                Staging::Mapped(buffer(
+                    device,
+                    "slab upload",
+                    upload_bytes,
+                    U::MAP_WRITE | U::COPY_SRC,
+                    true,
+                )),
+                Staging::Mapped(buffer(
+                    device,
+                    "slab readback",
+                    out_bytes,
+                    U::MAP_READ | U::COPY_DST,
+                    false,
+                )),
+            ),
+        };
         let mut entries = vec![wgpu::BindGroupEntry {
             binding: 0,
             resource: params.as_entire_binding(),
@@ -274,7 +346,7 @@ impl Slab {
         );
         stats.buffers_created += 4 + arity as u64 + u64::from(shape.reduction);
         stats.bind_groups_created += 1;
-        Self {
+        Ok(Self {
             capacity,
             shape,
             inputs,
@@ -285,7 +357,7 @@ impl Slab {
             readback,
             bind_group,
             upload_map: None,
-        }
+        })
     }
 
     /// Makes sure the upload buffer's remap (requested after the last submit) completed.
@@ -296,32 +368,91 @@ impl Slab {
         }
     }
 
-    /// Write view over elements `range` of input `input` (0 to arity-1) in the mapped
-    /// upload buffer. Views over disjoint ranges may be written from different threads.
-    pub fn input_view(&self, input: usize, range: Range<u64>) -> Result<wgpu::BufferViewMut> {
-        let base = upload_offset(self.capacity, input);
-        self.upload
-            .slice(base + range.start * F32..base + range.end * F32)
-            .get_mapped_range_mut()
-            .map_err(|e| Error::new(ErrorKind::Gpu, format!("upload buffer not mapped: {e}")))
+    /// Write views over the upload staging of inputs `0..arity`, per range of elements:
+    /// `views[r][k]` covers `ranges[r]` of input k. The ranges are sorted and disjoint, so
+    /// the views may be written from different threads.
+    pub fn upload_views(
+        &mut self,
+        arity: usize,
+        ranges: &[Range<u64>],
+    ) -> Result<Vec<Vec<UploadView<'_>>>> {
+        let capacity = self.capacity;
+        let not_mapped = |e: wgpu::MapRangeError| {
+            Error::new(ErrorKind::Gpu, format!("upload buffer not mapped: {e}"))
+        };
+        let mut views: Vec<Vec<UploadView<'_>>> =
+            ranges.iter().map(|_| Vec::with_capacity(arity)).collect();
+        match &mut self.upload {
+            Staging::Mapped(buffer) => {
+                for (unit, range) in views.iter_mut().zip(ranges) {
+                    for k in 0..arity {
+                        let base = upload_offset(capacity, k);
+                        let view = buffer
+                            .slice(base + range.start * F32..base + range.end * F32)
+                            .get_mapped_range_mut()
+                            .map_err(not_mapped)?;
+                        unit.push(UploadView::Mapped(view));
+                    }
+                }
+            }
+            Staging::Host(host) => {
+                let outside = || Error::new(ErrorKind::Gpu, "upload range outside the slab");
+                let section = (capacity * F32) as usize;
+                let mut rest = host.bytes_mut();
+                for _ in 0..arity {
+                    let (mut input, tail) =
+                        rest.split_at_mut_checked(section).ok_or_else(outside)?;
+                    rest = tail;
+                    let mut consumed = 0;
+                    for (unit, range) in views.iter_mut().zip(ranges) {
+                        let start = (range.start * F32) as usize;
+                        let end = (range.end * F32) as usize;
+                        let skip = start.checked_sub(consumed).ok_or_else(outside)?;
+                        let (_, tail) = input.split_at_mut_checked(skip).ok_or_else(outside)?;
+                        let (view, tail) =
+                            tail.split_at_mut_checked(end - start).ok_or_else(outside)?;
+                        unit.push(UploadView::Host(view));
+                        input = tail;
+                        consumed = end;
+                    }
+                }
+            }
+        }
+        Ok(views)
     }
 
-    /// Writes the params block and a reduction's block table, then unmaps the upload
-    /// buffer: the inputs are complete.
-    pub fn finish_upload(&self, params: [u32; PARAMS_WORDS], blocks: &[Block]) -> Result<()> {
+    /// Writes the params block and a reduction's block table and, for wgpu's staging,
+    /// unmaps it: the inputs are complete.
+    pub fn finish_upload(&mut self, params: [u32; PARAMS_WORDS], blocks: &[Block]) -> Result<()> {
         let at = upload_offset(self.capacity, self.shape.arity);
         let table = std::mem::size_of_val(blocks) as u64;
-        let mut view = self
-            .upload
-            .slice(at..at + PARAMS_BYTES + table)
-            .get_mapped_range_mut()
-            .map_err(|e| Error::new(ErrorKind::Gpu, format!("upload buffer not mapped: {e}")))?;
-        view.slice(..PARAMS_BYTES as usize)
-            .copy_from_slice(bytemuck::cast_slice(&params));
-        view.slice(PARAMS_BYTES as usize..)
-            .copy_from_slice(bytemuck::cast_slice(blocks));
-        drop(view);
-        self.upload.unmap();
+        let params: &[u8] = bytemuck::cast_slice(&params);
+        let blocks: &[u8] = bytemuck::cast_slice(blocks);
+        match &mut self.upload {
+            Staging::Mapped(buffer) => {
+                let mut view = buffer
+                    .slice(at..at + PARAMS_BYTES + table)
+                    .get_mapped_range_mut()
+                    .map_err(|e| {
+                        Error::new(ErrorKind::Gpu, format!("upload buffer not mapped: {e}"))
+                    })?;
+                view.slice(..PARAMS_BYTES as usize).copy_from_slice(params);
+                view.slice(PARAMS_BYTES as usize..).copy_from_slice(blocks);
+                drop(view);
+                buffer.unmap();
+            }
+            Staging::Host(host) => {
+                let at = at as usize;
+                let bytes = host.bytes_mut();
+                let end = at + params.len() + blocks.len();
+                let region = bytes.get_mut(at..end).ok_or_else(|| {
+                    Error::new(ErrorKind::Gpu, "params outside the upload staging")
+                })?;
+                let (head, tail) = region.split_at_mut(params.len());
+                head.copy_from_slice(params);
+                tail.copy_from_slice(blocks);
+            }
+        }
         Ok(())
     }
 
@@ -337,15 +468,16 @@ impl Slab {
         result_bytes: u64,
         io: &SlabIo,
     ) {
+        let upload = self.upload.buffer();
         for (k, input) in self.inputs.iter().enumerate() {
             let base = upload_offset(self.capacity, k);
             match &io.host_runs[k] {
-                None => encoder.copy_buffer_to_buffer(&self.upload, base, input, 0, used * F32),
+                None => encoder.copy_buffer_to_buffer(upload, base, input, 0, used * F32),
                 Some(runs) => {
                     for run in runs {
                         let at = run.start * F32;
                         encoder.copy_buffer_to_buffer(
-                            &self.upload,
+                            upload,
                             base + at,
                             input,
                             at,
@@ -365,13 +497,13 @@ impl Slab {
             );
         }
         let params_at = upload_offset(self.capacity, self.shape.arity);
-        encoder.copy_buffer_to_buffer(&self.upload, params_at, &self.params, 0, PARAMS_BYTES);
+        encoder.copy_buffer_to_buffer(upload, params_at, &self.params, 0, PARAMS_BYTES);
         if let Some(table) = &self.blocks {
             // As many blocks as partials: four bytes of result each.
             let table_bytes = result_bytes / F32 * std::mem::size_of::<Block>() as u64;
             if table_bytes > 0 {
                 encoder.copy_buffer_to_buffer(
-                    &self.upload,
+                    upload,
                     params_at + PARAMS_BYTES,
                     table,
                     0,
@@ -389,7 +521,7 @@ impl Slab {
             pass.dispatch_workgroups(grid.0, grid.1, grid.2);
         }
         if io.host_output {
-            encoder.copy_buffer_to_buffer(&self.out, 0, &self.readback, 0, result_bytes);
+            encoder.copy_buffer_to_buffer(&self.out, 0, self.readback.buffer(), 0, result_bytes);
         }
         for copy in &io.copies_out {
             encoder.copy_buffer_to_buffer(
@@ -402,34 +534,52 @@ impl Slab {
         }
     }
 
-    /// After submit: ask for the upload buffer (write) and, when `result_bytes` > 0, the
-    /// results (read) to be mapped.
+    /// Whether the staging is host memory mapped once: no map requests, results readable
+    /// as soon as the submission completed.
+    pub fn host_staged(&self) -> bool {
+        matches!(self.readback, Staging::Host(_))
+    }
+
+    /// After submit, for wgpu's staging: ask for the upload buffer (write) and, when
+    /// `result_bytes` > 0, the results (read) to be mapped. Host staging needs neither.
     pub fn request_maps(
         &mut self,
         result_bytes: u64,
         completion: &Arc<Completion>,
     ) -> Option<MapRequest> {
-        self.upload_map = Some(MapRequest::start(
-            self.upload.slice(..),
-            wgpu::MapMode::Write,
-            completion,
-        ));
-        (result_bytes > 0).then(|| {
-            MapRequest::start(
-                self.readback.slice(..result_bytes),
+        if let Staging::Mapped(upload) = &self.upload {
+            self.upload_map = Some(MapRequest::start(
+                upload.slice(..),
+                wgpu::MapMode::Write,
+                completion,
+            ));
+        }
+        match &self.readback {
+            Staging::Mapped(readback) if result_bytes > 0 => Some(MapRequest::start(
+                readback.slice(..result_bytes),
                 wgpu::MapMode::Read,
                 completion,
-            )
-        })
+            )),
+            _ => None,
+        }
     }
 
-    /// After the submission completed and its map request is ready: a read view of output
-    /// elements `range`. Call `finish_readback` once every view is dropped.
-    pub fn output_view(&self, range: Range<u64>) -> Result<wgpu::BufferView> {
-        self.readback
-            .slice(range.start * F32..range.end * F32)
-            .get_mapped_range()
-            .map_err(|e| Error::new(ErrorKind::Gpu, format!("readback not mapped: {e}")))
+    /// After the submission completed (and, for wgpu's staging, its map request is
+    /// ready): a read view of output elements `range`. Call `finish_readback` once every
+    /// view is dropped.
+    pub fn output_view(&self, range: Range<u64>) -> Result<ReadbackView<'_>> {
+        match &self.readback {
+            Staging::Mapped(readback) => readback
+                .slice(range.start * F32..range.end * F32)
+                .get_mapped_range()
+                .map(ReadbackView::Mapped)
+                .map_err(|e| Error::new(ErrorKind::Gpu, format!("readback not mapped: {e}"))),
+            Staging::Host(host) => host
+                .bytes()
+                .get((range.start * F32) as usize..(range.end * F32) as usize)
+                .map(ReadbackView::Host)
+                .ok_or_else(|| Error::new(ErrorKind::Gpu, "readback range outside the slab")),
+        }
     }
 
     /// The output buffer: a reduction's partials.
@@ -438,7 +588,9 @@ impl Slab {
     }
 
     pub fn finish_readback(&self) {
-        self.readback.unmap();
+        if let Staging::Mapped(readback) = &self.readback {
+            readback.unmap();
+        }
     }
 
     /// True when the slab can go back to a pool: its upload buffer's remap did not fail

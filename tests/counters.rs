@@ -2,22 +2,11 @@
 
 mod common;
 
-use common::{assert_matches, poisoned, Case, Rng};
-use gpu_executor::{Config, Executor, Strategy, Task};
+use common::Rng;
+use gpu_executor::{Config, Executor, Strategy};
 
 fn submit(exec: &Executor, rng: &mut Rng, sizes: &[usize]) {
-    let cases: Vec<Case> = sizes.iter().map(|&n| Case::random(rng, n)).collect();
-    let mut outputs: Vec<Vec<f32>> = sizes.iter().map(|&n| poisoned(n)).collect();
-    let mut tasks: Vec<Task> = cases
-        .iter()
-        .zip(outputs.iter_mut())
-        .map(|(c, o)| Task::vector_add(&c.a, &c.b, o))
-        .collect();
-    exec.submit(&mut tasks).expect("batch succeeds");
-    drop(tasks);
-    for (out, case) in outputs.iter().zip(&cases) {
-        assert_matches(out, &case.expected, "counter batch");
-    }
+    common::submit_adds(exec, rng, sizes);
 }
 
 fn new(strategy: Strategy) -> Executor {
@@ -176,22 +165,28 @@ fn same_bucket_tasks_share_one_slab_and_dispatch() {
 }
 
 #[test]
-fn large_batches_are_one_submit_and_reuse_their_slab() {
+fn large_batches_stream_in_parts_and_reuse_their_slabs() {
     let mut rng = Rng::new(6);
     let exec = new(Strategy::Bucketed);
-    // 8 × 1,048,576 = 8M elements of one bucket: one slab of the 8M size class.
+    // 8 × 1,048,576 = 8M elements of one bucket: slabs of at most 1M elements, one submit
+    // per 1M, so that each part's upload overlaps the GPU's work on the one before.
     let sizes = [1_048_576usize; 8];
     submit(&exec, &mut rng, &sizes);
     let s = exec.stats();
-    assert_eq!((s.submits, s.dispatches), (1, 1));
-    assert_eq!((s.pool_hits, s.pool_misses), (0, 1));
-    assert_eq!(s.buffers_created, 6);
+    assert_eq!((s.submits, s.dispatches), (8, 8));
+    assert_eq!((s.pool_hits, s.pool_misses), (0, 8));
+    assert_eq!(s.buffers_created, 48);
     assert_eq!(s.pipelines_created, 1);
     submit(&exec, &mut rng, &sizes);
     let s = exec.stats();
-    assert_eq!((s.pool_hits, s.pool_misses), (1, 1));
-    assert_eq!(s.buffers_created, 6, "the steady state creates nothing");
-    assert_eq!(s.bind_groups_created, 1);
+    assert_eq!((s.pool_hits, s.pool_misses), (8, 8));
+    assert_eq!(s.buffers_created, 48, "the steady state creates nothing");
+    assert_eq!(s.bind_groups_created, 8);
     assert_eq!(s.pipelines_created, 1);
-    assert_eq!(s.submits, 2);
+    assert_eq!(s.submits, 16);
+
+    // A batch of less than 1M elements over several slabs is still one submit.
+    let before = exec.stats().submits;
+    submit(&exec, &mut rng, THREE_BUCKETS);
+    assert_eq!(exec.stats().submits, before + 1);
 }

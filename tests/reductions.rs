@@ -118,7 +118,10 @@ fn many_reductions_of_different_lengths_in_one_batch() {
     });
     let status = unsafe { gpu_executor_submit_batch(exec, all.as_ptr(), all.len()) };
     assert_eq!(status, S::GPU_EXECUTOR_OK, "{}", last_error());
-    assert_eq!(stats(exec).submits, 1, "one submit for the whole batch");
+    // 7.35M elements of host data: submitted in parts of at least a million elements
+    // (the last part may be smaller), so at most 8 submits and more than one.
+    let submits = stats(exec).submits;
+    assert!((2..=8).contains(&submits), "{submits} submits");
     for (i, x) in sum.iter().enumerate() {
         assert_eq!(x.to_bits(), (a[i] + b[i]).to_bits());
     }

@@ -58,6 +58,28 @@ pub fn assert_matches(got: &[f32], want: &[f32], what: &str) {
     }
 }
 
+/// Submits one batch of `a + b` tasks of `sizes` on random data through the Rust API,
+/// checks every output bit for bit and returns the outputs.
+pub fn submit_adds(exec: &gpu_executor::Executor, rng: &mut Rng, sizes: &[usize]) -> Vec<Vec<f32>> {
+    let cases: Vec<Case> = sizes.iter().map(|&n| Case::random(rng, n)).collect();
+    let mut outputs: Vec<Vec<f32>> = sizes.iter().map(|&n| poisoned(n)).collect();
+    let mut tasks: Vec<gpu_executor::Task> = cases
+        .iter()
+        .zip(outputs.iter_mut())
+        .map(|(c, o)| gpu_executor::Task::vector_add(&c.a, &c.b, o))
+        .collect();
+    exec.submit(&mut tasks).expect("batch succeeds");
+    drop(tasks);
+    for (i, (out, case)) in outputs.iter().zip(&cases).enumerate() {
+        assert_matches(
+            out,
+            &case.expected,
+            &format!("task {i} of {}", case.a.len()),
+        );
+    }
+    outputs
+}
+
 /// Helpers for tests that call the C API as C would.
 pub mod c_api {
     use std::ffi::CStr;

@@ -1,0 +1,314 @@
+//! Staging buffers in host memory that the executor allocates and maps itself (Vulkan only).
+//!
+//! wgpu places `MAP_WRITE` staging in memory that is host-visible *and device-local* when
+//! the GPU offers it, so every input byte is a CPU store across PCIe into the GPU's BAR, and
+//! it maps and unmaps staging around every batch. Here a slab's staging is plain system
+//! memory (host-visible, host-coherent, preferably host-cached, not device-local): the CPU
+//! writes it at memory speed, the GPU's copy engine pulls it by DMA, and it stays mapped for
+//! the buffer's whole life, so a batch makes no map request at all.
+//!
+//! This is the core's only `unsafe` outside `src/ffi/`. Its invariants:
+//!
+//! - **Lifetime.** The `VkBuffer` and its `VkDeviceMemory` are handed to wgpu
+//!   (`Buffer::from_raw_managed`), which destroys both when the last use of the
+//!   `wgpu::Buffer` has completed on the GPU. The mapping lives as long as the memory; the
+//!   pointer is only reachable through the [`HostBuffer`] that owns the `wgpu::Buffer`, so it
+//!   is never used after the memory is freed.
+//! - **In-flight submissions.** The GPU reads an upload buffer and writes a readback buffer
+//!   only during a submission that uses it. The executor touches a slab's staging only while
+//!   it holds the slab, and a slab is held by one batch at a time and goes back to the pool
+//!   only after that batch's submission completed; so a `&mut [u8]` over upload memory and a
+//!   `&[u8]` over readback memory never overlap a GPU access to the same bytes.
+//! - **Coherency.** Only `HOST_COHERENT` memory types are used: host writes made before
+//!   `vkQueueSubmit` are visible to the GPU (the submission is a host-write ordering
+//!   guarantee), and device writes are read after the submission's fence signalled, as wgpu
+//!   reads its own mapped readback buffers. No flush or invalidate is needed.
+//! - **Alignment.** `vkMapMemory` returns memory aligned to at least
+//!   `minMemoryMapAlignment` (≥ 64 bytes); views are `u8` slices, and the copy code keeps
+//!   offsets at multiples of 16 bytes.
+
+use std::ptr::NonNull;
+
+use ash::vk;
+use wgpu::hal::api::Vulkan;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Which way a staging buffer carries data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Host → GPU: the copy engine reads it.
+    Upload,
+    /// GPU → host: the copy engine writes it.
+    Readback,
+}
+
+/// The memory types staging comes from, found once per device.
+#[derive(Clone, Copy, Debug)]
+pub struct HostMemory {
+    upload_type: u32,
+    readback_type: u32,
+}
+
+/// Scores a memory type for staging in `direction`; `None` when it cannot be used.
+fn score(flags: vk::MemoryPropertyFlags, direction: Direction) -> Option<u32> {
+    let required = vk::MemoryPropertyFlags::HOST_VISIBLE | vk::MemoryPropertyFlags::HOST_COHERENT;
+    if !flags.contains(required) {
+        return None;
+    }
+    let mut score = 0;
+    // Device-local host-visible memory is the GPU's BAR: what this module exists to avoid.
+    if !flags.contains(vk::MemoryPropertyFlags::DEVICE_LOCAL) {
+        score += 2;
+    }
+    // Cached memory makes the host's reads fast (readback) and keeps partial writes cheap.
+    if flags.contains(vk::MemoryPropertyFlags::HOST_CACHED) {
+        score += if direction == Direction::Readback {
+            4
+        } else {
+            1
+        };
+    }
+    Some(score)
+}
+
+fn best_type(properties: &vk::PhysicalDeviceMemoryProperties, direction: Direction) -> Option<u32> {
+    let count = (properties.memory_type_count as usize).min(properties.memory_types.len());
+    properties.memory_types[..count]
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| score(t.property_flags, direction).map(|s| (s, i as u32)))
+        // The first of the best: drivers list their preferred types first.
+        .min_by_key(|&(s, i)| (std::cmp::Reverse(s), i))
+        .map(|(_, i)| i)
+}
+
+fn vk_error(what: &str, result: vk::Result) -> Error {
+    let kind = match result {
+        vk::Result::ERROR_OUT_OF_HOST_MEMORY | vk::Result::ERROR_OUT_OF_DEVICE_MEMORY => {
+            ErrorKind::OutOfMemory
+        }
+        vk::Result::ERROR_DEVICE_LOST => ErrorKind::DeviceLost,
+        _ => ErrorKind::Gpu,
+    };
+    Error::new(kind, format!("{what}: {result}"))
+}
+
+impl HostMemory {
+    /// The memory types for staging on `device`, or why there are none (not Vulkan, no
+    /// host-coherent memory).
+    pub fn probe(device: &wgpu::Device) -> std::result::Result<Self, String> {
+        // SAFETY: the HAL device is only used to read the physical device's properties.
+        let hal = unsafe { device.as_hal::<Vulkan>() }
+            .ok_or_else(|| "the device is not a Vulkan device".to_string())?;
+        let instance = hal.shared_instance().raw_instance();
+        // SAFETY: the physical device belongs to this instance, which outlives the call.
+        let properties =
+            unsafe { instance.get_physical_device_memory_properties(hal.raw_physical_device()) };
+        let upload_type = best_type(&properties, Direction::Upload);
+        let readback_type = best_type(&properties, Direction::Readback);
+        match (upload_type, readback_type) {
+            (Some(upload_type), Some(readback_type)) => Ok(Self {
+                upload_type,
+                readback_type,
+            }),
+            _ => Err("no host-visible, host-coherent memory type".to_string()),
+        }
+    }
+
+    /// A staging buffer of `size` bytes (> 0) in host memory, mapped for its whole life.
+    pub fn buffer(
+        &self,
+        device: &wgpu::Device,
+        size: u64,
+        direction: Direction,
+        label: &str,
+    ) -> Result<HostBuffer> {
+        let memory_type = match direction {
+            Direction::Upload => self.upload_type,
+            Direction::Readback => self.readback_type,
+        };
+        let len = usize::try_from(size)
+            .map_err(|_| Error::new(ErrorKind::SizeOverflow, "staging larger than memory"))?;
+        let (raw_buffer, memory, allocated, ptr) = {
+            // SAFETY: the HAL device is used to create, bind and map objects that are
+            // either handed to wgpu below or destroyed here on failure.
+            let hal = unsafe { device.as_hal::<Vulkan>() }
+                .ok_or_else(|| Error::new(ErrorKind::Gpu, "the device is not a Vulkan device"))?;
+            let raw = hal.raw_device();
+            let info = vk::BufferCreateInfo::default()
+                .size(size)
+                .usage(vk::BufferUsageFlags::TRANSFER_SRC | vk::BufferUsageFlags::TRANSFER_DST)
+                .sharing_mode(vk::SharingMode::EXCLUSIVE);
+            // SAFETY: a valid create info; the buffer is destroyed on every failure below.
+            let buffer = unsafe { raw.create_buffer(&info, None) }
+                .map_err(|e| vk_error("creating a staging buffer", e))?;
+            // SAFETY: `buffer` is a live buffer of this device.
+            let requirements = unsafe { raw.get_buffer_memory_requirements(buffer) };
+            let destroy = |error: Error| {
+                // SAFETY: `buffer` is unused (never submitted) and destroyed once.
+                unsafe { raw.destroy_buffer(buffer, None) };
+                error
+            };
+            if requirements.memory_type_bits & (1 << memory_type) == 0 {
+                return Err(destroy(Error::new(
+                    ErrorKind::Gpu,
+                    "staging buffers cannot live in host memory on this device",
+                )));
+            }
+            let allocate = vk::MemoryAllocateInfo::default()
+                .allocation_size(requirements.size)
+                .memory_type_index(memory_type);
+            // SAFETY: a valid allocate info for a memory type of this device.
+            let memory = unsafe { raw.allocate_memory(&allocate, None) }
+                .map_err(|e| destroy(vk_error("allocating host memory for staging", e)))?;
+            let free = |error: Error| {
+                // SAFETY: `memory` is not mapped by anyone else and freed once.
+                unsafe { raw.free_memory(memory, None) };
+                destroy(error)
+            };
+            // SAFETY: fresh buffer and memory of this device; offset 0 meets any alignment.
+            unsafe { raw.bind_buffer_memory(buffer, memory, 0) }
+                .map_err(|e| free(vk_error("binding staging memory", e)))?;
+            // SAFETY: host-visible memory, mapped once, for its whole size.
+            let mapped =
+                unsafe { raw.map_memory(memory, 0, vk::WHOLE_SIZE, vk::MemoryMapFlags::empty()) }
+                    .map_err(|e| free(vk_error("mapping staging memory", e)))?;
+            let ptr = NonNull::new(mapped.cast::<u8>())
+                .ok_or_else(|| free(Error::new(ErrorKind::Gpu, "mapping returned null")))?;
+            (buffer, memory, requirements.size, ptr)
+        };
+        // SAFETY: wgpu takes ownership of the buffer and its memory (freed once the GPU no
+        // longer uses the buffer); the buffer was created with the usages declared here.
+        let buffer = unsafe {
+            let hal_buffer =
+                wgpu::hal::vulkan::Buffer::from_raw_managed(raw_buffer, memory, 0, allocated);
+            device.create_buffer_from_hal::<Vulkan>(
+                hal_buffer,
+                &wgpu::BufferDescriptor {
+                    label: Some(label),
+                    size,
+                    usage: wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                },
+            )
+        };
+        Ok(HostBuffer { buffer, ptr, len })
+    }
+}
+
+/// A staging buffer in host memory, mapped for its whole life. See the module's invariants.
+pub struct HostBuffer {
+    buffer: wgpu::Buffer,
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: the mapping is plain memory owned with the buffer; `&self` gives shared reads and
+// `&mut self` exclusive writes, as for a `Vec<u8>`.
+unsafe impl Send for HostBuffer {}
+// SAFETY: as above.
+unsafe impl Sync for HostBuffer {}
+
+impl HostBuffer {
+    /// The buffer for GPU copies.
+    pub fn buffer(&self) -> &wgpu::Buffer {
+        &self.buffer
+    }
+
+    /// The mapped bytes, to read what a completed submission wrote.
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: `len` mapped bytes live as long as `self` (module invariants); no GPU
+        // write overlaps this borrow (the slab is not in flight while its owner reads).
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+
+    /// The mapped bytes, to fill before a submission.
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as for `bytes`, and `&mut self` makes this the only view.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+/// Copies `src` into `dst` (same length) with non-temporal stores where the CPU has them,
+/// so that the bytes go to memory rather than sit dirty in the CPU's caches: the GPU then
+/// reads them from memory instead of snooping each line out of the caches, which on x86
+/// made uploads of a few megabytes two to three times slower than the copy itself.
+pub fn stream_copy(dst: &mut [u8], src: &[u8]) {
+    let len = dst.len().min(src.len());
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_sfence, _mm_stream_si128};
+        // Bytes up to the first 16-byte boundary of `dst`, then whole 16-byte lines.
+        let head = dst.as_ptr().align_offset(16).min(len);
+        dst[..head].copy_from_slice(&src[..head]);
+        let lines = (len - head) / 16;
+        let body = head + lines * 16;
+        // SAFETY: SSE2 is part of x86_64. Every store goes to `dst[head..body]`, 16-byte
+        // aligned (by `head`) and in bounds (`body <= len`); every load reads
+        // `src[head..body]`, in bounds, unaligned loads allowed. The fence orders the
+        // non-temporal stores before anything this thread does next (the submit).
+        unsafe {
+            let d = dst.as_mut_ptr().add(head).cast::<__m128i>();
+            let s = src.as_ptr().add(head).cast::<__m128i>();
+            for i in 0..lines {
+                _mm_stream_si128(d.add(i), _mm_loadu_si128(s.add(i)));
+            }
+            _mm_sfence();
+        }
+        dst[body..len].copy_from_slice(&src[body..len]);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    dst[..len].copy_from_slice(&src[..len]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn properties(types: &[vk::MemoryPropertyFlags]) -> vk::PhysicalDeviceMemoryProperties {
+        let mut p = vk::PhysicalDeviceMemoryProperties {
+            memory_type_count: types.len() as u32,
+            ..Default::default()
+        };
+        for (slot, &flags) in p.memory_types.iter_mut().zip(types) {
+            slot.property_flags = flags;
+        }
+        p
+    }
+
+    #[test]
+    fn prefers_system_memory_over_the_bar() {
+        use vk::MemoryPropertyFlags as F;
+        // An NVIDIA discrete GPU's list.
+        let p = properties(&[
+            F::DEVICE_LOCAL,
+            F::HOST_VISIBLE | F::HOST_COHERENT,
+            F::HOST_VISIBLE | F::HOST_COHERENT | F::HOST_CACHED,
+            F::DEVICE_LOCAL | F::HOST_VISIBLE | F::HOST_COHERENT,
+        ]);
+        assert_eq!(best_type(&p, Direction::Readback), Some(2));
+        assert_eq!(best_type(&p, Direction::Upload), Some(2));
+        // lavapipe: one type that is everything.
+        let p =
+            properties(&[F::DEVICE_LOCAL | F::HOST_VISIBLE | F::HOST_COHERENT | F::HOST_CACHED]);
+        assert_eq!(best_type(&p, Direction::Upload), Some(0));
+        // Nothing coherent: no staging here.
+        let p = properties(&[F::DEVICE_LOCAL, F::HOST_VISIBLE | F::HOST_CACHED]);
+        assert_eq!(best_type(&p, Direction::Readback), None);
+    }
+
+    #[test]
+    fn stream_copy_copies_every_byte_at_any_alignment() {
+        let src: Vec<u8> = (0..300u32).map(|i| (i * 7 + 3) as u8).collect();
+        for offset in 0..17 {
+            for len in [0, 1, 15, 16, 17, 63, 64, 65, 200] {
+                let mut dst = vec![0xAAu8; 300];
+                stream_copy(&mut dst[offset..offset + len], &src[..len]);
+                assert_eq!(&dst[offset..offset + len], &src[..len]);
+                assert!(dst[..offset].iter().all(|&b| b == 0xAA));
+                assert!(dst[offset + len..].iter().all(|&b| b == 0xAA));
+            }
+        }
+    }
+}
