@@ -443,6 +443,15 @@ impl Slab {
 
     /// True when the slab can go back to a pool: its upload buffer's remap did not fail
     /// (it may still be settling; the next use waits for it).
+    /// Bytes of GPU memory the slab's buffers hold, what the idle-memory cap counts.
+    pub fn bytes(&self) -> u64 {
+        let arrays =
+            self.inputs
+                .iter()
+                .chain([&self.out, &self.params, &self.upload, &self.readback]);
+        arrays.chain(&self.blocks).map(wgpu::Buffer::size).sum()
+    }
+
     pub fn is_reusable(&self) -> bool {
         self.upload_map
             .as_ref()
