@@ -814,9 +814,10 @@ gpu_executor_status_t gpu_executor_adapter_info(struct gpu_executor_t *exec,
 // resident buffers were created, `[gpu] Resident buffers: N live (B bytes), R bytes
 // reserved; memory reuse P%; D direct dispatches`, and when kernels were registered,
 // `[gpu] User kernels: N registered: [...]; P pipelines cached in all`, and once the
-// idle-memory cap evicted something or the in-flight budget refused a batch, `[gpu] Idle
-// memory: B of C bytes held (pool P, va_cache E, tables T); evicted: pool X, va_cache Y,
-// tables Z (F bytes); in flight: I bytes, R async batches refused`. All lines go out
+// idle-memory cap evicted something or the in-flight budget refused a batch,
+// `[gpu] Idle memory: B of C bytes held (pool P, va_cache E, tables T); evicted:`
+// `pool X, va_cache Y, tables Z (F bytes); in flight: I bytes, R async batches refused`
+// (one line). All lines go out
 // in one write. `gpu_executor_format_stats` gives the same text in a buffer, to route
 // elsewhere. A failing write (a closed stderr) is ignored. Errors: `NULL_POINTER`,
 // `POISONED`. Thread-safe.

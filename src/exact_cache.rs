@@ -82,8 +82,10 @@ impl ExactSizeCache {
             return Vec::new();
         }
         let ((shape, len), _, slabs) = self.entries.remove(0);
-        self.bytes -= bytes_of(&slabs);
+        let bytes = bytes_of(&slabs);
+        self.bytes -= bytes;
         stats.exact_cache_evictions += 1;
+        stats.evicted_bytes += bytes;
         log!(
             Level::Debug,
             "exact-size cache: evicted length {len} ({shape:?})"

@@ -153,21 +153,24 @@ impl IdleMemory {
             else {
                 break;
             };
-            let before = self.bytes();
             match store {
                 Store::Pool => {
-                    out.slabs.extend(self.pool.evict_oldest());
-                    stats.pool_evictions += 1;
+                    if let Some(slab) = self.pool.evict_oldest() {
+                        stats.pool_evictions += 1;
+                        stats.evicted_bytes += slab.bytes();
+                        out.slabs.push(slab);
+                    }
                 }
+                // Counts its own eviction and bytes (it also evicts beyond its capacity).
                 Store::Exact => out.slabs.extend(self.exact.evict_oldest(stats)),
                 Store::Tables => {
                     let (_, table) = self.tables.remove(0);
                     self.table_bytes -= table.bytes();
-                    out.tables.push(table);
                     stats.table_evictions += 1;
+                    stats.evicted_bytes += table.bytes();
+                    out.tables.push(table);
                 }
             }
-            stats.evicted_bytes += before - self.bytes();
         }
     }
 

@@ -517,3 +517,21 @@ fn the_memory_line_follows_the_seed_lines_once_something_was_evicted() {
     );
     destroy(exec);
 }
+
+#[test]
+fn evictions_for_the_entry_limit_count_their_bytes_too() {
+    let options = gpu_executor_options_t {
+        exact_size_cache_capacity: 1,
+        ..capped(u64::MAX, 0)
+    };
+    let exec = create(&options);
+    let mut rng = Rng::new(29);
+    single(exec, &mut rng, 3_000);
+    let first = stats(exec).exact_cache_bytes;
+    single(exec, &mut rng, 3_004);
+    let s = stats(exec);
+    assert_eq!((s.exact_cache_evictions, s.exact_cache_entries), (1, 1));
+    assert_eq!(s.evicted_bytes, first);
+    assert_eq!(s.idle_bytes, s.exact_cache_bytes);
+    destroy(exec);
+}
