@@ -135,6 +135,11 @@ enum gpu_executor_status_t
   // run in batch order, so the read would have no defined value. The message names both
   // tasks. Nothing ran.
   GPU_EXECUTOR_DEPENDENCY = 24,
+  // `gpu_executor_submit_batch_async`: the batch would take the memory of asynchronous
+  // batches in flight past `gpu_executor_options_t.max_in_flight_bytes`. Nothing was
+  // submitted and the ticket was not written; wait for (or drop) an earlier ticket, then
+  // submit again.
+  GPU_EXECUTOR_OVER_BUDGET = 25,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -413,6 +418,25 @@ typedef struct gpu_executor_options_t {
   // `GPU_EXECUTOR_NO_ADAPTER`. Appended after `wait_timeout_ns`; the earlier, shorter
   // structs are still accepted.
   uint32_t adapter_index;
+  // Most bytes of GPU memory kept for reuse while no batch uses it: idle slabs of the
+  // buffer pool, the exact-size cache's entries and idle block tables, together. Past
+  // it the least recently returned are freed (counted in the stats' `pool_evictions`,
+  // `exact_cache_evictions`, `table_evictions`). Default 512 MiB (536870912), a fixed
+  // figure since wgpu does not report an adapter's memory; 0 keeps nothing (every batch
+  // allocates afresh); `UINT64_MAX`: no cap. Memory of batches in flight and of resident
+  // buffers is not counted (see `max_in_flight_bytes`, `gpu_executor_trim`). Appended
+  // after `adapter_index`, with `max_in_flight_bytes`; the earlier, shorter structs are
+  // still accepted and get the defaults.
+  uint64_t max_idle_bytes;
+  // Most bytes of slab memory that batches submitted with
+  // `gpu_executor_submit_batch_async` may hold while in flight (from submission until
+  // their ticket is waited for, polled to completion or dropped). A batch that would
+  // pass it is refused with `GPU_EXECUTOR_OVER_BUDGET`, nothing submitted, unless no
+  // asynchronous batch is in flight (a lone batch always runs). It does not wait: a
+  // batch's memory comes back only when its ticket is spent, which may be up to the
+  // calling thread itself. Blocking batches are not limited (each finishes within its
+  // call) but count in the stats' `in_flight_bytes`. 0 (default): no budget.
+  uint64_t max_in_flight_bytes;
 } gpu_executor_options_t;
 
 // One task of a batch. Inputs the op does not read must be NULL, and params it does not
@@ -519,6 +543,28 @@ typedef struct gpu_executor_stats_t {
   uint64_t resident_pool_misses;
   // Dispatches that ran element-wise tasks straight on resident buffers (no staging).
   uint64_t direct_dispatches;
+  // Bytes of GPU memory held now, for reuse, by idle slabs of the buffer pool, the
+  // exact-size cache and idle block tables together: at most the options'
+  // `max_idle_bytes`. (This and the fields below were appended with the idle-memory cap;
+  // a caller compiled against the earlier, shorter struct gets the fields it knows.)
+  uint64_t idle_bytes;
+  // Of `idle_bytes`: idle slabs in the buffer pool.
+  uint64_t pool_bytes;
+  // Of `idle_bytes`: slabs of the exact-size cache.
+  uint64_t exact_cache_bytes;
+  // Of `idle_bytes`: idle block tables (direct dispatches, reductions into buffers).
+  uint64_t table_bytes;
+  // Idle slabs the buffer pool freed to stay under `max_idle_bytes`.
+  uint64_t pool_evictions;
+  // Idle block tables freed to stay under `max_idle_bytes`.
+  uint64_t table_evictions;
+  // Bytes freed by every eviction (pool, exact-size cache, tables).
+  uint64_t evicted_bytes;
+  // Slab bytes held now by batches in flight (launched, results not copied out yet,
+  // ticket not dropped), blocking and asynchronous.
+  uint64_t in_flight_bytes;
+  // Asynchronous submits refused with `GPU_EXECUTOR_OVER_BUDGET`.
+  uint64_t backpressure_refusals;
 } gpu_executor_stats_t;
 
 // Which adapter an executor runs on. Set `struct_size` before calling
@@ -612,7 +658,8 @@ extern "C" {
 
 // Returns the default options: any backend, default power preference, no particular
 // adapter (`GPU_ADAPTER_DEFAULT`), `GPU_STRATEGY_BUCKETED`, exact-size cache on with 16
-// entries, chunking at device limits, no wait limit. `struct_size` is set. Pure function; thread-safe.
+// entries, chunking at device limits, no wait limit, 512 MiB of idle memory kept for
+// reuse, no in-flight budget. `struct_size` is set. Pure function; thread-safe.
 struct gpu_executor_options_t gpu_executor_options_default(void);
 
 // Creates an executor: picks an adapter (honouring `WGPU_BACKEND`, `WGPU_ADAPTER_NAME`,
@@ -766,7 +813,11 @@ gpu_executor_status_t gpu_executor_adapter_info(struct gpu_executor_t *exec,
 // `[gpu] va_cache: N exact-size entries`, `[gpu] Buffer pool hit rate: P%`, then, when
 // resident buffers were created, `[gpu] Resident buffers: N live (B bytes), R bytes
 // reserved; memory reuse P%; D direct dispatches`, and when kernels were registered,
-// `[gpu] User kernels: N registered: [...]; P pipelines cached in all`. All lines go out
+// `[gpu] User kernels: N registered: [...]; P pipelines cached in all`, and once the
+// idle-memory cap evicted something or the in-flight budget refused a batch,
+// `[gpu] Idle memory: B of C bytes held (pool P, va_cache E, tables T); evicted:`
+// `pool X, va_cache Y, tables Z (F bytes); in flight: I bytes, R async batches refused`
+// (one line). All lines go out
 // in one write. `gpu_executor_format_stats` gives the same text in a buffer, to route
 // elsewhere. A failing write (a closed stderr) is ignored. Errors: `NULL_POINTER`,
 // `POISONED`. Thread-safe.
@@ -817,7 +868,11 @@ const char *gpu_executor_version(void);
 // - `ticket`: receives the ticket (never 0); untouched on failure.
 //
 // Errors: as `gpu_executor_submit_batch` (all checked before anything is submitted), plus
-// `NULL_POINTER` for `ticket`. Thread-safe; several batches may be in flight at once.
+// `NULL_POINTER` for `ticket`, and `OVER_BUDGET` when the batch's slab memory would take
+// the asynchronous batches in flight past the options' `max_in_flight_bytes` (nothing is
+// submitted and the outputs are free again; wait for or drop an earlier ticket, then
+// submit again — it never blocks, since only spending a ticket frees its memory).
+// Thread-safe; several batches may be in flight at once.
 //
 // # Safety
 // Every pointer must be NULL or valid as described above; `exec` must come from

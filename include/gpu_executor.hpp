@@ -113,6 +113,7 @@ inline const char *status_name(Status status) noexcept {
     case GPU_EXECUTOR_OUT_OF_BOUNDS: return "GPU_EXECUTOR_OUT_OF_BOUNDS";
     case GPU_EXECUTOR_TYPE_MISMATCH: return "GPU_EXECUTOR_TYPE_MISMATCH";
     case GPU_EXECUTOR_DEPENDENCY: return "GPU_EXECUTOR_DEPENDENCY";
+    case GPU_EXECUTOR_OVER_BUDGET: return "GPU_EXECUTOR_OVER_BUDGET";
     }
     return "GPU_EXECUTOR_UNKNOWN_STATUS";
 }
@@ -357,6 +358,20 @@ public:
     /// chooses by backend and power preference.
     Options &adapter_index(uint32_t index) noexcept {
         raw_.adapter_index = index;
+        return *this;
+    }
+
+    /// Most bytes kept for reuse in idle slabs, the exact-size cache and idle block tables
+    /// together (max_idle_bytes; default 512 MiB, 0 keeps nothing, UINT64_MAX no cap).
+    Options &max_idle_bytes(uint64_t bytes) noexcept {
+        raw_.max_idle_bytes = bytes;
+        return *this;
+    }
+
+    /// Most slab bytes asynchronous batches may hold in flight (max_in_flight_bytes; 0,
+    /// the default: no budget); one more gets Error(GPU_EXECUTOR_OVER_BUDGET).
+    Options &max_in_flight_bytes(uint64_t bytes) noexcept {
+        raw_.max_in_flight_bytes = bytes;
         return *this;
     }
 

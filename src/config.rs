@@ -65,8 +65,22 @@ pub struct Config {
     /// An adapter by its index in [`crate::device::adapters`] (within `backend`); `None`:
     /// chosen by backend and power preference.
     pub adapter_index: Option<usize>,
+    /// Most bytes of GPU memory kept for reuse in idle slabs, the exact-size cache and idle
+    /// block tables together; past it the least recently used go first. 0: keep nothing;
+    /// `u64::MAX`: no cap.
+    pub max_idle_bytes: u64,
+    /// Most bytes of slab memory asynchronous batches (`Executor::launch_async`) may hold
+    /// in flight; one more is refused with `OverBudget` (unless none is in flight). 0: no
+    /// budget.
+    pub max_in_flight_bytes: u64,
+    /// Where slabs' staging memory comes from.
     pub staging: StagingChoice,
 }
+
+/// `Config::max_idle_bytes` by default: a fixed figure, since wgpu does not say how much
+/// memory an adapter has. It holds the steady state of the largest benchmark batch (one
+/// task of 16M floats: a 320 MiB slab) and still bounds a burst's leftovers.
+pub const DEFAULT_MAX_IDLE_BYTES: u64 = 512 << 20;
 
 impl Default for Config {
     fn default() -> Self {
@@ -81,6 +95,8 @@ impl Default for Config {
             max_workgroups_per_dimension: 0,
             wait_timeout: None,
             adapter_index: None,
+            max_idle_bytes: DEFAULT_MAX_IDLE_BYTES,
+            max_in_flight_bytes: 0,
             staging: StagingChoice::Auto,
         }
     }

@@ -104,6 +104,11 @@ impl DirectTable {
         ));
     }
 
+    /// Bytes of GPU memory the table holds (its storage and upload buffers).
+    pub fn bytes(&self) -> u64 {
+        2 * self.capacity
+    }
+
     /// Whether the table can go back to the pool (its remap did not fail).
     pub fn is_reusable(&self) -> bool {
         self.upload_map

@@ -39,6 +39,8 @@ pub enum ErrorKind {
     TypeMismatch,
     /// A task reads a buffer region that a later task of the same batch writes.
     Dependency,
+    /// An asynchronous batch would take the bytes in flight past the budget.
+    OverBudget,
 }
 
 /// An error with the detail a user needs to fix the call.

@@ -6,11 +6,20 @@ use crate::log::{log, Level};
 use crate::slab::Slab;
 use crate::stats::Stats;
 
-/// Least-recently-used list of ((shape, length), slabs); small, so a Vec beats a map.
+/// One cached length: its key, the tick it was stored at, its slabs.
+type Entry = ((SlabShape, usize), u64, Vec<Slab>);
+
+/// Least-recently-used list of lengths and their slabs; small, so a Vec beats a map.
 pub struct ExactSizeCache {
     capacity: usize,
     /// Most recently used last.
-    entries: Vec<((SlabShape, usize), Vec<Slab>)>,
+    entries: Vec<Entry>,
+    /// Bytes of GPU memory the cached slabs hold.
+    bytes: u64,
+}
+
+fn bytes_of(slabs: &[Slab]) -> u64 {
+    slabs.iter().map(Slab::bytes).sum()
 }
 
 impl ExactSizeCache {
@@ -18,15 +27,18 @@ impl ExactSizeCache {
         Self {
             capacity,
             entries: Vec::new(),
+            bytes: 0,
         }
     }
 
     /// Removes and returns the slabs cached for `len` (hit), or `None` (miss).
     pub fn take(&mut self, len: (SlabShape, usize), stats: &mut Stats) -> Option<Vec<Slab>> {
-        match self.entries.iter().position(|(l, _)| *l == len) {
+        match self.entries.iter().position(|(l, _, _)| *l == len) {
             Some(i) => {
                 stats.exact_cache_hits += 1;
-                Some(self.entries.remove(i).1)
+                let (_, _, slabs) = self.entries.remove(i);
+                self.bytes -= bytes_of(&slabs);
+                Some(slabs)
             }
             None => {
                 stats.exact_cache_misses += 1;
@@ -35,25 +47,55 @@ impl ExactSizeCache {
         }
     }
 
-    /// Stores slabs for `len` once their submission completed, evicting the oldest entry
-    /// beyond capacity.
-    pub fn put(&mut self, len: (SlabShape, usize), slabs: Vec<Slab>, stats: &mut Stats) {
+    /// Stores slabs for `len` once their submission completed, stamped with `tick`;
+    /// returns what is not kept (a second set for a known length, slabs that cannot be
+    /// reused, the oldest entries beyond capacity), to be dropped outside the lock.
+    pub fn put(
+        &mut self,
+        len: (SlabShape, usize),
+        slabs: Vec<Slab>,
+        tick: u64,
+        stats: &mut Stats,
+    ) -> Vec<Slab> {
         // Two concurrent batches of one length each made slabs: keep one set.
-        let known = self.entries.iter().any(|(l, _)| *l == len);
+        let known = self.entries.iter().any(|(l, _, _)| *l == len);
         if known || self.capacity == 0 || !slabs.iter().all(Slab::is_reusable) {
-            return;
+            return slabs;
         }
-        self.entries.push((len, slabs));
+        self.bytes += bytes_of(&slabs);
+        self.entries.push((len, tick, slabs));
+        let mut evicted = Vec::new();
         while self.entries.len() > self.capacity {
-            let (evicted, _) = self.entries.remove(0);
-            stats.exact_cache_evictions += 1;
-            log!(
-                Level::Debug,
-                "exact-size cache full: evicted length {} ({:?})",
-                evicted.1,
-                evicted.0
-            );
+            evicted.extend(self.evict_oldest(stats));
         }
+        evicted
+    }
+
+    /// The tick of the least recently used entry.
+    pub fn oldest(&self) -> Option<u64> {
+        self.entries.first().map(|(_, tick, _)| *tick)
+    }
+
+    /// Removes the least recently used entry, counting the eviction.
+    pub fn evict_oldest(&mut self, stats: &mut Stats) -> Vec<Slab> {
+        if self.entries.is_empty() {
+            return Vec::new();
+        }
+        let ((shape, len), _, slabs) = self.entries.remove(0);
+        let bytes = bytes_of(&slabs);
+        self.bytes -= bytes;
+        stats.exact_cache_evictions += 1;
+        stats.evicted_bytes += bytes;
+        log!(
+            Level::Debug,
+            "exact-size cache: evicted length {len} ({shape:?})"
+        );
+        slabs
+    }
+
+    /// Bytes the cached slabs hold.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
     }
 
     pub fn len(&self) -> usize {
@@ -64,7 +106,18 @@ impl ExactSizeCache {
         self.entries.is_empty()
     }
 
+    /// Most lengths held.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Every cached slab, to drop.
+    pub fn into_slabs(self) -> impl Iterator<Item = Slab> {
+        self.entries.into_iter().flat_map(|(_, _, slabs)| slabs)
+    }
+
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.bytes = 0;
     }
 }

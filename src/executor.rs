@@ -19,20 +19,20 @@ use std::time::Duration;
 
 use crate::arena::ResidentMemory;
 use crate::bucket::BucketCache;
+use crate::budget::{Held, InFlight};
 use crate::buffer::{BufferTable, Region, ResidentBuffer};
 use crate::config::{Config, Strategy};
 use crate::copy::{CopyPool, Segment};
 use crate::device::Gpu;
 use crate::direct::{self, DirectDispatch, DirectTable};
 use crate::error::{Error, ErrorKind, Result};
-use crate::exact_cache::ExactSizeCache;
+use crate::idle::IdleMemory;
 use crate::kernel::{Kernel, KernelFactory, KernelId, KernelKind, SlabShape};
 use crate::log::{log, Level};
 use crate::ops::{ElemType, ReductionOp};
 use crate::pending::{PendingBatch, SlabSource, Waiter};
 use crate::pipeline::{self, Staged};
 use crate::plan::{plan_bucketed_among, plan_single, plan_single_item, PlanItem, Whole};
-use crate::pool::SlabPool;
 use crate::recording::Recording;
 use crate::reduce_finish::{self, FinishDispatch};
 use crate::schedule;
@@ -63,21 +63,19 @@ pub struct Executor {
     copy_pool: CopyPool,
     kernels: KernelFactory,
     buckets: Mutex<BucketCache>,
-    idle: Mutex<IdleSlabs>,
+    /// Idle slabs, exact-size entries and block tables, under `Config::max_idle_bytes`.
+    idle: Mutex<IdleMemory>,
+    /// Slab bytes of the batches in flight.
+    in_flight: Arc<InFlight>,
     stats: Mutex<Stats>,
     /// Op codes of the kernels registered here.
     registered: Mutex<Vec<u32>>,
     /// Resident buffers and the memory they come from.
     buffers: Mutex<BufferTable>,
     memory: ResidentMemory,
-    /// Idle block tables of the direct path.
-    tables: Mutex<Vec<DirectTable>>,
     /// Buffers destroyed so far: a recording re-checks its buffers only when this moved.
     destroyed: AtomicU64,
 }
-
-/// Most idle direct tables kept.
-const MAX_IDLE_TABLES: usize = 16;
 
 impl Drop for Executor {
     fn drop(&mut self) {
@@ -96,12 +94,6 @@ pub struct WarmupItem {
     /// Whether the task writes a resident buffer directly (element-wise with every operand
     /// in buffers, or a reduction into a buffer).
     pub resident: bool,
-}
-
-/// Slabs no batch uses right now.
-struct IdleSlabs {
-    pool: SlabPool,
-    exact: ExactSizeCache,
 }
 
 /// Locks `mutex` to read it, whether or not a panic poisoned it.
@@ -198,7 +190,7 @@ impl Executor {
         let chunk = chunk_limit(&gpu.limits, config.max_chunk_elements)?;
         let kernels = KernelFactory::new(&gpu.device);
         let memory = ResidentMemory::new(&gpu.device, &gpu.limits);
-        let exact = ExactSizeCache::new(config.exact_size_cache_capacity);
+        let idle = IdleMemory::new(config.max_idle_bytes, config.exact_size_cache_capacity);
         let copy_pool = CopyPool::new(match config.copy_threads {
             0 => std::thread::available_parallelism()
                 .map_or(1, |n| n.get().min(DEFAULT_MAX_COPY_THREADS)),
@@ -214,15 +206,12 @@ impl Executor {
             copy_pool,
             kernels,
             buckets: Mutex::default(),
-            idle: Mutex::new(IdleSlabs {
-                pool: SlabPool::default(),
-                exact,
-            }),
+            idle: Mutex::new(idle),
+            in_flight: Arc::default(),
             stats: Mutex::default(),
             registered: Mutex::default(),
             buffers: Mutex::new(BufferTable::new(id)),
             memory,
-            tables: Mutex::default(),
             destroyed: AtomicU64::new(0),
         })
     }
@@ -251,7 +240,13 @@ impl Executor {
     pub fn stats(&self) -> Stats {
         let mut stats = read(&self.stats).clone();
         stats.cached_buckets = read(&self.buckets).len() as u64;
-        stats.exact_cache_entries = read(&self.idle).exact.len() as u64;
+        let idle = read(&self.idle);
+        stats.exact_cache_entries = idle.exact.len() as u64;
+        stats.exact_cache_bytes = idle.exact.bytes();
+        stats.pool_bytes = idle.pool.bytes();
+        stats.table_bytes = idle.table_bytes();
+        drop(idle);
+        stats.in_flight_bytes = self.in_flight.bytes();
         let buffers = read(&self.buffers);
         stats.resident_buffers = buffers.len() as u64;
         stats.resident_bytes = buffers.bytes();
@@ -299,6 +294,7 @@ impl Executor {
             ));
         }
         let registered = self.registered_kernels();
+        let memory_line = self.memory_line(&stats);
         if !registered.is_empty() {
             let codes: Vec<String> = registered.iter().map(u32::to_string).collect();
             lines.push(format!(
@@ -308,7 +304,30 @@ impl Executor {
                 read(&self.buckets).pipelines()
             ));
         }
+        lines.extend(memory_line);
         lines
+    }
+
+    /// The idle-memory line, once the cap or the in-flight budget has mattered (something
+    /// was evicted or refused).
+    fn memory_line(&self, stats: &Stats) -> Option<String> {
+        if stats.evictions() + stats.backpressure_refusals == 0 {
+            return None;
+        }
+        Some(format!(
+            "[gpu] Idle memory: {} of {} bytes held (pool {}, va_cache {}, tables {}); evicted: pool {}, va_cache {}, tables {} ({} bytes); in flight: {} bytes, {} async batches refused",
+            stats.idle_bytes(),
+            self.config.max_idle_bytes,
+            stats.pool_bytes,
+            stats.exact_cache_bytes,
+            stats.table_bytes,
+            stats.pool_evictions,
+            stats.exact_cache_evictions,
+            stats.table_evictions,
+            stats.evicted_bytes,
+            stats.in_flight_bytes,
+            stats.backpressure_refusals
+        ))
     }
 
     /// Runs every task; blocks until all outputs hold their results. On error no output
@@ -324,6 +343,17 @@ impl Executor {
     /// without waiting for it. The inputs are no longer needed once this returns; the
     /// results are copied out by [`finish`](Self::finish). On error nothing is submitted.
     pub fn launch(&self, tasks: &[TaskInputs]) -> Result<PendingBatch> {
+        self.launch_with(tasks, false)
+    }
+
+    /// [`launch`](Self::launch) under the in-flight budget (`Config::max_in_flight_bytes`):
+    /// `OverBudget`, with nothing submitted, when this batch's slabs would take the bytes
+    /// of the batches launched this way and still in flight past it (unless none is).
+    pub fn launch_async(&self, tasks: &[TaskInputs]) -> Result<PendingBatch> {
+        self.launch_with(tasks, true)
+    }
+
+    fn launch_with(&self, tasks: &[TaskInputs], budgeted: bool) -> Result<PendingBatch> {
         self.gpu.check_not_lost()?;
         let kinds = validate(tasks, self.id)?;
         let waves = schedule::waves(tasks)?;
@@ -359,7 +389,8 @@ impl Executor {
         let capture = self.gpu.capture_errors();
         let launched = self
             .acquire(source, tasks, &items, &waves, &direct, &mut delta)
-            .and_then(|mut staged| {
+            .and_then(|staged| self.admit(staged, source, budgeted, &mut delta))
+            .and_then(|(mut staged, held)| {
                 self.attach_finishes(&mut staged, tasks, &mut delta)?;
                 let mut dispatches = self.direct_dispatches(tasks, &waves, &direct, &mut delta)?;
                 // Last, so that nothing is written when an earlier step fails.
@@ -376,7 +407,7 @@ impl Executor {
                     stream,
                     &mut delta,
                 )?;
-                Ok((staged, dispatches, submission))
+                Ok((staged, dispatches, submission, held))
             });
         // Every GPU error of this batch is known here, before any output can be written.
         // What the error scopes caught is the cause (an allocation that failed), what the
@@ -384,7 +415,7 @@ impl Executor {
         let captured = capture.finish(&self.gpu);
         lock(&self.stats)?.absorb(&delta);
         match (launched, captured) {
-            (Ok((staged, direct, submission)), Ok(())) => {
+            (Ok((staged, direct, submission, held)), Ok(())) => {
                 let (submission, done) = submission.unzip();
                 Ok(PendingBatch {
                     staged,
@@ -397,6 +428,7 @@ impl Executor {
                     reductions,
                     total,
                     uploaded,
+                    _held: held,
                 })
             }
             (_, Err(error)) | (Err(error), Ok(())) => {
@@ -413,17 +445,7 @@ impl Executor {
         bind: Option<&direct::BindKey>,
         delta: &mut Stats,
     ) -> Result<DirectTable> {
-        let idle = {
-            let mut tables = lock(&self.tables)?;
-            let fit = bind
-                .and_then(|bind| {
-                    tables
-                        .iter()
-                        .position(|t| t.capacity >= bytes && t.bound_key() == Some(bind))
-                })
-                .or_else(|| tables.iter().position(|t| t.capacity >= bytes));
-            fit.map(|i| tables.swap_remove(i))
-        };
+        let idle = lock(&self.idle)?.take_table(bytes, bind);
         Ok(match idle {
             Some(table) => table,
             None => {
@@ -558,18 +580,16 @@ impl Executor {
         stats.bytes_uploaded += pending.uploaded;
         stats.bytes_read_back += pending.lengths.iter().sum::<usize>() as u64 * 4;
         drop(stats);
-        let mut tables = lock(&self.tables)?;
         let finished = pending
             .staged
             .iter_mut()
             .flat_map(|s| std::mem::take(&mut s.finish))
             .map(|f| f.table);
-        for table in pending.direct.into_iter().map(|d| d.table).chain(finished) {
-            if tables.len() < MAX_IDLE_TABLES && table.is_reusable() {
-                tables.push(table);
-            }
-        }
-        drop(tables);
+        let tables = pending.direct.into_iter().map(|d| d.table).chain(finished);
+        let mut delta = Stats::default();
+        let evicted = lock(&self.idle)?.give_back_tables(tables, &mut delta);
+        drop(evicted);
+        lock(&self.stats)?.absorb(&delta);
         self.release(pending.staged, pending.source)
     }
 
@@ -888,6 +908,7 @@ impl Executor {
             reductions: Vec::new(),
             total: recording.elements,
             uploaded: 0,
+            _held: Held::default(),
         })
     }
 
@@ -965,18 +986,8 @@ impl Executor {
     /// keep what they hold.
     pub fn trim(&self) -> Result<()> {
         // Taken out under the locks, dropped outside them.
-        let (pool, exact) = {
-            let mut idle = lock(&self.idle)?;
-            (
-                std::mem::take(&mut idle.pool),
-                std::mem::replace(
-                    &mut idle.exact,
-                    ExactSizeCache::new(self.config.exact_size_cache_capacity),
-                ),
-            )
-        };
-        let tables = std::mem::take(&mut *lock(&self.tables)?);
-        drop((pool, exact, tables));
+        let evicted = lock(&self.idle)?.take_all();
+        drop(evicted);
         self.memory.clear();
         Ok(())
     }
@@ -1253,24 +1264,48 @@ impl Executor {
         Ok(staged)
     }
 
-    /// Puts slabs back where they came from; the batch's submission has completed.
+    /// Counts the batch's slab bytes in flight; a budgeted batch over the budget gives its
+    /// slabs back, untouched, and is refused.
+    fn admit(
+        &self,
+        staged: Vec<Staged>,
+        source: SlabSource,
+        budgeted: bool,
+        delta: &mut Stats,
+    ) -> Result<(Vec<Staged>, Held)> {
+        let bytes = staged.iter().map(|s| s.slab.bytes()).sum();
+        if !budgeted {
+            return Ok((staged, self.in_flight.hold(bytes)));
+        }
+        match self.in_flight.admit(bytes, self.config.max_in_flight_bytes) {
+            Ok(held) => Ok((staged, held)),
+            Err(refused) => {
+                delta.backpressure_refusals += 1;
+                self.release(staged, source)?;
+                Err(refused)
+            }
+        }
+    }
+
+    /// Puts slabs back where they came from; the batch's submission has completed (or it
+    /// was never submitted).
     fn release(&self, staged: Vec<Staged>, source: SlabSource) -> Result<()> {
         let slabs = staged.into_iter().map(|s| s.slab);
-        match source {
-            SlabSource::Pool => {
-                let mut idle = lock(&self.idle)?;
-                slabs.for_each(|slab| idle.pool.give_back(slab));
-            }
+        let mut delta = Stats::default();
+        let evicted = match source {
+            SlabSource::Pool => lock(&self.idle)?.give_back_slabs(slabs, &mut delta),
             SlabSource::Exact(shape, len) => {
                 let slabs: Vec<Slab> = slabs.collect();
-                if !slabs.is_empty() {
-                    let mut delta = Stats::default();
-                    lock(&self.idle)?.exact.put((shape, len), slabs, &mut delta);
-                    lock(&self.stats)?.absorb(&delta);
+                if slabs.is_empty() {
+                    return Ok(());
                 }
+                lock(&self.idle)?.put_exact((shape, len), slabs, &mut delta)
             }
-            SlabSource::Fresh => {}
-        }
+            SlabSource::Fresh => return Ok(()),
+        };
+        // Freed outside the lock.
+        drop(evicted);
+        lock(&self.stats)?.absorb(&delta);
         Ok(())
     }
 
@@ -1284,14 +1319,9 @@ impl Executor {
             if let Ok(mut buckets) = lock(&self.buckets) {
                 buckets.clear();
             }
-            if let Ok(mut idle) = lock(&self.idle) {
-                idle.pool.clear();
-                idle.exact.clear();
-            }
+            let evicted = lock(&self.idle).map(|mut idle| idle.take_all());
+            drop(evicted);
             self.memory.clear();
-            if let Ok(mut tables) = lock(&self.tables) {
-                tables.clear();
-            }
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod ffi;
 // The safe core.
 pub mod arena; // GPU memory for resident buffers
 pub mod bucket; // size buckets and the per-bucket pipeline cache
+pub mod budget; // bytes in flight and the asynchronous batches' budget
 pub mod buffer; // resident buffers and their handles
 pub mod completion; // waiting for submissions, with or without a deadline
 pub mod config; // options of an executor
@@ -21,6 +22,7 @@ pub mod error; // error kinds
 pub mod exact_cache; // persistent slabs per exact length (single-task batches)
 pub mod executor; // submit / launch / finish: the batch's way through
 pub mod host_memory; // staging in host memory, mapped once (Vulkan; the core's only unsafe)
+pub mod idle; // idle slabs, cache entries and tables under one byte cap
 pub mod kernel; // WGSL kernels and their pipelines
 pub mod log; // log messages and their sink
 pub mod ops; // the kernel table: built-in ops, their arity and WGSL

@@ -41,6 +41,9 @@ pub struct PendingBatch {
     pub(crate) total: u64,
     /// Caller bytes copied in.
     pub(crate) uploaded: u64,
+    /// The batch's slab bytes, counted in flight until it is finished or dropped (kept
+    /// for its `Drop`).
+    pub(crate) _held: crate::budget::Held,
 }
 
 impl PendingBatch {

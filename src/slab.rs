@@ -593,6 +593,18 @@ impl Slab {
         }
     }
 
+    /// Bytes of GPU (or staging) memory the slab's buffers hold, what the idle-memory cap
+    /// counts.
+    pub fn bytes(&self) -> u64 {
+        let arrays = self.inputs.iter().chain([
+            &self.out,
+            &self.params,
+            self.upload.buffer(),
+            self.readback.buffer(),
+        ]);
+        arrays.chain(&self.blocks).map(wgpu::Buffer::size).sum()
+    }
+
     /// True when the slab can go back to a pool: its upload buffer's remap did not fail
     /// (it may still be settling; the next use waits for it).
     pub fn is_reusable(&self) -> bool {

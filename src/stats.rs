@@ -40,6 +40,19 @@ pub struct Stats {
     pub resident_reserved_bytes: u64,
     /// Dispatches that ran element-wise tasks straight on resident buffers.
     pub direct_dispatches: u64,
+    /// Idle memory (see `idle.rs`): idle slabs evicted from the pool, idle block tables
+    /// evicted, and the bytes every eviction (the exact-size cache's included) freed.
+    pub pool_evictions: u64,
+    pub table_evictions: u64,
+    pub evicted_bytes: u64,
+    /// Asynchronous batches refused for the in-flight budget.
+    pub backpressure_refusals: u64,
+    /// Current figures, filled in when the counters are read: bytes held by idle slabs in
+    /// the pool, by the exact-size cache, by idle block tables, and by batches in flight.
+    pub pool_bytes: u64,
+    pub exact_cache_bytes: u64,
+    pub table_bytes: u64,
+    pub in_flight_bytes: u64,
 }
 
 impl Stats {
@@ -77,6 +90,14 @@ impl Stats {
             resident_bytes: _,
             resident_reserved_bytes: _,
             direct_dispatches,
+            pool_evictions,
+            table_evictions,
+            evicted_bytes,
+            backpressure_refusals,
+            pool_bytes: _,
+            exact_cache_bytes: _,
+            table_bytes: _,
+            in_flight_bytes: _,
         } = delta;
         self.batches += batches;
         self.tasks += tasks;
@@ -103,6 +124,20 @@ impl Stats {
         self.resident_pool_hits += resident_pool_hits;
         self.resident_pool_misses += resident_pool_misses;
         self.direct_dispatches += direct_dispatches;
+        self.pool_evictions += pool_evictions;
+        self.table_evictions += table_evictions;
+        self.evicted_bytes += evicted_bytes;
+        self.backpressure_refusals += backpressure_refusals;
+    }
+
+    /// Bytes held in idle memory: the pool, the exact-size cache and idle tables.
+    pub fn idle_bytes(&self) -> u64 {
+        self.pool_bytes + self.exact_cache_bytes + self.table_bytes
+    }
+
+    /// Evictions of every kind.
+    pub fn evictions(&self) -> u64 {
+        self.pool_evictions + self.exact_cache_evictions + self.table_evictions
     }
 
     /// Share of slab requests the buffer pool served without allocating, in [0, 1].

@@ -392,11 +392,14 @@ impl Session<'_, '_> {
             if null_options {
                 return d;
             }
-            // The earlier headers' structs end before wait_timeout_ns and before
-            // adapter_index; all three sizes are taken.
-            let earlier = std::mem::offset_of!(gpu_executor_options_t, wait_timeout_ns) as u32;
-            let later = std::mem::offset_of!(gpu_executor_options_t, adapter_index) as u32;
-            if o.struct_size != size && o.struct_size != earlier && o.struct_size != later {
+            // The earlier headers' structs end before wait_timeout_ns, before
+            // adapter_index and before max_idle_bytes; all four sizes are taken.
+            let earlier = [
+                std::mem::offset_of!(gpu_executor_options_t, wait_timeout_ns) as u32,
+                std::mem::offset_of!(gpu_executor_options_t, adapter_index) as u32,
+                std::mem::offset_of!(gpu_executor_options_t, max_idle_bytes) as u32,
+            ];
+            if o.struct_size != size && !earlier.contains(&o.struct_size) {
                 // The rest of the struct is not to be read.
                 d.push(S::GPU_EXECUTOR_BAD_STRUCT_SIZE);
                 return d;
@@ -762,6 +765,8 @@ impl Session<'_, '_> {
                     copy_threads: 0,
                     wait_timeout_ns: 0,
                     adapter_index: GPU_ADAPTER_DEFAULT,
+                    max_idle_bytes: 512 << 20,
+                    max_in_flight_bytes: 0,
                 };
                 if o != want {
                     finding(format!("gpu_executor_options_default() is {o:?}"));

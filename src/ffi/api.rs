@@ -68,7 +68,8 @@ pub(super) fn status_of(result: Result<(), S>) -> S {
 
 /// Returns the default options: any backend, default power preference, no particular
 /// adapter (`GPU_ADAPTER_DEFAULT`), `GPU_STRATEGY_BUCKETED`, exact-size cache on with 16
-/// entries, chunking at device limits, no wait limit. `struct_size` is set. Pure function; thread-safe.
+/// entries, chunking at device limits, no wait limit, 512 MiB of idle memory kept for
+/// reuse, no in-flight budget. `struct_size` is set. Pure function; thread-safe.
 #[no_mangle]
 pub extern "C" fn gpu_executor_options_default() -> gpu_executor_options_t {
     ffi_boundary!(convert::default_options(), {
@@ -256,12 +257,13 @@ pub unsafe extern "C" fn gpu_executor_stats(
             }
             let size = std::ptr::read_unaligned(out.cast::<u32>()) as usize;
             let current = std::mem::size_of::<gpu_executor_stats_t>();
-            if size != current && size != convert::STATS_SIZE_V3 {
+            if size != current && size != convert::STATS_SIZE_V3 && size != convert::STATS_SIZE_V4 {
                 return Err(fail(
                     S::GPU_EXECUTOR_BAD_STRUCT_SIZE,
                     format!(
-                        "stats struct_size is {size}, expected {current} (or {} from an earlier header)",
-                        convert::STATS_SIZE_V3
+                        "stats struct_size is {size}, expected {current} (or {} or {} from an earlier header)",
+                        convert::STATS_SIZE_V3,
+                        convert::STATS_SIZE_V4
                     ),
                 ));
             }
@@ -414,7 +416,13 @@ unsafe fn read_options(
     if size == current {
         return Ok(*options);
     }
-    if size == convert::OPTIONS_SIZE_V1 || size == convert::OPTIONS_SIZE_V2 {
+    if [
+        convert::OPTIONS_SIZE_V1,
+        convert::OPTIONS_SIZE_V2,
+        convert::OPTIONS_SIZE_V3,
+    ]
+    .contains(&size)
+    {
         let mut read = convert::default_options();
         // SAFETY: the caller's struct holds `size` readable bytes, a prefix of ours.
         std::ptr::copy_nonoverlapping(
@@ -428,9 +436,10 @@ unsafe fn read_options(
     Err(fail(
         S::GPU_EXECUTOR_BAD_STRUCT_SIZE,
         format!(
-            "options struct_size is {size}, expected {current} (or {} or {} from an earlier header); start from gpu_executor_options_default()",
+            "options struct_size is {size}, expected {current} (or {}, {} or {} from an earlier header); start from gpu_executor_options_default()",
             convert::OPTIONS_SIZE_V1,
-            convert::OPTIONS_SIZE_V2
+            convert::OPTIONS_SIZE_V2,
+            convert::OPTIONS_SIZE_V3
         ),
     ))
 }
@@ -520,7 +529,11 @@ pub unsafe extern "C" fn gpu_executor_adapter_info(
 /// `[gpu] va_cache: N exact-size entries`, `[gpu] Buffer pool hit rate: P%`, then, when
 /// resident buffers were created, `[gpu] Resident buffers: N live (B bytes), R bytes
 /// reserved; memory reuse P%; D direct dispatches`, and when kernels were registered,
-/// `[gpu] User kernels: N registered: [...]; P pipelines cached in all`. All lines go out
+/// `[gpu] User kernels: N registered: [...]; P pipelines cached in all`, and once the
+/// idle-memory cap evicted something or the in-flight budget refused a batch,
+/// `[gpu] Idle memory: B of C bytes held (pool P, va_cache E, tables T); evicted:`
+/// `pool X, va_cache Y, tables Z (F bytes); in flight: I bytes, R async batches refused`
+/// (one line). All lines go out
 /// in one write. `gpu_executor_format_stats` gives the same text in a buffer, to route
 /// elsewhere. A failing write (a closed stderr) is ignored. Errors: `NULL_POINTER`,
 /// `POISONED`. Thread-safe.

@@ -20,7 +20,11 @@ use crate::{Task, TaskInputs};
 /// - `ticket`: receives the ticket (never 0); untouched on failure.
 ///
 /// Errors: as `gpu_executor_submit_batch` (all checked before anything is submitted), plus
-/// `NULL_POINTER` for `ticket`. Thread-safe; several batches may be in flight at once.
+/// `NULL_POINTER` for `ticket`, and `OVER_BUDGET` when the batch's slab memory would take
+/// the asynchronous batches in flight past the options' `max_in_flight_bytes` (nothing is
+/// submitted and the outputs are free again; wait for or drop an earlier ticket, then
+/// submit again — it never blocks, since only spending a ticket frees its memory).
+/// Thread-safe; several batches may be in flight at once.
 ///
 /// # Safety
 /// Every pointer must be NULL or valid as described above; `exec` must come from
@@ -63,7 +67,7 @@ pub(super) unsafe fn run_async(
     // Until the ticket is issued, the claim is released on every way out.
     let claim = Claim::new(&handle.flights, id);
     let inputs: Vec<TaskInputs> = tasks.iter().map(Task::inputs).collect();
-    let batch = handle.executor.launch(&inputs).map_err(fail_with)?;
+    let batch = handle.executor.launch_async(&inputs).map_err(fail_with)?;
     let outputs = OutputPointers::new(
         tasks
             .iter_mut()

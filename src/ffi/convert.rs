@@ -38,11 +38,17 @@ fn reject<T>(status: S, message: String) -> Converted<T> {
 /// `sizeof(gpu_executor_stats_t)` before the resident-buffer counters.
 pub const STATS_SIZE_V3: usize = std::mem::offset_of!(gpu_executor_stats_t, resident_buffers);
 
+/// `sizeof(gpu_executor_stats_t)` before the idle-memory counters.
+pub const STATS_SIZE_V4: usize = std::mem::offset_of!(gpu_executor_stats_t, idle_bytes);
+
 /// `sizeof(gpu_executor_options_t)` in version 0.1, before `wait_timeout_ns`.
 pub const OPTIONS_SIZE_V1: usize = std::mem::offset_of!(gpu_executor_options_t, wait_timeout_ns);
 
 /// `sizeof(gpu_executor_options_t)` before `adapter_index`.
 pub const OPTIONS_SIZE_V2: usize = std::mem::offset_of!(gpu_executor_options_t, adapter_index);
+
+/// `sizeof(gpu_executor_options_t)` before `max_idle_bytes` and `max_in_flight_bytes`.
+pub const OPTIONS_SIZE_V3: usize = std::mem::offset_of!(gpu_executor_options_t, max_idle_bytes);
 
 pub fn default_options() -> gpu_executor_options_t {
     gpu_executor_options_t {
@@ -56,6 +62,8 @@ pub fn default_options() -> gpu_executor_options_t {
         copy_threads: 0,
         wait_timeout_ns: 0,
         adapter_index: GPU_ADAPTER_DEFAULT,
+        max_idle_bytes: crate::config::DEFAULT_MAX_IDLE_BYTES,
+        max_in_flight_bytes: 0,
     }
 }
 
@@ -107,6 +115,8 @@ pub fn config_from(options: &gpu_executor_options_t) -> Converted<Config> {
             GPU_ADAPTER_DEFAULT => None,
             index => Some(index as usize),
         },
+        max_idle_bytes: options.max_idle_bytes,
+        max_in_flight_bytes: options.max_in_flight_bytes,
         ..Config::default()
     })
 }
@@ -565,6 +575,15 @@ pub fn stats_to_c(executor: &Executor, stats: &Stats) -> gpu_executor_stats_t {
         resident_pool_hits: stats.resident_pool_hits,
         resident_pool_misses: stats.resident_pool_misses,
         direct_dispatches: stats.direct_dispatches,
+        idle_bytes: stats.idle_bytes(),
+        pool_bytes: stats.pool_bytes,
+        exact_cache_bytes: stats.exact_cache_bytes,
+        table_bytes: stats.table_bytes,
+        pool_evictions: stats.pool_evictions,
+        table_evictions: stats.table_evictions,
+        evicted_bytes: stats.evicted_bytes,
+        in_flight_bytes: stats.in_flight_bytes,
+        backpressure_refusals: stats.backpressure_refusals,
     }
 }
 

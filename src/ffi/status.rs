@@ -69,6 +69,11 @@ pub enum gpu_executor_status_t {
     /// run in batch order, so the read would have no defined value. The message names both
     /// tasks. Nothing ran.
     GPU_EXECUTOR_DEPENDENCY = 24,
+    /// `gpu_executor_submit_batch_async`: the batch would take the memory of asynchronous
+    /// batches in flight past `gpu_executor_options_t.max_in_flight_bytes`. Nothing was
+    /// submitted and the ticket was not written; wait for (or drop) an earlier ticket, then
+    /// submit again.
+    GPU_EXECUTOR_OVER_BUDGET = 25,
 }
 
 use gpu_executor_status_t as S;
@@ -93,6 +98,7 @@ impl From<ErrorKind> for gpu_executor_status_t {
             ErrorKind::OutOfBounds => S::GPU_EXECUTOR_OUT_OF_BOUNDS,
             ErrorKind::TypeMismatch => S::GPU_EXECUTOR_TYPE_MISMATCH,
             ErrorKind::Dependency => S::GPU_EXECUTOR_DEPENDENCY,
+            ErrorKind::OverBudget => S::GPU_EXECUTOR_OVER_BUDGET,
         }
     }
 }
@@ -125,6 +131,7 @@ pub fn describe(code: i32) -> &'static [u8] {
         22 => b"buffer region out of bounds\0",
         23 => b"buffer element type mismatch\0",
         24 => b"task reads what a later task writes\0",
+        25 => b"over the in-flight memory budget\0",
         _ => b"unknown status code\0",
     }
 }

@@ -256,6 +256,25 @@ pub struct gpu_executor_options_t {
     /// `GPU_EXECUTOR_NO_ADAPTER`. Appended after `wait_timeout_ns`; the earlier, shorter
     /// structs are still accepted.
     pub adapter_index: u32,
+    /// Most bytes of GPU memory kept for reuse while no batch uses it: idle slabs of the
+    /// buffer pool, the exact-size cache's entries and idle block tables, together. Past
+    /// it the least recently returned are freed (counted in the stats' `pool_evictions`,
+    /// `exact_cache_evictions`, `table_evictions`). Default 512 MiB (536870912), a fixed
+    /// figure since wgpu does not report an adapter's memory; 0 keeps nothing (every batch
+    /// allocates afresh); `UINT64_MAX`: no cap. Memory of batches in flight and of resident
+    /// buffers is not counted (see `max_in_flight_bytes`, `gpu_executor_trim`). Appended
+    /// after `adapter_index`, with `max_in_flight_bytes`; the earlier, shorter structs are
+    /// still accepted and get the defaults.
+    pub max_idle_bytes: u64,
+    /// Most bytes of slab memory that batches submitted with
+    /// `gpu_executor_submit_batch_async` may hold while in flight (from submission until
+    /// their ticket is waited for, polled to completion or dropped). A batch that would
+    /// pass it is refused with `GPU_EXECUTOR_OVER_BUDGET`, nothing submitted, unless no
+    /// asynchronous batch is in flight (a lone batch always runs). It does not wait: a
+    /// batch's memory comes back only when its ticket is spent, which may be up to the
+    /// calling thread itself. Blocking batches are not limited (each finishes within its
+    /// call) but count in the stats' `in_flight_bytes`. 0 (default): no budget.
+    pub max_in_flight_bytes: u64,
 }
 
 /// `gpu_executor_options_t.adapter_index`: no particular adapter.
@@ -369,6 +388,28 @@ pub struct gpu_executor_stats_t {
     pub resident_pool_misses: u64,
     /// Dispatches that ran element-wise tasks straight on resident buffers (no staging).
     pub direct_dispatches: u64,
+    /// Bytes of GPU memory held now, for reuse, by idle slabs of the buffer pool, the
+    /// exact-size cache and idle block tables together: at most the options'
+    /// `max_idle_bytes`. (This and the fields below were appended with the idle-memory cap;
+    /// a caller compiled against the earlier, shorter struct gets the fields it knows.)
+    pub idle_bytes: u64,
+    /// Of `idle_bytes`: idle slabs in the buffer pool.
+    pub pool_bytes: u64,
+    /// Of `idle_bytes`: slabs of the exact-size cache.
+    pub exact_cache_bytes: u64,
+    /// Of `idle_bytes`: idle block tables (direct dispatches, reductions into buffers).
+    pub table_bytes: u64,
+    /// Idle slabs the buffer pool freed to stay under `max_idle_bytes`.
+    pub pool_evictions: u64,
+    /// Idle block tables freed to stay under `max_idle_bytes`.
+    pub table_evictions: u64,
+    /// Bytes freed by every eviction (pool, exact-size cache, tables).
+    pub evicted_bytes: u64,
+    /// Slab bytes held now by batches in flight (launched, results not copied out yet,
+    /// ticket not dropped), blocking and asynchronous.
+    pub in_flight_bytes: u64,
+    /// Asynchronous submits refused with `GPU_EXECUTOR_OVER_BUDGET`.
+    pub backpressure_refusals: u64,
 }
 
 /// Which adapter an executor runs on. Set `struct_size` before calling

@@ -21,7 +21,7 @@ int main(void) {
   CHECK(gpu_executor_version() == version); /* static string */
 
   /* Every known status code has its own non-empty description. */
-  for (code = GPU_EXECUTOR_OK; code <= GPU_EXECUTOR_DEPENDENCY; code++) {
+  for (code = GPU_EXECUTOR_OK; code <= GPU_EXECUTOR_OVER_BUDGET; code++) {
     const char *text = gpu_executor_status_str(code);
     int32_t other;
     if (!CHECK(text != NULL && text[0] != '\0' &&
@@ -35,7 +35,7 @@ int main(void) {
   }
   CHECK(strcmp(gpu_executor_status_str(9999), "unknown status code") == 0);
   CHECK(strcmp(gpu_executor_status_str(-1), "unknown status code") == 0);
-  CHECK(strcmp(gpu_executor_status_str(GPU_EXECUTOR_DEPENDENCY + 1), "unknown status code") == 0);
+  CHECK(strcmp(gpu_executor_status_str(GPU_EXECUTOR_OVER_BUDGET + 1), "unknown status code") == 0);
   CHECK(strcmp(gpu_executor_status_str(INT32_MIN), "unknown status code") == 0);
   CHECK(strcmp(gpu_executor_status_str(GPU_EXECUTOR_OK), "ok") == 0);
 
@@ -51,6 +51,7 @@ int main(void) {
   CHECK_EQ(GPU_EXECUTOR_INVALID_KERNEL, 19);
   CHECK_EQ(GPU_EXECUTOR_INVALID_BUFFER, 20);
   CHECK_EQ(GPU_EXECUTOR_DEPENDENCY, 24);
+  CHECK_EQ(GPU_EXECUTOR_OVER_BUDGET, 25);
   CHECK_EQ(GPU_OP_VECTOR_ADD, 1);
 
   /* Defaults, as documented in the header. */
@@ -61,6 +62,8 @@ int main(void) {
   CHECK_EQ(options.exact_size_cache, 1);
   CHECK_EQ(options.exact_size_cache_capacity, 16);
   CHECK_EQ(options.max_chunk_elements, 0);
+  CHECK(options.max_idle_bytes == (uint64_t)512 << 20);
+  CHECK(options.max_in_flight_bytes == 0);
 
   /* No failure yet on this thread: an empty message, never NULL. */
   CHECK(gpu_executor_last_error_message() != NULL);

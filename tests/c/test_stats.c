@@ -2,7 +2,7 @@
  * Exact counters of gpu_executor_stats for known batches: bucket-cache misses and hits,
  * pipelines compiled, pool hits, exact-size cache hits and evictions, buffers, submits,
  * plus gpu_executor_bucket_sizes, gpu_executor_adapter_info and the text of
- * gpu_executor_print_stats.
+ * gpu_executor_print_stats; the idle-memory cap and the in-flight budget.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <unistd.h>
@@ -283,11 +283,48 @@ static void test_print_stats(void) {
   gpu_executor_destroy(exec);
 }
 
+/* max_idle_bytes 0 keeps nothing idle; max_in_flight_bytes 1 admits one async batch. */
+static void test_memory_limits(void) {
+  gpu_executor_options_t options = gpu_executor_options_default();
+  gpu_executor_t *exec;
+  gpu_executor_stats_t stats;
+  tu_rng rng = tu_rng_new(41);
+  tu_case first = tu_case_random(&rng, 3000), second = tu_case_random(&rng, 3000);
+  gpu_task_t t1 = tu_case_task(&first), t2 = tu_case_task(&second);
+  gpu_ticket_t ticket = 0, refused = 7;
+  options.max_idle_bytes = 0;
+  options.max_in_flight_bytes = 1;
+  exec = tu_create(&options);
+  if (exec == NULL) return;
+  CHECK_OK(gpu_executor_submit_batch_async(exec, &t1, 1, &ticket));
+  CHECK_STATUS(gpu_executor_submit_batch_async(exec, &t2, 1, &refused), GPU_EXECUTOR_OVER_BUDGET);
+  CHECK(refused == 7);
+  memset(&stats, 0, sizeof stats);
+  stats.struct_size = sizeof stats;
+  CHECK_OK(gpu_executor_stats(exec, &stats));
+  CHECK(stats.in_flight_bytes > 3 * 4 * 3000);
+  CHECK_EQ(stats.backpressure_refusals, 1);
+  CHECK_OK(gpu_executor_wait(exec, ticket, UINT64_MAX));
+  CHECK(tu_case_matches(&first, "first async batch"));
+  CHECK_OK(gpu_executor_submit_batch(exec, &t2, 1));
+  CHECK(tu_case_matches(&second, "blocking batch"));
+  CHECK_OK(gpu_executor_stats(exec, &stats));
+  CHECK_EQ(stats.in_flight_bytes, 0);
+  CHECK_EQ(stats.idle_bytes, 0);
+  /* Each single-task batch's slabs, the refused one's included, freed as they came back. */
+  CHECK_EQ(stats.exact_cache_evictions, 3);
+  CHECK_EQ(stats.evicted_bytes > 0, 1);
+  tu_case_free(&first);
+  tu_case_free(&second);
+  gpu_executor_destroy(exec);
+}
+
 int main(void) {
   test_bucket_cache();
   test_exact_size_cache();
   test_baseline();
   test_adapter_info();
   test_print_stats();
+  test_memory_limits();
   return tu_finish("test_stats");
 }

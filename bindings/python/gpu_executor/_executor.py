@@ -432,7 +432,11 @@ class Executor:
     copying a large batch to and from staging memory (0: up to 16, by the machine's
     parallelism; 1: the calling thread only). ``wait_timeout``: longest, in seconds, that
     :meth:`submit` and ``Ticket.wait()`` without a timeout wait for the GPU before raising
-    ``TIMED_OUT`` (``None``: no limit).
+    ``TIMED_OUT`` (``None``: no limit). ``max_idle_bytes``: most bytes of GPU memory kept for
+    reuse in idle slabs, the exact-size cache and idle tables together, least recently used
+    freed first (``None``: the library default, 512 MiB; 0 keeps nothing).
+    ``max_in_flight_bytes``: most slab bytes asynchronous batches may hold in flight; one
+    more raises ``OVER_BUDGET`` with nothing submitted (0: no budget).
 
     Use as a context manager, or call :meth:`close`. Safe to share between threads.
     """
@@ -449,6 +453,8 @@ class Executor:
         copy_threads: int = 0,
         wait_timeout: Optional[float] = None,
         adapter_index: Optional[int] = None,
+        max_idle_bytes: Optional[int] = None,
+        max_in_flight_bytes: int = 0,
     ) -> None:
         self._handle: Optional[_ffi.ExecutorHandle] = None
         # Calls in progress: close() waits for them to return before destroying the handle.
@@ -472,6 +478,10 @@ class Executor:
         if adapter_index is not None:
             # An index into the list gpu_executor_enumerate_adapters gives for `backend`.
             options.adapter_index = _unsigned(adapter_index, "adapter_index", 32)
+        if max_idle_bytes is not None:
+            # Idle slabs, exact-size entries and tables together; default 512 MiB.
+            options.max_idle_bytes = _unsigned(max_idle_bytes, "max_idle_bytes", 64)
+        options.max_in_flight_bytes = _unsigned(max_in_flight_bytes, "max_in_flight_bytes", 64)
         handle = _ffi.ExecutorHandle()
         _check(lib, lib.gpu_executor_create(ctypes.byref(options), ctypes.byref(handle)))
         self._handle = handle

@@ -66,6 +66,7 @@ class Status(enum.IntEnum):
     OUT_OF_BOUNDS = 22
     TYPE_MISMATCH = 23
     DEPENDENCY = 24
+    OVER_BUDGET = 25
 
 
 class LogLevel(enum.IntEnum):
@@ -200,6 +201,8 @@ class gpu_executor_options_t(Structure):
         ("copy_threads", c_uint32),
         ("wait_timeout_ns", c_uint64),
         ("adapter_index", c_uint32),
+        ("max_idle_bytes", c_uint64),
+        ("max_in_flight_bytes", c_uint64),
     ]
 
 
@@ -250,6 +253,16 @@ class gpu_executor_stats_t(Structure):
         ("resident_pool_hits", c_uint64),
         ("resident_pool_misses", c_uint64),
         ("direct_dispatches", c_uint64),
+        # Appended with the idle-memory cap.
+        ("idle_bytes", c_uint64),
+        ("pool_bytes", c_uint64),
+        ("exact_cache_bytes", c_uint64),
+        ("table_bytes", c_uint64),
+        ("pool_evictions", c_uint64),
+        ("table_evictions", c_uint64),
+        ("evicted_bytes", c_uint64),
+        ("in_flight_bytes", c_uint64),
+        ("backpressure_refusals", c_uint64),
     ]
 
 

@@ -308,3 +308,24 @@ def test_close_during_a_wait_abandons_the_ticket(rng, monkeypatch):
     with pytest.raises(ValueError, match="abandoned"):
         ticket.wait()
     assert np.isnan(out).all()
+
+
+def test_the_in_flight_budget_refuses_a_second_batch_until_the_first_is_waited(rng):
+    with Executor(max_in_flight_bytes=1, max_idle_bytes=0) as executor:
+        first, second = random_batch(rng, 2), random_batch(rng, 2)
+        ticket = executor.submit_async(first)
+        with pytest.raises(GpuExecutorError) as caught:
+            executor.submit_async(second)
+        assert caught.value.status is Status.OVER_BUDGET
+        assert "max_in_flight_bytes" in caught.value.message
+        stats = executor.stats()
+        assert stats["backpressure_refusals"] == 1 and stats["in_flight_bytes"] > 0
+        expected = expected_of(first)
+        ticket.wait()
+        check(first, expected)
+        expected = expected_of(second)
+        executor.submit_async(second).wait()
+        check(second, expected)
+        stats = executor.stats()
+        assert stats["in_flight_bytes"] == 0 and stats["idle_bytes"] == 0
+        assert stats["pool_evictions"] > 0
