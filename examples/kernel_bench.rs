@@ -8,6 +8,10 @@
 use std::io::Write;
 use std::time::Instant;
 
+#[path = "common/mod.rs"]
+mod common;
+use common::median;
+
 use gpu_executor::ops::{self, ElemType};
 use gpu_executor::{Config, Executor, KernelId, Stats, Task};
 
@@ -22,11 +26,6 @@ fn random(n: usize, seed: u64) -> Vec<f32> {
             0.5 + (x >> 40) as f32 / (1u64 << 24) as f32
         })
         .collect()
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn op(code: u32) -> KernelId {

@@ -348,6 +348,28 @@ typedef uint32_t gpu_strategy_t;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// Values of `gpu_executor_options_t.staging`.
+enum gpu_staging_t
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Host memory mapped once where the backend allows it, else wgpu's mapped buffers.
+  GPU_STAGING_AUTO = 0,
+  // wgpu's mapped buffers, mapped and unmapped around every batch (the fallback).
+  GPU_STAGING_MAPPED = 1,
+  // Host memory mapped once, or `gpu_executor_create` fails with
+  // `GPU_EXECUTOR_DEVICE_REQUEST_FAILED` where the backend does not allow it.
+  GPU_STAGING_HOST = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum gpu_staging_t gpu_staging_t;
+#else
+typedef uint32_t gpu_staging_t;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // Values of `gpu_adapter_info_t.device_type`.
 enum gpu_device_type_t
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -437,6 +459,13 @@ typedef struct gpu_executor_options_t {
   // calling thread itself. Blocking batches are not limited (each finishes within its
   // call) but count in the stats' `in_flight_bytes`. 0 (default): no budget.
   uint64_t max_in_flight_bytes;
+  // A `gpu_staging_t` value: where the host side of uploads and readbacks lives.
+  // `GPU_STAGING_AUTO` (default): host memory the library maps once, where the backend
+  // allows it (Vulkan), else wgpu's mapped buffers. The environment variable
+  // `GPU_EXECUTOR_STAGING` (`mapped`, `host`) overrides `GPU_STAGING_AUTO`. Appended
+  // after `max_in_flight_bytes`; the earlier, shorter structs are still accepted and get
+  // the default.
+  uint32_t staging;
 } gpu_executor_options_t;
 
 // One task of a batch. Inputs the op does not read must be NULL, and params it does not
@@ -565,6 +594,9 @@ typedef struct gpu_executor_stats_t {
   uint64_t in_flight_bytes;
   // Asynchronous submits refused with `GPU_EXECUTOR_OVER_BUDGET`.
   uint64_t backpressure_refusals;
+  // 1 when slabs stage their data in host memory mapped once, 0 when in wgpu's mapped
+  // buffers (see `gpu_executor_options_t.staging`).
+  uint64_t host_staging;
 } gpu_executor_stats_t;
 
 // Which adapter an executor runs on. Set `struct_size` before calling
@@ -697,7 +729,9 @@ void gpu_executor_destroy(struct gpu_executor_t *exec);
 // - `tasks`: `count` tasks, read during the call only; may be NULL when `count` is 0.
 //   Every task is validated before any GPU work; each task's input arrays are read during
 //   the call and its output written only if the whole batch succeeds (on any error no
-//   output is touched).
+//   output is touched, with one exception: a batch of host data over about a million
+//   elements is copied out part by part as the GPU completes them, and `DEVICE_LOST`
+//   during that leaves the parts already copied out holding their results).
 //
 // Errors: `NULL_POINTER` (exec, tasks with count > 0, a task pointer with length > 0),
 // `UNKNOWN_OP`, `INVALID_ARGUMENT`, `SIZE_OVERFLOW`, `MISALIGNED_POINTER`, `ALIASING`

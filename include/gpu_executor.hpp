@@ -375,6 +375,13 @@ public:
         return *this;
     }
 
+    /// Where the host side of transfers lives (staging; default GPU_STAGING_AUTO: host
+    /// memory mapped once where the backend allows it, else wgpu's mapped buffers).
+    Options &staging(gpu_staging_t staging) noexcept {
+        raw_.staging = static_cast<uint32_t>(staging);
+        return *this;
+    }
+
     const gpu_executor_options_t &raw() const noexcept { return raw_; }
     gpu_executor_options_t &raw() noexcept { return raw_; }
 

@@ -334,7 +334,7 @@ impl Executor {
     /// has been written. Waits for the GPU at most `Config::wait_timeout`.
     pub fn submit(&self, tasks: &mut [Task]) -> Result<()> {
         let inputs: Vec<TaskInputs> = tasks.iter().map(Task::inputs).collect();
-        let pending = self.launch(&inputs)?;
+        let pending = self.launch_with(&inputs, false, true)?;
         let mut outputs: Vec<&mut [u32]> = tasks.iter_mut().map(|t| &mut *t.output).collect();
         self.finish(pending, &mut outputs)
     }
@@ -343,17 +343,26 @@ impl Executor {
     /// without waiting for it. The inputs are no longer needed once this returns; the
     /// results are copied out by [`finish`](Self::finish). On error nothing is submitted.
     pub fn launch(&self, tasks: &[TaskInputs]) -> Result<PendingBatch> {
-        self.launch_with(tasks, false)
+        self.launch_with(tasks, false, false)
     }
 
     /// [`launch`](Self::launch) under the in-flight budget (`Config::max_in_flight_bytes`):
     /// `OverBudget`, with nothing submitted, when this batch's slabs would take the bytes
     /// of the batches launched this way and still in flight past it (unless none is).
     pub fn launch_async(&self, tasks: &[TaskInputs]) -> Result<PendingBatch> {
-        self.launch_with(tasks, true)
+        self.launch_with(tasks, true, false)
     }
 
-    fn launch_with(&self, tasks: &[TaskInputs], budgeted: bool) -> Result<PendingBatch> {
+    /// `blocking`: the caller waits for this batch right away (`submit`), so a large batch
+    /// of host data is submitted in parts whose transfers overlap. Batches launched to run
+    /// asynchronously are submitted whole: batches in flight together overlap instead, and
+    /// parts would only add submits.
+    fn launch_with(
+        &self,
+        tasks: &[TaskInputs],
+        budgeted: bool,
+        blocking: bool,
+    ) -> Result<PendingBatch> {
         self.gpu.check_not_lost()?;
         let kinds = validate(tasks, self.id)?;
         let waves = schedule::waves(tasks)?;
@@ -396,8 +405,8 @@ impl Executor {
                 // Last, so that nothing is written when an earlier step fails.
                 self.write_empty_reductions(tasks);
                 // The baseline stays naive: one submit per batch.
-                let stream =
-                    (self.config.strategy == Strategy::Bucketed).then_some(STREAM_ELEMENTS);
+                let stream = (blocking && self.config.strategy == Strategy::Bucketed)
+                    .then_some(STREAM_ELEMENTS);
                 let submission = pipeline::launch(
                     &self.gpu,
                     &mut staged,
@@ -604,6 +613,11 @@ impl Executor {
             finish_reductions(&pending.reductions, Vec::new(), outputs);
             return Ok(());
         }
+        let streamed =
+            !pending.staged.is_empty() && pending.staged.iter().all(|s| s.part().is_some());
+        if streamed && self.config.wait_timeout.is_none() {
+            return self.land_parts(pending, outputs, delta);
+        }
         let clock = std::time::Instant::now();
         let completed = self.waiter(pending).wait(self.config.wait_timeout);
         delta.wait_ns += pipeline::elapsed_ns(clock);
@@ -613,6 +627,40 @@ impl Executor {
         let segments = output_segments(&pending.staged, outputs);
         let partials =
             pipeline::land(&self.gpu, &pending.staged, segments, &self.copy_pool, delta)?;
+        finish_reductions(&pending.reductions, partials, outputs);
+        Ok(())
+    }
+
+    /// A batch submitted in parts, waited for without a limit: each slab's results are
+    /// copied out as soon as its part completed, while the GPU runs the later parts. Only
+    /// device loss can fail a wait here; the parts copied out before it hold their results.
+    fn land_parts(
+        &self,
+        pending: &PendingBatch,
+        outputs: &mut [&mut [u32]],
+        delta: &mut Stats,
+    ) -> Result<()> {
+        let segments = output_segments(&pending.staged, outputs);
+        let mut partials = Vec::new();
+        for (i, segments) in segments.into_iter().enumerate() {
+            let slab = &pending.staged[i..=i];
+            let (submission, readbacks) = slab[0].part().ok_or_else(|| {
+                Error::new(ErrorKind::Gpu, "a slab of a streamed batch has no part")
+            })?;
+            let clock = std::time::Instant::now();
+            let waiter = Waiter {
+                gpu: Arc::clone(&self.gpu),
+                submission: Some(submission),
+                readbacks,
+            };
+            let completed = waiter.wait(None);
+            delta.wait_ns += pipeline::elapsed_ns(clock);
+            if !completed? {
+                return Err(timed_out(None));
+            }
+            let part = pipeline::land(&self.gpu, slab, vec![segments], &self.copy_pool, delta)?;
+            partials.extend(part);
+        }
         finish_reductions(&pending.reductions, partials, outputs);
         Ok(())
     }

@@ -39,6 +39,9 @@ pub struct Staged {
     /// A reduction slab's finish dispatches, for results that go to buffers.
     pub finish: Vec<FinishDispatch>,
     readback: Option<MapRequest>,
+    /// For a batch submitted in parts: the submission of this slab's part, and a request
+    /// that completes with it (for a slab without a readback request).
+    part: Option<(wgpu::SubmissionIndex, Option<MapRequest>)>,
 }
 
 /// Works out how a slab meets resident buffers: which input ranges come from staging and
@@ -156,6 +159,7 @@ impl Staged {
             io,
             finish: Vec::new(),
             readback: None,
+            part: None,
         }
     }
 
@@ -262,6 +266,14 @@ impl Staged {
     /// The readback's map request, once the slab was submitted.
     pub fn readback(&self) -> Option<MapRequest> {
         self.readback.clone()
+    }
+
+    /// For a batch submitted in parts: what to wait for before this slab's results can be
+    /// copied out (its part's submission and the requests that complete with it).
+    pub fn part(&self) -> Option<(wgpu::SubmissionIndex, Vec<MapRequest>)> {
+        let (submission, done) = self.part.as_ref()?;
+        let requests = self.readback.iter().chain(done).cloned().collect();
+        Some((submission.clone(), requests))
     }
 }
 
@@ -429,10 +441,19 @@ fn launch_streamed(
         for s in slabs.iter() {
             s.encode(&mut encoder, gpu.max_groups_x);
         }
-        last = Some(gpu.queue.submit([encoder.finish()]));
+        let submission = gpu.queue.submit([encoder.finish()]);
         for s in slabs.iter_mut() {
             s.readback = s.slab.request_maps(s.readback_bytes(), &gpu.completion);
         }
+        // Each part can be copied out as soon as it completed, while later parts run.
+        let done = slabs
+            .iter()
+            .any(|s| s.readback.is_none())
+            .then(|| MapRequest::work_done(&gpu.queue, &gpu.completion));
+        for s in slabs.iter_mut() {
+            s.part = Some((submission.clone(), done.clone()));
+        }
+        last = Some(submission);
         stats.submits += 1;
         stats.dispatches += slabs.len() as u64;
         stats.submit_ns += elapsed_ns(clock);

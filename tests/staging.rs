@@ -216,3 +216,69 @@ fn resident_buffers_agree() {
         bits(&[out])
     });
 }
+
+/// Through the C API: the option picks the staging, the stats say which is in use, a bad
+/// value is INVALID_OPTION, and the struct from before the option still works (with the
+/// default).
+#[test]
+fn the_staging_option_through_the_c_api() {
+    use common::c_api::{create, destroy, last_error, stats, submit, task};
+    use gpu_executor::ffi::*;
+    use gpu_executor_status_t as S;
+
+    let staged = |staging: u32| {
+        let mut options = gpu_executor_options_default();
+        options.staging = staging;
+        let exec = create(&options);
+        let used = stats(exec).host_staging;
+        let mut rng = Rng::new(u64::from(staging) + 7);
+        let c = Case::random(&mut rng, 3000);
+        let mut out = poisoned(3000);
+        assert_eq!(
+            submit(exec, &[task(&c.a, &c.b, &mut out)]),
+            S::GPU_EXECUTOR_OK
+        );
+        assert_matches(&out, &c.expected, "a batch on the chosen staging");
+        destroy(exec);
+        used
+    };
+    assert_eq!(
+        gpu_executor_options_default().staging,
+        0,
+        "GPU_STAGING_AUTO"
+    );
+    assert_eq!(staged(gpu_staging_t::GPU_STAGING_AUTO as u32), 1);
+    assert_eq!(staged(gpu_staging_t::GPU_STAGING_MAPPED as u32), 0);
+    assert_eq!(staged(gpu_staging_t::GPU_STAGING_HOST as u32), 1);
+
+    let mut options = gpu_executor_options_default();
+    options.staging = 3;
+    let mut exec = std::ptr::null_mut();
+    let status = unsafe { gpu_executor_create(&options, &mut exec) };
+    assert_eq!(status, S::GPU_EXECUTOR_INVALID_OPTION);
+    assert!(exec.is_null());
+    assert!(last_error().contains("staging 3"), "{}", last_error());
+
+    // A caller compiled before `staging` (a shorter struct; the field's bytes are not
+    // read even if they hold garbage): the default, host memory on lavapipe.
+    let mut options = gpu_executor_options_default();
+    options.struct_size = std::mem::offset_of!(gpu_executor_options_t, staging) as u32;
+    options.staging = 0xDEAD;
+    let exec = create(&options);
+    assert_eq!(stats(exec).host_staging, 1);
+    // And stats read with the struct from before `host_staging`.
+    let mut old = gpu_executor_stats_t {
+        struct_size: std::mem::offset_of!(gpu_executor_stats_t, host_staging) as u32,
+        ..unsafe { std::mem::zeroed() }
+    };
+    old.host_staging = 77;
+    assert_eq!(
+        unsafe { gpu_executor_stats(exec, &mut old) },
+        S::GPU_EXECUTOR_OK
+    );
+    assert_eq!(
+        old.host_staging, 77,
+        "bytes past the caller's struct are not written"
+    );
+    destroy(exec);
+}

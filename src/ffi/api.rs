@@ -159,7 +159,9 @@ pub unsafe extern "C" fn gpu_executor_destroy(exec: *mut gpu_executor_t) {
 /// - `tasks`: `count` tasks, read during the call only; may be NULL when `count` is 0.
 ///   Every task is validated before any GPU work; each task's input arrays are read during
 ///   the call and its output written only if the whole batch succeeds (on any error no
-///   output is touched).
+///   output is touched, with one exception: a batch of host data over about a million
+///   elements is copied out part by part as the GPU completes them, and `DEVICE_LOST`
+///   during that leaves the parts already copied out holding their results).
 ///
 /// Errors: `NULL_POINTER` (exec, tasks with count > 0, a task pointer with length > 0),
 /// `UNKNOWN_OP`, `INVALID_ARGUMENT`, `SIZE_OVERFLOW`, `MISALIGNED_POINTER`, `ALIASING`
@@ -257,13 +259,17 @@ pub unsafe extern "C" fn gpu_executor_stats(
             }
             let size = std::ptr::read_unaligned(out.cast::<u32>()) as usize;
             let current = std::mem::size_of::<gpu_executor_stats_t>();
-            if size != current && size != convert::STATS_SIZE_V3 && size != convert::STATS_SIZE_V4 {
+            let earlier = [
+                convert::STATS_SIZE_V3,
+                convert::STATS_SIZE_V4,
+                convert::STATS_SIZE_V5,
+            ];
+            if size != current && !earlier.contains(&size) {
                 return Err(fail(
                     S::GPU_EXECUTOR_BAD_STRUCT_SIZE,
                     format!(
-                        "stats struct_size is {size}, expected {current} (or {} or {} from an earlier header)",
-                        convert::STATS_SIZE_V3,
-                        convert::STATS_SIZE_V4
+                        "stats struct_size is {size}, expected {current} (or {}, {} or {} from an earlier header)",
+                        earlier[0], earlier[1], earlier[2]
                     ),
                 ));
             }
@@ -416,13 +422,13 @@ unsafe fn read_options(
     if size == current {
         return Ok(*options);
     }
-    if [
+    let earlier = [
         convert::OPTIONS_SIZE_V1,
         convert::OPTIONS_SIZE_V2,
         convert::OPTIONS_SIZE_V3,
-    ]
-    .contains(&size)
-    {
+        convert::OPTIONS_SIZE_V4,
+    ];
+    if earlier.contains(&size) {
         let mut read = convert::default_options();
         // SAFETY: the caller's struct holds `size` readable bytes, a prefix of ours.
         std::ptr::copy_nonoverlapping(
@@ -436,10 +442,8 @@ unsafe fn read_options(
     Err(fail(
         S::GPU_EXECUTOR_BAD_STRUCT_SIZE,
         format!(
-            "options struct_size is {size}, expected {current} (or {}, {} or {} from an earlier header); start from gpu_executor_options_default()",
-            convert::OPTIONS_SIZE_V1,
-            convert::OPTIONS_SIZE_V2,
-            convert::OPTIONS_SIZE_V3
+            "options struct_size is {size}, expected {current} (or {}, {}, {} or {} from an earlier header); start from gpu_executor_options_default()",
+            earlier[0], earlier[1], earlier[2], earlier[3]
         ),
     ))
 }

@@ -4,7 +4,7 @@ use std::ffi::{c_char, c_void};
 
 use super::status::gpu_executor_status_t as S;
 use super::types::*;
-use crate::config::{BackendChoice, Config, PowerChoice, Strategy};
+use crate::config::{BackendChoice, Config, PowerChoice, StagingChoice, Strategy};
 use crate::executor::MIN_CHUNK_ELEMENTS;
 use crate::kernel::{self, KernelId, KernelKind, MAX_INPUTS};
 use crate::ops::ElemType;
@@ -50,6 +50,12 @@ pub const OPTIONS_SIZE_V2: usize = std::mem::offset_of!(gpu_executor_options_t, 
 /// `sizeof(gpu_executor_options_t)` before `max_idle_bytes` and `max_in_flight_bytes`.
 pub const OPTIONS_SIZE_V3: usize = std::mem::offset_of!(gpu_executor_options_t, max_idle_bytes);
 
+/// `sizeof(gpu_executor_options_t)` before `staging`.
+pub const OPTIONS_SIZE_V4: usize = std::mem::offset_of!(gpu_executor_options_t, staging);
+
+/// `sizeof(gpu_executor_stats_t)` before `host_staging`.
+pub const STATS_SIZE_V5: usize = std::mem::offset_of!(gpu_executor_stats_t, host_staging);
+
 pub fn default_options() -> gpu_executor_options_t {
     gpu_executor_options_t {
         struct_size: std::mem::size_of::<gpu_executor_options_t>() as u32,
@@ -64,6 +70,7 @@ pub fn default_options() -> gpu_executor_options_t {
         adapter_index: GPU_ADAPTER_DEFAULT,
         max_idle_bytes: crate::config::DEFAULT_MAX_IDLE_BYTES,
         max_in_flight_bytes: 0,
+        staging: gpu_staging_t::GPU_STAGING_AUTO as u32,
     }
 }
 
@@ -87,6 +94,17 @@ pub fn config_from(options: &gpu_executor_options_t) -> Converted<Config> {
             return reject(
                 S::GPU_EXECUTOR_INVALID_OPTION,
                 format!("strategy {v} is not a gpu_strategy_t"),
+            )
+        }
+    };
+    let staging = match options.staging {
+        0 => StagingChoice::Auto,
+        1 => StagingChoice::Mapped,
+        2 => StagingChoice::Host,
+        v => {
+            return reject(
+                S::GPU_EXECUTOR_INVALID_OPTION,
+                format!("staging {v} is not a gpu_staging_t"),
             )
         }
     };
@@ -117,6 +135,7 @@ pub fn config_from(options: &gpu_executor_options_t) -> Converted<Config> {
         },
         max_idle_bytes: options.max_idle_bytes,
         max_in_flight_bytes: options.max_in_flight_bytes,
+        staging,
         ..Config::default()
     })
 }
@@ -584,6 +603,7 @@ pub fn stats_to_c(executor: &Executor, stats: &Stats) -> gpu_executor_stats_t {
         evicted_bytes: stats.evicted_bytes,
         in_flight_bytes: stats.in_flight_bytes,
         backpressure_refusals: stats.backpressure_refusals,
+        host_staging: u64::from(executor.host_staging()),
     }
 }
 

@@ -275,6 +275,26 @@ pub struct gpu_executor_options_t {
     /// calling thread itself. Blocking batches are not limited (each finishes within its
     /// call) but count in the stats' `in_flight_bytes`. 0 (default): no budget.
     pub max_in_flight_bytes: u64,
+    /// A `gpu_staging_t` value: where the host side of uploads and readbacks lives.
+    /// `GPU_STAGING_AUTO` (default): host memory the library maps once, where the backend
+    /// allows it (Vulkan), else wgpu's mapped buffers. The environment variable
+    /// `GPU_EXECUTOR_STAGING` (`mapped`, `host`) overrides `GPU_STAGING_AUTO`. Appended
+    /// after `max_in_flight_bytes`; the earlier, shorter structs are still accepted and get
+    /// the default.
+    pub staging: u32,
+}
+
+/// Values of `gpu_executor_options_t.staging`.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum gpu_staging_t {
+    /// Host memory mapped once where the backend allows it, else wgpu's mapped buffers.
+    GPU_STAGING_AUTO = 0,
+    /// wgpu's mapped buffers, mapped and unmapped around every batch (the fallback).
+    GPU_STAGING_MAPPED = 1,
+    /// Host memory mapped once, or `gpu_executor_create` fails with
+    /// `GPU_EXECUTOR_DEVICE_REQUEST_FAILED` where the backend does not allow it.
+    GPU_STAGING_HOST = 2,
 }
 
 /// `gpu_executor_options_t.adapter_index`: no particular adapter.
@@ -410,6 +430,9 @@ pub struct gpu_executor_stats_t {
     pub in_flight_bytes: u64,
     /// Asynchronous submits refused with `GPU_EXECUTOR_OVER_BUDGET`.
     pub backpressure_refusals: u64,
+    /// 1 when slabs stage their data in host memory mapped once, 0 when in wgpu's mapped
+    /// buffers (see `gpu_executor_options_t.staging`).
+    pub host_staging: u64,
 }
 
 /// Which adapter an executor runs on. Set `struct_size` before calling

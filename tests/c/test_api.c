@@ -64,6 +64,7 @@ int main(void) {
   CHECK_EQ(options.max_chunk_elements, 0);
   CHECK(options.max_idle_bytes == (uint64_t)512 << 20);
   CHECK(options.max_in_flight_bytes == 0);
+  CHECK_EQ(options.staging, GPU_STAGING_AUTO);
 
   /* No failure yet on this thread: an empty message, never NULL. */
   CHECK(gpu_executor_last_error_message() != NULL);

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import _ffi
 from ._buffers import Buffer
-from ._ffi import Backend, DeviceType, DType, PowerPreference, Status, Strategy
+from ._ffi import Backend, DeviceType, DType, PowerPreference, Staging, Status, Strategy
 from ._optasks import Kernel, Task, _register
 from ._tasks import ArrayTask, Batch
 
@@ -436,7 +436,10 @@ class Executor:
     reuse in idle slabs, the exact-size cache and idle tables together, least recently used
     freed first (``None``: the library default, 512 MiB; 0 keeps nothing).
     ``max_in_flight_bytes``: most slab bytes asynchronous batches may hold in flight; one
-    more raises ``OVER_BUDGET`` with nothing submitted (0: no budget).
+    more raises ``OVER_BUDGET`` with nothing submitted (0: no budget). ``staging``: where
+    the host side of transfers lives: ``"auto"`` (host memory mapped once where the backend
+    allows it, else wgpu's mapped buffers), ``"mapped"`` (wgpu's, the fallback) or
+    ``"host"`` (host memory or an error).
 
     Use as a context manager, or call :meth:`close`. Safe to share between threads.
     """
@@ -455,6 +458,7 @@ class Executor:
         adapter_index: Optional[int] = None,
         max_idle_bytes: Optional[int] = None,
         max_in_flight_bytes: int = 0,
+        staging: Union[str, int] = "auto",
     ) -> None:
         self._handle: Optional[_ffi.ExecutorHandle] = None
         # Calls in progress: close() waits for them to return before destroying the handle.
@@ -482,6 +486,7 @@ class Executor:
             # Idle slabs, exact-size entries and tables together; default 512 MiB.
             options.max_idle_bytes = _unsigned(max_idle_bytes, "max_idle_bytes", 64)
         options.max_in_flight_bytes = _unsigned(max_in_flight_bytes, "max_in_flight_bytes", 64)
+        options.staging = _option(Staging, staging, "staging")
         handle = _ffi.ExecutorHandle()
         _check(lib, lib.gpu_executor_create(ctypes.byref(options), ctypes.byref(handle)))
         self._handle = handle

@@ -176,6 +176,14 @@ class Strategy(enum.IntEnum):
     BUCKETED = 1
 
 
+class Staging(enum.IntEnum):
+    """``gpu_staging_t`` (``GPU_STAGING_<NAME>``)."""
+
+    AUTO = 0
+    MAPPED = 1
+    HOST = 2
+
+
 class DeviceType(enum.IntEnum):
     """``gpu_device_type_t`` (``GPU_DEVICE_<NAME>``)."""
 
@@ -203,6 +211,7 @@ class gpu_executor_options_t(Structure):
         ("adapter_index", c_uint32),
         ("max_idle_bytes", c_uint64),
         ("max_in_flight_bytes", c_uint64),
+        ("staging", c_uint32),
     ]
 
 
@@ -263,6 +272,7 @@ class gpu_executor_stats_t(Structure):
         ("evicted_bytes", c_uint64),
         ("in_flight_bytes", c_uint64),
         ("backpressure_refusals", c_uint64),
+        ("host_staging", c_uint64),
     ]
 
 
