@@ -13,6 +13,7 @@
  */
 #define _POSIX_C_SOURCE 199309L
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,9 +65,13 @@ static int check(const workload_t *w, int slot, size_t set) {
   return bad;
 }
 
+/* The counters, from a library built with this header or an earlier one (whose stats end
+ * before the idle-memory counters): the phase counters are in both. */
 static int stats_of(gpu_executor_t *exec, gpu_executor_stats_t *s) {
   memset(s, 0, sizeof *s);
   s->struct_size = sizeof *s;
+  if (gpu_executor_stats(exec, s) == GPU_EXECUTOR_OK) return 0;
+  s->struct_size = (uint32_t)offsetof(gpu_executor_stats_t, idle_bytes);
   return gpu_executor_stats(exec, s) == GPU_EXECUTOR_OK ? 0 : 2;
 }
 

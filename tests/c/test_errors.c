@@ -195,7 +195,7 @@ static void test_out_struct_errors(void) {
   size_t count;
 
   memset(&stats, 0xAB, sizeof stats);
-  stats.struct_size = (uint32_t)sizeof stats - 8;
+  stats.struct_size = (uint32_t)sizeof stats - 4; /* no version of the struct has this size */
   CHECK_STATUS(gpu_executor_stats(exec, &stats), GPU_EXECUTOR_BAD_STRUCT_SIZE);
   CHECK(stats.batches == 0xABABABABABABABABull); /* untouched */
   stats.struct_size = 0;
