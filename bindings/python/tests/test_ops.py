@@ -401,7 +401,8 @@ def test_reductions_against_float64(executor, rng):
     cases.append(("SUM", grid.ravel(), grid.ravel(), ops.sum(grid)))
     before = executor.stats()["submits"]
     executor.submit([task for *_, task in cases])
-    assert executor.stats()["submits"] == before + 1
+    # 6.1M elements of host data: submitted in parts of at least a million elements.
+    assert 2 <= executor.stats()["submits"] - before <= 7
     identities = {"SUM": 0.0, "DOT": 0.0, "NORM2": 0.0, "REDUCE_MIN": np.inf, "REDUCE_MAX": -np.inf, "MEAN": np.nan}
     for name, a, b, task in cases:
         got = float(task.out.reshape(()))
