@@ -18,6 +18,8 @@ use crate::task::TaskInputs;
 /// Output bytes per copy unit: big enough to amortise a view and a hand-over to a copy
 /// thread, small enough that one slab's copies spread over many threads.
 const UNIT_BYTES: u64 = 1 << 18;
+/// Output bytes up to which a slab is copied on the calling thread in one unit.
+const SERIAL_BYTES: u64 = 1 << 20;
 
 /// Where copies run: the calling thread, or a pool of worker threads.
 pub struct CopyPool(Option<rayon::ThreadPool>);
@@ -63,9 +65,14 @@ fn split_ranges(used: u64, parts: usize) -> Vec<Range<u64>> {
         .collect()
 }
 
-/// A slab's copy units.
+/// A slab's copy units: one for a slab of at most `SERIAL_BYTES` of output (handing
+/// small copies to other threads costs more than it saves), else units of `UNIT_BYTES`.
 fn unit_ranges(used: u64) -> Vec<Range<u64>> {
-    split_ranges(used, (used * 4).div_ceil(UNIT_BYTES) as usize)
+    let bytes = used * 4;
+    if bytes <= SERIAL_BYTES {
+        return split_ranges(used, 1);
+    }
+    split_ranges(used, bytes.div_ceil(UNIT_BYTES) as usize)
 }
 
 /// Copies every piece's inputs into the slabs' upload staging. The caller has checked the
@@ -181,8 +188,10 @@ mod tests {
     #[test]
     fn units_are_about_a_quarter_mebibyte() {
         assert_eq!(unit_ranges(100), vec![0..100]);
-        assert_eq!(unit_ranges(1 << 18).len(), 4);
+        // Up to 1 MiB of output (256Ki elements): one unit, on the calling thread.
+        assert_eq!(unit_ranges(1 << 18), vec![0..1 << 18]);
         assert_eq!(unit_ranges((1 << 18) + 4).len(), 5);
+        assert_eq!(unit_ranges(1 << 20).len(), 16);
     }
 
     #[test]
