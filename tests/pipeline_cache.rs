@@ -355,3 +355,25 @@ fn two_processes_sharing_a_directory_never_see_a_torn_file() {
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn new_compilations_are_saved_without_waiting_for_destroy() {
+    let dir = fresh_dir("debounce");
+    let exec = create_with(&dir);
+    run_batch(exec, 7);
+    // The saver thread writes the file shortly (`SAVE_DEBOUNCE`) after the compilations;
+    // wait for it, however long that takes: nothing is asserted about time.
+    while stats(exec).pipeline_cache_saves == 0 {
+        std::thread::sleep(pipeline_cache::SAVE_DEBOUNCE / 5);
+    }
+    assert_eq!(cache_files(&dir).len(), 1);
+    assert!(stats(exec).pipeline_cache_saved_bytes > 0);
+    destroy(exec);
+    let exec = create_with(&dir);
+    assert_eq!(
+        stats(exec).pipeline_cache_state,
+        P::GPU_PIPELINE_CACHE_LOADED as u32
+    );
+    destroy(exec);
+    let _ = std::fs::remove_dir_all(&dir);
+}
