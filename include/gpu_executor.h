@@ -370,6 +370,34 @@ typedef uint32_t gpu_staging_t;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// Values of `gpu_executor_stats_t.pipeline_cache_state`.
+enum gpu_pipeline_cache_state_t
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // No `pipeline_cache_dir` in the options.
+  GPU_PIPELINE_CACHE_OFF = 0,
+  // A directory was given, but this backend or device has no pipeline caches.
+  GPU_PIPELINE_CACHE_UNSUPPORTED = 1,
+  // No usable file for this adapter, driver and version yet (or it could not be read):
+  // started empty; the file is written after the first compilations.
+  GPU_PIPELINE_CACHE_EMPTY = 2,
+  // Started from the file (`pipeline_cache_loaded_bytes` of pipeline data).
+  GPU_PIPELINE_CACHE_LOADED = 3,
+  // A file was there but failed a check (truncated, corrupt, made for another adapter,
+  // driver or library version): ignored with a warning, started empty; the next save
+  // replaces it.
+  GPU_PIPELINE_CACHE_REJECTED = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum gpu_pipeline_cache_state_t gpu_pipeline_cache_state_t;
+#else
+typedef uint32_t gpu_pipeline_cache_state_t;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // Values of `gpu_adapter_info_t.device_type`.
 enum gpu_device_type_t
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -466,6 +494,17 @@ typedef struct gpu_executor_options_t {
   // after `max_in_flight_bytes`; the earlier, shorter structs are still accepted and get
   // the default.
   uint32_t staging;
+  // Directory of the persistent pipeline cache: a NUL-terminated path, read (and copied)
+  // during `gpu_executor_create` only; created if missing. NULL (default) or "": off.
+  // Where the backend has pipeline caches (Vulkan), the executor starts from the file
+  // there made for its adapter, driver and library version, compiles every pipeline
+  // through it, and writes it back shortly after new compilations and on destroy
+  // (atomically: processes may share the directory). A file that is truncated, corrupt
+  // or another adapter's, driver's or version's is ignored with a warning. Elsewhere
+  // the option is accepted and the stats' `pipeline_cache_state` is
+  // `GPU_PIPELINE_CACHE_UNSUPPORTED`. Appended after `staging`; the earlier,
+  // shorter structs are still accepted (the cache is then off).
+  const char *pipeline_cache_dir;
 } gpu_executor_options_t;
 
 // One task of a batch. Inputs the op does not read must be NULL, and params it does not
@@ -597,6 +636,25 @@ typedef struct gpu_executor_stats_t {
   // 1 when slabs stage their data in host memory mapped once, 0 when in wgpu's mapped
   // buffers (see `gpu_executor_options_t.staging`).
   uint64_t host_staging;
+  // A `gpu_pipeline_cache_state_t` value: the persistent pipeline cache's state. (This
+  // and the fields below were appended with the pipeline cache and background
+  // compilation; a caller compiled against the earlier, shorter struct gets the fields
+  // it knows.)
+  uint32_t pipeline_cache_state;
+  // Asynchronous warm-ups (`gpu_executor_warmup_async`) queued and not finished now.
+  uint32_t pending_warmups;
+  // Bytes of pipeline data the executor started from (0 unless
+  // `GPU_PIPELINE_CACHE_LOADED`).
+  uint64_t pipeline_cache_loaded_bytes;
+  // Pipeline cache files written (an unchanged cache is not rewritten).
+  uint64_t pipeline_cache_saves;
+  // Size in bytes of the last pipeline cache file written (0 before the first).
+  uint64_t pipeline_cache_saved_bytes;
+  // Pipeline lookups that waited for another thread's compilation of the same pipeline
+  // (the pipeline is compiled once; lookups of other pipelines never wait for it).
+  uint64_t compile_waits;
+  // Asynchronous warm-ups finished (successfully or not).
+  uint64_t async_warmups_completed;
 } gpu_executor_stats_t;
 
 // Which adapter an executor runs on. Set `struct_size` before calling
@@ -691,7 +749,8 @@ extern "C" {
 // Returns the default options: any backend, default power preference, no particular
 // adapter (`GPU_ADAPTER_DEFAULT`), `GPU_STRATEGY_BUCKETED`, exact-size cache on with 16
 // entries, chunking at device limits, no wait limit, 512 MiB of idle memory kept for
-// reuse, no in-flight budget. `struct_size` is set. Pure function; thread-safe.
+// reuse, no in-flight budget, no pipeline cache directory. `struct_size` is set. Pure
+// function; thread-safe.
 struct gpu_executor_options_t gpu_executor_options_default(void);
 
 // Creates an executor: picks an adapter (honouring `WGPU_BACKEND`, `WGPU_ADAPTER_NAME`,
@@ -783,6 +842,43 @@ gpu_executor_status_t gpu_executor_warmup(struct gpu_executor_t *exec,
                                           const struct gpu_task_t *tasks,
                                           size_t count,
                                           uint64_t *compiled);
+
+// `gpu_executor_warmup` on the executor's warm-up thread: checks the tasks now, queues
+// the compilations and returns at once. The thread (one per executor, started on first
+// use) compiles queued warm-ups in order; batches run meanwhile, and one that needs a
+// pipeline being compiled waits for that compilation only (never compiling it twice),
+// while batches needing other pipelines do not wait at all. Know when it is done with
+// `gpu_executor_warmup_wait`, or from the stats' `pending_warmups` (0) and
+// `async_warmups_completed`. Destroying the executor lets queued warm-ups finish first.
+// Under `GPU_STRATEGY_BASELINE`, or with `count` 0, nothing is queued.
+//
+// Only `op`, `flags`, `length` and a matmul's `params` are read, during the call only.
+// Errors (returned here, nothing queued): `NULL_POINTER` (exec, tasks with count > 0),
+// `UNKNOWN_OP`, `INVALID_ARGUMENT`, `DEVICE_LOST`, `POISONED`; errors met while
+// compiling are reported by `gpu_executor_warmup_wait`. Thread-safe.
+//
+// # Safety
+// `tasks` must be NULL or readable for `count` tasks; `exec` must come from
+// `gpu_executor_create` and not be destroyed yet.
+gpu_executor_status_t gpu_executor_warmup_async(struct gpu_executor_t *exec,
+                                                const struct gpu_task_t *tasks,
+                                                size_t count);
+
+// Waits until every warm-up queued with `gpu_executor_warmup_async` on this executor has
+// finished, at most `timeout_ns` nanoseconds (`UINT64_MAX`: no limit; 0: just check).
+//
+// Returns `OK` when none is pending; `compiled` (may be NULL) then receives the number of
+// pipelines they compiled since the last call that returned `OK`. `NOT_READY` (timeout 0)
+// or `TIMED_OUT`: some are still compiling; nothing is written. If a queued warm-up failed,
+// its error (`GPU_ERROR`, `OUT_OF_MEMORY`, `DEVICE_LOST`, ...) is returned once, by the
+// first call after all finished. Other errors: `NULL_POINTER`, `POISONED`. Thread-safe.
+//
+// # Safety
+// `compiled` must be NULL or writable; `exec` must come from `gpu_executor_create` and
+// not be destroyed yet.
+gpu_executor_status_t gpu_executor_warmup_wait(struct gpu_executor_t *exec,
+                                               uint64_t timeout_ns,
+                                               uint64_t *compiled);
 
 // Gives back the memory the executor keeps for reuse but nothing uses now: idle slabs,
 // the exact-size cache, idle block tables, and the memory of destroyed buffers (a shared

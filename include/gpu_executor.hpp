@@ -382,6 +382,14 @@ public:
         return *this;
     }
 
+    /// Directory of the persistent pipeline cache (pipeline_cache_dir; nullptr or "", the
+    /// default: off). The string is read by the constructor of Executor only, so it must
+    /// live until then.
+    Options &pipeline_cache_dir(const char *dir) noexcept {
+        raw_.pipeline_cache_dir = dir;
+        return *this;
+    }
+
     const gpu_executor_options_t &raw() const noexcept { return raw_; }
     gpu_executor_options_t &raw() noexcept { return raw_; }
 

@@ -3,10 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::error::Result;
-use crate::kernel::{Kernel, KernelFactory, KernelId};
-use crate::log::{log, Level};
-use crate::stats::Stats;
+use crate::kernel::{Kernel, KernelId};
 
 /// Smallest bucket: every task of up to this many elements shares it.
 pub const MIN_BUCKET: u64 = 16_384;
@@ -21,7 +18,7 @@ pub fn size_bucket(n: u64) -> u64 {
 }
 
 /// Lazily created pipelines, one per (kernel, bucket), shared by `Arc`. A hit never
-/// compiles.
+/// compiles; [`crate::compiler`] fills it.
 #[derive(Default)]
 pub struct BucketCache {
     kernels: BTreeMap<(KernelId, u64), Arc<Kernel>>,
@@ -30,45 +27,24 @@ pub struct BucketCache {
 }
 
 impl BucketCache {
-    /// The pipeline of `id` for `bucket`, created on first use.
-    pub fn get_or_create(
-        &mut self,
-        id: KernelId,
-        bucket: u64,
-        factory: &KernelFactory,
-        stats: &mut Stats,
-    ) -> Result<Arc<Kernel>> {
-        if let Some(kernel) = self.kernels.get(&(id, bucket)) {
-            stats.bucket_cache_hits += 1;
-            return Ok(Arc::clone(kernel));
-        }
-        stats.bucket_cache_misses += 1;
-        log!(
-            Level::Debug,
-            "compiling the pipeline of op {} ({}) for bucket {bucket}",
-            id.code,
-            id.ty.name()
-        );
-        let kernel = Arc::new(factory.create(id, bucket, stats)?);
-        self.kernels.insert((id, bucket), Arc::clone(&kernel));
-        Ok(kernel)
+    /// The cached pipeline of `id` for `bucket`, if any. (Misses are compiled outside this
+    /// cache's lock: see [`crate::compiler`].)
+    pub fn get(&self, id: KernelId, bucket: u64) -> Option<Arc<Kernel>> {
+        self.kernels.get(&(id, bucket)).cloned()
     }
 
-    /// The direct kernel of `id`, created on first use; counted as a lookup of its own.
-    pub fn get_or_create_direct(
-        &mut self,
-        id: KernelId,
-        factory: &KernelFactory,
-        stats: &mut Stats,
-    ) -> Result<Arc<Kernel>> {
-        if let Some(kernel) = self.direct.get(&id) {
-            stats.bucket_cache_hits += 1;
-            return Ok(Arc::clone(kernel));
-        }
-        stats.bucket_cache_misses += 1;
-        let kernel = Arc::new(factory.create_direct(id, stats)?);
-        self.direct.insert(id, Arc::clone(&kernel));
-        Ok(kernel)
+    pub fn insert(&mut self, id: KernelId, bucket: u64, kernel: Arc<Kernel>) {
+        self.kernels.insert((id, bucket), kernel);
+    }
+
+    /// The cached direct kernel of `id` (element-wise ops on resident buffers: one per op,
+    /// any size), if any.
+    pub fn get_direct(&self, id: KernelId) -> Option<Arc<Kernel>> {
+        self.direct.get(&id).cloned()
+    }
+
+    pub fn insert_direct(&mut self, id: KernelId, kernel: Arc<Kernel>) {
+        self.direct.insert(id, kernel);
     }
 
     /// Sizes of the buckets with at least one cached pipeline, ascending.

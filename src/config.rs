@@ -75,6 +75,11 @@ pub struct Config {
     pub max_in_flight_bytes: u64,
     /// Where slabs' staging memory comes from.
     pub staging: StagingChoice,
+    /// Directory of the persistent pipeline cache (see `pipeline_cache`); `None`: off.
+    pub pipeline_cache_dir: Option<std::path::PathBuf>,
+    /// Test hook: `false` opens the device as if the adapter had no pipeline caches
+    /// (`Features::PIPELINE_CACHE`), so the "unsupported" path runs on Vulkan too.
+    pub pipeline_cache_feature: bool,
 }
 
 /// `Config::max_idle_bytes` by default: a fixed figure, since wgpu does not say how much
@@ -98,6 +103,8 @@ impl Default for Config {
             max_idle_bytes: DEFAULT_MAX_IDLE_BYTES,
             max_in_flight_bytes: 0,
             staging: StagingChoice::Auto,
+            pipeline_cache_dir: None,
+            pipeline_cache_feature: true,
         }
     }
 }

@@ -26,6 +26,9 @@ pub struct Gpu {
     /// Where slabs' staging lives: host memory mapped once, or (`None`) wgpu's mapped
     /// buffers.
     pub host_memory: Option<HostMemory>,
+    /// Whether the device was opened with `Features::PIPELINE_CACHE` (asked for only when
+    /// the options name a cache directory and the adapter has it).
+    pub pipeline_cache: bool,
 }
 
 fn backends_for(choice: BackendChoice) -> wgpu::Backends {
@@ -161,9 +164,17 @@ impl Gpu {
         let info = adapter.get_info();
         // The adapter's real limits: wgpu's defaults would cap bindings at 128 MiB.
         let limits = adapter.limits();
+        let pipeline_cache = config.pipeline_cache_dir.is_some()
+            && config.pipeline_cache_feature
+            && adapter.features().contains(wgpu::Features::PIPELINE_CACHE);
+        let required_features = if pipeline_cache {
+            wgpu::Features::PIPELINE_CACHE
+        } else {
+            wgpu::Features::empty()
+        };
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("gpu_executor"),
-            required_features: wgpu::Features::empty(),
+            required_features,
             required_limits: limits.clone(),
             experimental_features: wgpu::ExperimentalFeatures::disabled(),
             memory_hints: wgpu::MemoryHints::Performance,
@@ -226,6 +237,7 @@ impl Gpu {
         };
         Ok(Self {
             host_memory,
+            pipeline_cache,
             completion: Completion::new(device.clone()),
             device,
             queue,

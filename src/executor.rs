@@ -18,20 +18,22 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use crate::arena::ResidentMemory;
-use crate::bucket::BucketCache;
+use crate::async_warmup::AsyncWarmup;
 use crate::budget::{Held, InFlight};
 use crate::buffer::{BufferTable, Region, ResidentBuffer};
+use crate::compiler::{CompileHold, Compiler, Key};
 use crate::config::{Config, Strategy};
 use crate::copy::{CopyPool, Segment};
 use crate::device::Gpu;
 use crate::direct::{self, DirectDispatch, DirectTable};
 use crate::error::{Error, ErrorKind, Result};
 use crate::idle::IdleMemory;
-use crate::kernel::{Kernel, KernelFactory, KernelId, KernelKind, SlabShape};
+use crate::kernel::{Kernel, KernelId, KernelKind, SlabShape};
 use crate::log::{log, Level};
 use crate::ops::{ElemType, ReductionOp};
 use crate::pending::{PendingBatch, SlabSource, Waiter};
 use crate::pipeline::{self, Staged};
+use crate::pipeline_cache::DiskCache;
 use crate::plan::{plan_bucketed_among, plan_single, plan_single_item, PlanItem, Whole};
 use crate::recording::Recording;
 use crate::reduce_finish::{self, FinishDispatch};
@@ -61,13 +63,15 @@ pub struct Executor {
     chunk: u64,
     /// Threads that copy data between caller memory and staging.
     copy_pool: CopyPool,
-    kernels: KernelFactory,
-    buckets: Mutex<BucketCache>,
+    /// The bucket cache, compilations in progress, the persistent pipeline cache.
+    compiler: Arc<Compiler>,
+    /// Asynchronous warm-ups and their worker.
+    warmups: AsyncWarmup,
     /// Idle slabs, exact-size entries and block tables, under `Config::max_idle_bytes`.
     idle: Mutex<IdleMemory>,
     /// Slab bytes of the batches in flight.
     in_flight: Arc<InFlight>,
-    stats: Mutex<Stats>,
+    stats: Arc<Mutex<Stats>>,
     /// Op codes of the kernels registered here.
     registered: Mutex<Vec<u32>>,
     /// Resident buffers and the memory they come from.
@@ -79,6 +83,12 @@ pub struct Executor {
 
 impl Drop for Executor {
     fn drop(&mut self) {
+        // Queued warm-ups finish first, so that the last save of the pipeline cache has
+        // their pipelines.
+        self.warmups.shutdown();
+        if let Some(disk) = &self.compiler.disk {
+            disk.finish();
+        }
         user_kernel::unregister_all(self.id);
     }
 }
@@ -186,9 +196,13 @@ fn validate(tasks: &[TaskInputs], owner: u64) -> Result<Vec<KernelKind>> {
 
 impl Executor {
     pub fn new(config: Config) -> Result<Self> {
-        let gpu = Gpu::open(&config)?;
+        let gpu = Arc::new(Gpu::open(&config)?);
         let chunk = chunk_limit(&gpu.limits, config.max_chunk_elements)?;
-        let kernels = KernelFactory::new(&gpu.device);
+        let disk = config
+            .pipeline_cache_dir
+            .as_deref()
+            .map(|dir| DiskCache::open(&gpu.device, &gpu.info, dir, gpu.pipeline_cache));
+        let compiler = Arc::new(Compiler::new(Arc::clone(&gpu), disk));
         let memory = ResidentMemory::new(&gpu.device, &gpu.limits);
         let idle = IdleMemory::new(config.max_idle_bytes, config.exact_size_cache_capacity);
         let copy_pool = CopyPool::new(match config.copy_threads {
@@ -200,15 +214,15 @@ impl Executor {
         let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Self {
             id,
-            gpu: Arc::new(gpu),
+            gpu,
             config,
             chunk,
             copy_pool,
-            kernels,
-            buckets: Mutex::default(),
+            compiler,
+            warmups: AsyncWarmup::default(),
             idle: Mutex::new(idle),
             in_flight: Arc::default(),
-            stats: Mutex::default(),
+            stats: Arc::default(),
             registered: Mutex::default(),
             buffers: Mutex::new(BufferTable::new(id)),
             memory,
@@ -239,7 +253,15 @@ impl Executor {
     /// after a panic poisoned a lock, so this never fails.)
     pub fn stats(&self) -> Stats {
         let mut stats = read(&self.stats).clone();
-        stats.cached_buckets = read(&self.buckets).len() as u64;
+        stats.cached_buckets = read(&self.compiler.cache).len() as u64;
+        stats.compile_waits = self.compiler.waits();
+        stats.pending_warmups = self.warmups.pending();
+        if let Some(disk) = &self.compiler.disk {
+            stats.pipeline_cache = disk.state();
+            stats.pipeline_cache_loaded_bytes = disk.loaded_bytes();
+            stats.pipeline_cache_saves = disk.saves();
+            stats.pipeline_cache_saved_bytes = disk.saved_bytes();
+        }
         let idle = read(&self.idle);
         stats.exact_cache_entries = idle.exact.len() as u64;
         stats.exact_cache_bytes = idle.exact.bytes();
@@ -257,7 +279,7 @@ impl Executor {
 
     /// Sizes of the buckets whose pipelines are cached, ascending.
     pub fn bucket_sizes(&self) -> Vec<u64> {
-        read(&self.buckets).bucket_sizes()
+        read(&self.compiler.cache).bucket_sizes()
     }
 
     /// The seed's three diagnostic lines, then one on resident buffers when any were
@@ -301,11 +323,36 @@ impl Executor {
                 "[gpu] User kernels: {} registered: [{}]; {} pipelines cached in all",
                 registered.len(),
                 codes.join(", "),
-                read(&self.buckets).pipelines()
+                read(&self.compiler.cache).pipelines()
             ));
         }
         lines.extend(memory_line);
+        lines.extend(self.pipeline_cache_line(&stats));
         lines
+    }
+
+    /// The persistent pipeline cache's line, when the options name a cache directory.
+    fn pipeline_cache_line(&self, stats: &Stats) -> Option<String> {
+        use crate::pipeline_cache::CacheState;
+        let disk = self.compiler.disk.as_ref()?;
+        let Some(path) = disk.path() else {
+            return Some(format!(
+                "[gpu] Pipeline cache: unsupported by this backend or device ({} not used)",
+                disk.dir().display()
+            ));
+        };
+        let state = match stats.pipeline_cache {
+            CacheState::Loaded => "loaded",
+            CacheState::Rejected => "file rejected, started empty",
+            _ => "started empty",
+        };
+        Some(format!(
+            "[gpu] Pipeline cache: {state} ({} bytes) from {}; {} saves (last {} bytes)",
+            stats.pipeline_cache_loaded_bytes,
+            path.display(),
+            stats.pipeline_cache_saves,
+            stats.pipeline_cache_saved_bytes
+        ))
     }
 
     /// The idle-memory line, once the cap or the in-flight budget has mattered (something
@@ -482,7 +529,7 @@ impl Executor {
             };
             let op = tasks[first.task].op;
             for group in reduce_finish::groups(&s.block_tasks, tasks) {
-                let kernel = lock(&self.buckets)?.get_or_create_direct(op, &self.kernels, delta)?;
+                let kernel = self.compiler.kernel(Key::Direct(op), delta)?;
                 let table = self.take_table(reduce_finish::table_bytes(&group), None, delta)?;
                 s.finish.push(FinishDispatch::new(
                     &self.gpu.device,
@@ -527,8 +574,7 @@ impl Executor {
         }
         let mut dispatches = Vec::new();
         for group in direct::group(tasks, waves, direct) {
-            let kernel =
-                lock(&self.buckets)?.get_or_create_direct(group.op, &self.kernels, delta)?;
+            let kernel = self.compiler.kernel(Key::Direct(group.op), delta)?;
             let bytes = direct::table_bytes(&group, tasks);
             let table = self.take_table(bytes, Some(&group.bind), delta)?;
             dispatches.push(DirectDispatch::new(
@@ -968,8 +1014,61 @@ impl Executor {
     /// compiled (0 when all were cached). Under the baseline strategy nothing is cached, so
     /// nothing is compiled.
     pub fn warmup(&self, items: &[WarmupItem]) -> Result<u64> {
+        let kinds = self.warmup_kinds(items)?;
+        if self.config.strategy == Strategy::Baseline {
+            return Ok(0);
+        }
+        let mut delta = Stats::default();
+        let result = self.compiler.warm(items, &kinds, &mut delta);
+        lock(&self.stats)?.absorb(&delta);
+        match result {
+            Ok(()) => Ok(delta.pipelines_created),
+            Err(error) => {
+                self.forget_gpu_state(&error);
+                Err(error)
+            }
+        }
+    }
+
+    /// [`Executor::warmup`] on a worker thread: checks `items` now (errors are returned
+    /// here), queues their compilations and returns at once. Batches run meanwhile; one
+    /// that needs a pipeline being compiled waits for that compilation only. See
+    /// [`Executor::wait_warmups`] and the stats' `pending_warmups`.
+    pub fn warmup_async(&self, items: &[WarmupItem]) -> Result<()> {
+        let kinds = self.warmup_kinds(items)?;
+        if self.config.strategy == Strategy::Baseline || items.is_empty() {
+            return Ok(());
+        }
+        self.warmups
+            .submit(&self.compiler, &self.stats, items.to_vec(), kinds)
+    }
+
+    /// Waits up to `timeout` (`None`: no limit) for every asynchronous warm-up queued so
+    /// far. `Ok(Some(n))`: none is pending, and they compiled `n` pipelines since the last
+    /// `Ok(Some(_))`; `Ok(None)`: some still were when the time was up; `Err`: the first
+    /// error one of them met since the last call that reported one.
+    pub fn wait_warmups(&self, timeout: Option<Duration>) -> Result<Option<u64>> {
+        self.warmups.wait(timeout)
+    }
+
+    /// Test hook: holds every pipeline compilation of this executor at its start until the
+    /// returned guard is dropped (see [`CompileHold`]).
+    pub fn hold_compiles(&self) -> CompileHold {
+        self.compiler.hold()
+    }
+
+    /// Writes the persistent pipeline cache now if it changed (it is also written shortly
+    /// after new compilations and on destroy). No-op without a cache directory.
+    pub fn save_pipeline_cache(&self) {
+        if let Some(disk) = &self.compiler.disk {
+            disk.save_now();
+        }
+    }
+
+    /// Checks warm-up items: each op known, of this executor, at a type it has.
+    fn warmup_kinds(&self, items: &[WarmupItem]) -> Result<Vec<KernelKind>> {
         self.gpu.check_not_lost()?;
-        let kinds: Vec<KernelKind> = items
+        items
             .iter()
             .enumerate()
             .map(|(i, item)| {
@@ -988,44 +1087,7 @@ impl Executor {
                     _ => Ok(kind),
                 }
             })
-            .collect::<Result<_>>()?;
-        if self.config.strategy == Strategy::Baseline {
-            return Ok(0);
-        }
-        let mut delta = Stats::default();
-        let capture = self.gpu.capture_errors();
-        let compiled = (|| -> Result<()> {
-            for (item, kind) in items.iter().zip(&kinds) {
-                let class = match kind {
-                    KernelKind::Matmul => {
-                        let (m, n) = item.matmul.unwrap_or((1, 1));
-                        crate::ops::matmul_class(m, n)
-                    }
-                    KernelKind::User(info) if !info.elementwise => 0,
-                    _ => crate::bucket::size_bucket(item.len as u64),
-                };
-                self.kernel_for(item.op, class, &mut delta)?;
-                let writes_buffers =
-                    matches!(kind, KernelKind::Elementwise(_) | KernelKind::Reduction(_));
-                if item.resident && writes_buffers {
-                    lock(&self.buckets)?.get_or_create_direct(
-                        item.op,
-                        &self.kernels,
-                        &mut delta,
-                    )?;
-                }
-            }
-            Ok(())
-        })();
-        let captured = capture.finish(&self.gpu);
-        lock(&self.stats)?.absorb(&delta);
-        match (compiled, captured) {
-            (Ok(()), Ok(())) => Ok(delta.pipelines_created),
-            (_, Err(error)) | (Err(error), Ok(())) => {
-                self.forget_gpu_state(&error);
-                Err(error)
-            }
-        }
+            .collect()
     }
 
     /// Gives back the memory kept for reuse that nothing uses now: idle slabs, the
@@ -1183,13 +1245,13 @@ impl Executor {
 
     /// The cached pipeline of `id` for `bucket`, compiled on first use.
     fn kernel_for(&self, id: KernelId, bucket: u64, delta: &mut Stats) -> Result<Arc<Kernel>> {
-        lock(&self.buckets)?.get_or_create(id, bucket, &self.kernels, delta)
+        self.compiler.kernel(Key::Bucketed(id, bucket), delta)
     }
 
     fn new_slab(&self, shape: SlabShape, capacity: u64, delta: &mut Stats) -> Result<Slab> {
         Slab::new(
             &self.gpu.device,
-            &self.kernels.shared_layout(shape),
+            &self.compiler.factory.shared_layout(shape),
             shape,
             capacity,
             self.gpu.host_memory.as_ref(),
@@ -1289,7 +1351,11 @@ impl Executor {
             let Some(first) = plans.first() else {
                 continue;
             };
-            let kernel = Arc::new(self.kernels.create_uncached(task.op, first.bucket, delta)?);
+            let kernel = Arc::new(self.compiler.factory.create_uncached(
+                task.op,
+                first.bucket,
+                delta,
+            )?);
             for plan in plans {
                 // The baseline is naive wgpu code: wgpu's mapped staging.
                 let slab = Slab::new(
@@ -1364,9 +1430,7 @@ impl Executor {
             error.kind,
             ErrorKind::Gpu | ErrorKind::OutOfMemory | ErrorKind::DeviceLost
         ) {
-            if let Ok(mut buckets) = lock(&self.buckets) {
-                buckets.clear();
-            }
+            self.compiler.forget();
             let evicted = lock(&self.idle).map(|mut idle| idle.take_all());
             drop(evicted);
             self.memory.clear();

@@ -7,7 +7,8 @@
 //! writes it at memory speed, the GPU's copy engine pulls it by DMA, and it stays mapped for
 //! the buffer's whole life, so a batch makes no map request at all.
 //!
-//! This is the core's only `unsafe` outside `src/ffi/`. Its invariants:
+//! This is the core's `unsafe` outside `src/ffi/` (with `pipeline_cache.rs`'s one call).
+//! Its invariants:
 //!
 //! - **Lifetime.** The `VkBuffer` and its `VkDeviceMemory` are handed to wgpu
 //!   (`Buffer::from_raw_managed`), which destroys both when the last use of the

@@ -380,6 +380,8 @@ pub fn workgroup_size_for_bucket(bucket: u64) -> u32 {
 /// share.
 pub struct KernelFactory {
     device: wgpu::Device,
+    /// The persistent pipeline cache every pipeline is compiled with, where there is one.
+    cache: Option<wgpu::PipelineCache>,
     shared_layouts: Vec<(SlabShape, Arc<wgpu::BindGroupLayout>)>,
     /// Layouts of the direct kernels, by arity - 1.
     direct_layouts: Vec<Arc<wgpu::BindGroupLayout>>,
@@ -388,7 +390,7 @@ pub struct KernelFactory {
 }
 
 impl KernelFactory {
-    pub fn new(device: &wgpu::Device) -> Self {
+    pub fn new(device: &wgpu::Device, cache: Option<wgpu::PipelineCache>) -> Self {
         let shapes = (1..=MAX_INPUTS)
             .map(|arity| SlabShape {
                 arity,
@@ -400,6 +402,7 @@ impl KernelFactory {
             }));
         Self {
             device: device.clone(),
+            cache,
             shared_layouts: shapes
                 .map(|shape| (shape, Arc::new(create_bind_group_layout(device, shape))))
                 .collect(),
@@ -432,6 +435,7 @@ impl KernelFactory {
                 let label = format!("{} finish", op.name);
                 let pipeline = compile(
                     &self.device,
+                    self.cache.as_ref(),
                     &layout,
                     &label,
                     finish_source(op),
@@ -455,6 +459,7 @@ impl KernelFactory {
         let label = format!("{} {} direct", op.name, id.ty.name());
         let pipeline = compile(
             &self.device,
+            self.cache.as_ref(),
             &layout,
             &label,
             source,
@@ -484,13 +489,13 @@ impl KernelFactory {
     /// Compiles the pipeline of `id` for `bucket` on the shared layout.
     pub fn create(&self, id: KernelId, bucket: u64, stats: &mut Stats) -> Result<Kernel> {
         let layout = self.shared_layout(id.kind()?.shape());
-        create_kernel(&self.device, layout, id, bucket, stats)
+        create_kernel(&self.device, self.cache.as_ref(), layout, id, bucket, stats)
     }
 
     /// Compiles a pipeline with a layout of its own: what uncached code does per task.
     pub fn create_uncached(&self, id: KernelId, bucket: u64, stats: &mut Stats) -> Result<Kernel> {
         let layout = Arc::new(create_bind_group_layout(&self.device, id.kind()?.shape()));
-        create_kernel(&self.device, layout, id, bucket, stats)
+        create_kernel(&self.device, self.cache.as_ref(), layout, id, bucket, stats)
     }
 }
 
@@ -565,6 +570,7 @@ fn create_bind_group_layout(device: &wgpu::Device, shape: SlabShape) -> wgpu::Bi
 
 fn create_kernel(
     device: &wgpu::Device,
+    cache: Option<&wgpu::PipelineCache>,
     bind_group_layout: Arc<wgpu::BindGroupLayout>,
     id: KernelId,
     bucket: u64,
@@ -619,6 +625,7 @@ fn create_kernel(
     };
     let pipeline = compile(
         device,
+        cache,
         &bind_group_layout,
         &label,
         source,
@@ -633,9 +640,11 @@ fn create_kernel(
     })
 }
 
-/// Compiles `source`'s `entry` on `layout` with override `constants`.
+/// Compiles `source`'s `entry` on `layout` with override `constants`, through `cache`
+/// when there is one.
 fn compile(
     device: &wgpu::Device,
+    cache: Option<&wgpu::PipelineCache>,
     layout: &wgpu::BindGroupLayout,
     label: &str,
     source: String,
@@ -660,6 +669,6 @@ fn compile(
             constants,
             zero_initialize_workgroup_memory: false,
         },
-        cache: None,
+        cache,
     })
 }

@@ -10,9 +10,11 @@ pub mod ffi;
 
 // The safe core.
 pub mod arena; // GPU memory for resident buffers
+pub mod async_warmup; // warm-up on a worker thread
 pub mod bucket; // size buckets and the per-bucket pipeline cache
 pub mod budget; // bytes in flight and the asynchronous batches' budget
 pub mod buffer; // resident buffers and their handles
+pub mod compiler; // one compile per pipeline, outside the cache's lock
 pub mod completion; // waiting for submissions, with or without a deadline
 pub mod config; // options of an executor
 pub mod copy; // host copies on the copy-thread pool
@@ -21,13 +23,14 @@ pub mod direct; // element-wise tasks straight on resident buffers
 pub mod error; // error kinds
 pub mod exact_cache; // persistent slabs per exact length (single-task batches)
 pub mod executor; // submit / launch / finish: the batch's way through
-pub mod host_memory; // staging in host memory, mapped once (Vulkan; the core's only unsafe)
+pub mod host_memory; // staging in host memory, mapped once (Vulkan; unsafe: raw Vulkan)
 pub mod idle; // idle slabs, cache entries and tables under one byte cap
 pub mod kernel; // WGSL kernels and their pipelines
 pub mod log; // log messages and their sink
 pub mod ops; // the kernel table: built-in ops, their arity and WGSL
 pub mod pending; // a launched batch and its waiter
 pub mod pipeline; // upload, submit, wait, download
+pub mod pipeline_cache; // the persistent pipeline cache (Vulkan; unsafe: its data's origin)
 pub mod plan; // tasks → slabs (group by bucket, then exact size; chunking)
 pub mod pool; // idle slabs by size class
 pub mod recording; // batches planned once, submitted many times

@@ -53,6 +53,20 @@ pub struct Stats {
     pub exact_cache_bytes: u64,
     pub table_bytes: u64,
     pub in_flight_bytes: u64,
+    /// Lookups that waited for another thread's compilation of the same pipeline (now).
+    pub compile_waits: u64,
+    /// Asynchronous warm-ups finished.
+    pub async_warmups_completed: u64,
+    /// Asynchronous warm-ups queued and not finished (now).
+    pub pending_warmups: u64,
+    /// The persistent pipeline cache's state (now).
+    pub pipeline_cache: crate::pipeline_cache::CacheState,
+    /// Bytes of pipeline data loaded from the cache file at creation.
+    pub pipeline_cache_loaded_bytes: u64,
+    /// Cache files written.
+    pub pipeline_cache_saves: u64,
+    /// Size of the last cache file written.
+    pub pipeline_cache_saved_bytes: u64,
 }
 
 impl Stats {
@@ -98,7 +112,15 @@ impl Stats {
             exact_cache_bytes: _,
             table_bytes: _,
             in_flight_bytes: _,
+            compile_waits: _,
+            async_warmups_completed,
+            pending_warmups: _,
+            pipeline_cache: _,
+            pipeline_cache_loaded_bytes: _,
+            pipeline_cache_saves: _,
+            pipeline_cache_saved_bytes: _,
         } = delta;
+        self.async_warmups_completed += async_warmups_completed;
         self.batches += batches;
         self.tasks += tasks;
         self.elements += elements;

@@ -768,6 +768,7 @@ impl Session<'_, '_> {
                     max_idle_bytes: 512 << 20,
                     max_in_flight_bytes: 0,
                     staging: 0,
+                    pipeline_cache_dir: ptr::null(),
                 };
                 if o != want {
                     finding(format!("gpu_executor_options_default() is {o:?}"));

@@ -69,7 +69,8 @@ pub(super) fn status_of(result: Result<(), S>) -> S {
 /// Returns the default options: any backend, default power preference, no particular
 /// adapter (`GPU_ADAPTER_DEFAULT`), `GPU_STRATEGY_BUCKETED`, exact-size cache on with 16
 /// entries, chunking at device limits, no wait limit, 512 MiB of idle memory kept for
-/// reuse, no in-flight budget. `struct_size` is set. Pure function; thread-safe.
+/// reuse, no in-flight budget, no pipeline cache directory. `struct_size` is set. Pure
+/// function; thread-safe.
 #[no_mangle]
 pub extern "C" fn gpu_executor_options_default() -> gpu_executor_options_t {
     ffi_boundary!(convert::default_options(), {
@@ -116,10 +117,12 @@ pub unsafe extern "C" fn gpu_executor_create(
                 Err(status) => return status,
             }
         };
-        let config = match convert::config_from(&options) {
+        let mut config = match convert::config_from(&options) {
             Ok(config) => config,
             Err(r) => return rejected(r),
         };
+        // SAFETY: the options' contract: NULL or a NUL-terminated string.
+        config.pipeline_cache_dir = convert::pipeline_cache_dir(options.pipeline_cache_dir);
         match Executor::new(config) {
             Ok(executor) => {
                 let handle = Box::new(gpu_executor_t {
@@ -237,6 +240,22 @@ unsafe fn task_slice<'a>(tasks: *const gpu_task_t, count: usize) -> Result<&'a [
     }
 }
 
+/// What warm-up needs of `count` tasks.
+///
+/// # Safety
+/// `tasks` must be NULL or readable for `count` tasks.
+unsafe fn warmup_items(
+    tasks: *const gpu_task_t,
+    count: usize,
+) -> Result<Vec<crate::executor::WarmupItem>, S> {
+    task_slice(tasks, count)?
+        .iter()
+        .enumerate()
+        .map(|(i, t)| convert::warmup_item(i, t))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(rejected)
+}
+
 /// Copies the executor's counters into `*out`.
 ///
 /// `out->struct_size` must be set to `sizeof(gpu_executor_stats_t)` by the caller; `*out`
@@ -263,13 +282,14 @@ pub unsafe extern "C" fn gpu_executor_stats(
                 convert::STATS_SIZE_V3,
                 convert::STATS_SIZE_V4,
                 convert::STATS_SIZE_V5,
+                convert::STATS_SIZE_V6,
             ];
             if size != current && !earlier.contains(&size) {
                 return Err(fail(
                     S::GPU_EXECUTOR_BAD_STRUCT_SIZE,
                     format!(
-                        "stats struct_size is {size}, expected {current} (or {}, {} or {} from an earlier header)",
-                        earlier[0], earlier[1], earlier[2]
+                        "stats struct_size is {size}, expected {current} (or {:?} from an earlier header)",
+                        earlier
                     ),
                 ));
             }
@@ -314,17 +334,89 @@ pub unsafe extern "C" fn gpu_executor_warmup(
     ffi_boundary!(handle exec, {
         last_error::clear();
         status_of(with_handle(exec, "gpu_executor_warmup", |handle| {
-            let items = task_slice(tasks, count)?
-                .iter()
-                .enumerate()
-                .map(|(i, t)| convert::warmup_item(i, t))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(rejected)?;
+            let items = warmup_items(tasks, count)?;
             let n = handle.executor.warmup(&items).map_err(fail_with)?;
             if let Some(compiled) = compiled.as_mut() {
                 *compiled = n;
             }
             Ok(())
+        }))
+    })
+}
+
+/// `gpu_executor_warmup` on the executor's warm-up thread: checks the tasks now, queues
+/// the compilations and returns at once. The thread (one per executor, started on first
+/// use) compiles queued warm-ups in order; batches run meanwhile, and one that needs a
+/// pipeline being compiled waits for that compilation only (never compiling it twice),
+/// while batches needing other pipelines do not wait at all. Know when it is done with
+/// `gpu_executor_warmup_wait`, or from the stats' `pending_warmups` (0) and
+/// `async_warmups_completed`. Destroying the executor lets queued warm-ups finish first.
+/// Under `GPU_STRATEGY_BASELINE`, or with `count` 0, nothing is queued.
+///
+/// Only `op`, `flags`, `length` and a matmul's `params` are read, during the call only.
+/// Errors (returned here, nothing queued): `NULL_POINTER` (exec, tasks with count > 0),
+/// `UNKNOWN_OP`, `INVALID_ARGUMENT`, `DEVICE_LOST`, `POISONED`; errors met while
+/// compiling are reported by `gpu_executor_warmup_wait`. Thread-safe.
+///
+/// # Safety
+/// `tasks` must be NULL or readable for `count` tasks; `exec` must come from
+/// `gpu_executor_create` and not be destroyed yet.
+#[no_mangle]
+pub unsafe extern "C" fn gpu_executor_warmup_async(
+    exec: *mut gpu_executor_t,
+    tasks: *const gpu_task_t,
+    count: usize,
+) -> gpu_executor_status_t {
+    ffi_boundary!(handle exec, {
+        last_error::clear();
+        status_of(with_handle(exec, "gpu_executor_warmup_async", |handle| {
+            let items = warmup_items(tasks, count)?;
+            handle.executor.warmup_async(&items).map_err(fail_with)
+        }))
+    })
+}
+
+/// Waits until every warm-up queued with `gpu_executor_warmup_async` on this executor has
+/// finished, at most `timeout_ns` nanoseconds (`UINT64_MAX`: no limit; 0: just check).
+///
+/// Returns `OK` when none is pending; `compiled` (may be NULL) then receives the number of
+/// pipelines they compiled since the last call that returned `OK`. `NOT_READY` (timeout 0)
+/// or `TIMED_OUT`: some are still compiling; nothing is written. If a queued warm-up failed,
+/// its error (`GPU_ERROR`, `OUT_OF_MEMORY`, `DEVICE_LOST`, ...) is returned once, by the
+/// first call after all finished. Other errors: `NULL_POINTER`, `POISONED`. Thread-safe.
+///
+/// # Safety
+/// `compiled` must be NULL or writable; `exec` must come from `gpu_executor_create` and
+/// not be destroyed yet.
+#[no_mangle]
+pub unsafe extern "C" fn gpu_executor_warmup_wait(
+    exec: *mut gpu_executor_t,
+    timeout_ns: u64,
+    compiled: *mut u64,
+) -> gpu_executor_status_t {
+    ffi_boundary!(handle exec, {
+        last_error::clear();
+        status_of(with_handle(exec, "gpu_executor_warmup_wait", |handle| {
+            let timeout = match timeout_ns {
+                u64::MAX => None,
+                ns => Some(std::time::Duration::from_nanos(ns)),
+            };
+            match handle.executor.wait_warmups(timeout).map_err(fail_with)? {
+                Some(n) => {
+                    if let Some(compiled) = compiled.as_mut() {
+                        *compiled = n;
+                    }
+                    Ok(())
+                }
+                None if timeout_ns == 0 => Err(fail(
+                    S::GPU_EXECUTOR_NOT_READY,
+                    "asynchronous warm-ups are still compiling",
+                )),
+                None => Err(fail(
+                    S::GPU_EXECUTOR_TIMED_OUT,
+                    format!("asynchronous warm-ups still compiling after {timeout_ns} ns"),
+                )),
+            }
         }))
     })
 }
@@ -427,6 +519,7 @@ unsafe fn read_options(
         convert::OPTIONS_SIZE_V2,
         convert::OPTIONS_SIZE_V3,
         convert::OPTIONS_SIZE_V4,
+        convert::OPTIONS_SIZE_V5,
     ];
     if earlier.contains(&size) {
         let mut read = convert::default_options();
@@ -442,8 +535,7 @@ unsafe fn read_options(
     Err(fail(
         S::GPU_EXECUTOR_BAD_STRUCT_SIZE,
         format!(
-            "options struct_size is {size}, expected {current} (or {}, {}, {} or {} from an earlier header); start from gpu_executor_options_default()",
-            earlier[0], earlier[1], earlier[2], earlier[3]
+            "options struct_size is {size}, expected {current} (or {earlier:?} from an earlier header); start from gpu_executor_options_default()"
         ),
     ))
 }

@@ -56,6 +56,12 @@ pub const OPTIONS_SIZE_V4: usize = std::mem::offset_of!(gpu_executor_options_t, 
 /// `sizeof(gpu_executor_stats_t)` before `host_staging`.
 pub const STATS_SIZE_V5: usize = std::mem::offset_of!(gpu_executor_stats_t, host_staging);
 
+/// `sizeof(gpu_executor_options_t)` before `pipeline_cache_dir`.
+pub const OPTIONS_SIZE_V5: usize = std::mem::offset_of!(gpu_executor_options_t, pipeline_cache_dir);
+
+/// `sizeof(gpu_executor_stats_t)` before the pipeline-cache and compilation counters.
+pub const STATS_SIZE_V6: usize = std::mem::offset_of!(gpu_executor_stats_t, pipeline_cache_state);
+
 pub fn default_options() -> gpu_executor_options_t {
     gpu_executor_options_t {
         struct_size: std::mem::size_of::<gpu_executor_options_t>() as u32,
@@ -71,7 +77,42 @@ pub fn default_options() -> gpu_executor_options_t {
         max_idle_bytes: crate::config::DEFAULT_MAX_IDLE_BYTES,
         max_in_flight_bytes: 0,
         staging: gpu_staging_t::GPU_STAGING_AUTO as u32,
+        pipeline_cache_dir: std::ptr::null(),
     }
+}
+
+/// The options' pipeline cache directory: NULL or "" is none.
+///
+/// # Safety
+/// `dir` must be NULL or point to a NUL-terminated string readable during the call.
+pub unsafe fn pipeline_cache_dir(dir: *const c_char) -> Option<std::path::PathBuf> {
+    if dir.is_null() {
+        return None;
+    }
+    let bytes = std::ffi::CStr::from_ptr(dir).to_bytes();
+    if bytes.is_empty() {
+        return None;
+    }
+    #[cfg(unix)]
+    let path = {
+        use std::os::unix::ffi::OsStrExt;
+        std::path::PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
+    };
+    #[cfg(not(unix))]
+    let path = std::path::PathBuf::from(String::from_utf8_lossy(bytes).into_owned());
+    Some(path)
+}
+
+/// The C value of a pipeline cache state.
+fn cache_state_to_c(state: crate::pipeline_cache::CacheState) -> u32 {
+    use crate::pipeline_cache::CacheState as C;
+    (match state {
+        C::Off => gpu_pipeline_cache_state_t::GPU_PIPELINE_CACHE_OFF,
+        C::Unsupported => gpu_pipeline_cache_state_t::GPU_PIPELINE_CACHE_UNSUPPORTED,
+        C::Empty => gpu_pipeline_cache_state_t::GPU_PIPELINE_CACHE_EMPTY,
+        C::Loaded => gpu_pipeline_cache_state_t::GPU_PIPELINE_CACHE_LOADED,
+        C::Rejected => gpu_pipeline_cache_state_t::GPU_PIPELINE_CACHE_REJECTED,
+    }) as u32
 }
 
 pub fn config_from(options: &gpu_executor_options_t) -> Converted<Config> {
@@ -604,6 +645,13 @@ pub fn stats_to_c(executor: &Executor, stats: &Stats) -> gpu_executor_stats_t {
         in_flight_bytes: stats.in_flight_bytes,
         backpressure_refusals: stats.backpressure_refusals,
         host_staging: u64::from(executor.host_staging()),
+        pipeline_cache_state: cache_state_to_c(stats.pipeline_cache),
+        pending_warmups: stats.pending_warmups.min(u64::from(u32::MAX)) as u32,
+        pipeline_cache_loaded_bytes: stats.pipeline_cache_loaded_bytes,
+        pipeline_cache_saves: stats.pipeline_cache_saves,
+        pipeline_cache_saved_bytes: stats.pipeline_cache_saved_bytes,
+        compile_waits: stats.compile_waits,
+        async_warmups_completed: stats.async_warmups_completed,
     }
 }
 

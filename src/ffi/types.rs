@@ -282,6 +282,17 @@ pub struct gpu_executor_options_t {
     /// after `max_in_flight_bytes`; the earlier, shorter structs are still accepted and get
     /// the default.
     pub staging: u32,
+    /// Directory of the persistent pipeline cache: a NUL-terminated path, read (and copied)
+    /// during `gpu_executor_create` only; created if missing. NULL (default) or "": off.
+    /// Where the backend has pipeline caches (Vulkan), the executor starts from the file
+    /// there made for its adapter, driver and library version, compiles every pipeline
+    /// through it, and writes it back shortly after new compilations and on destroy
+    /// (atomically: processes may share the directory). A file that is truncated, corrupt
+    /// or another adapter's, driver's or version's is ignored with a warning. Elsewhere
+    /// the option is accepted and the stats' `pipeline_cache_state` is
+    /// `GPU_PIPELINE_CACHE_UNSUPPORTED`. Appended after `staging`; the earlier,
+    /// shorter structs are still accepted (the cache is then off).
+    pub pipeline_cache_dir: *const c_char,
 }
 
 /// Values of `gpu_executor_options_t.staging`.
@@ -295,6 +306,25 @@ pub enum gpu_staging_t {
     /// Host memory mapped once, or `gpu_executor_create` fails with
     /// `GPU_EXECUTOR_DEVICE_REQUEST_FAILED` where the backend does not allow it.
     GPU_STAGING_HOST = 2,
+}
+
+/// Values of `gpu_executor_stats_t.pipeline_cache_state`.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum gpu_pipeline_cache_state_t {
+    /// No `pipeline_cache_dir` in the options.
+    GPU_PIPELINE_CACHE_OFF = 0,
+    /// A directory was given, but this backend or device has no pipeline caches.
+    GPU_PIPELINE_CACHE_UNSUPPORTED = 1,
+    /// No usable file for this adapter, driver and version yet (or it could not be read):
+    /// started empty; the file is written after the first compilations.
+    GPU_PIPELINE_CACHE_EMPTY = 2,
+    /// Started from the file (`pipeline_cache_loaded_bytes` of pipeline data).
+    GPU_PIPELINE_CACHE_LOADED = 3,
+    /// A file was there but failed a check (truncated, corrupt, made for another adapter,
+    /// driver or library version): ignored with a warning, started empty; the next save
+    /// replaces it.
+    GPU_PIPELINE_CACHE_REJECTED = 4,
 }
 
 /// `gpu_executor_options_t.adapter_index`: no particular adapter.
@@ -433,6 +463,25 @@ pub struct gpu_executor_stats_t {
     /// 1 when slabs stage their data in host memory mapped once, 0 when in wgpu's mapped
     /// buffers (see `gpu_executor_options_t.staging`).
     pub host_staging: u64,
+    /// A `gpu_pipeline_cache_state_t` value: the persistent pipeline cache's state. (This
+    /// and the fields below were appended with the pipeline cache and background
+    /// compilation; a caller compiled against the earlier, shorter struct gets the fields
+    /// it knows.)
+    pub pipeline_cache_state: u32,
+    /// Asynchronous warm-ups (`gpu_executor_warmup_async`) queued and not finished now.
+    pub pending_warmups: u32,
+    /// Bytes of pipeline data the executor started from (0 unless
+    /// `GPU_PIPELINE_CACHE_LOADED`).
+    pub pipeline_cache_loaded_bytes: u64,
+    /// Pipeline cache files written (an unchanged cache is not rewritten).
+    pub pipeline_cache_saves: u64,
+    /// Size in bytes of the last pipeline cache file written (0 before the first).
+    pub pipeline_cache_saved_bytes: u64,
+    /// Pipeline lookups that waited for another thread's compilation of the same pipeline
+    /// (the pipeline is compiled once; lookups of other pipelines never wait for it).
+    pub compile_waits: u64,
+    /// Asynchronous warm-ups finished (successfully or not).
+    pub async_warmups_completed: u64,
 }
 
 /// Which adapter an executor runs on. Set `struct_size` before calling

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import enum
 import math
+import os
 import sys
 import threading
 import time
@@ -440,6 +441,9 @@ class Executor:
     the host side of transfers lives: ``"auto"`` (host memory mapped once where the backend
     allows it, else wgpu's mapped buffers), ``"mapped"`` (wgpu's, the fallback) or
     ``"host"`` (host memory or an error).
+    ``pipeline_cache_dir``: a directory for the persistent pipeline cache (``None``: off);
+    where the backend has pipeline caches (Vulkan) compiled pipelines are kept there across
+    processes, elsewhere the stats' ``pipeline_cache_state`` says unsupported (1).
 
     Use as a context manager, or call :meth:`close`. Safe to share between threads.
     """
@@ -459,6 +463,7 @@ class Executor:
         max_idle_bytes: Optional[int] = None,
         max_in_flight_bytes: int = 0,
         staging: Union[str, int] = "auto",
+        pipeline_cache_dir: Optional[Union[str, "os.PathLike[str]"]] = None,
     ) -> None:
         self._handle: Optional[_ffi.ExecutorHandle] = None
         # Calls in progress: close() waits for them to return before destroying the handle.
@@ -487,6 +492,9 @@ class Executor:
             options.max_idle_bytes = _unsigned(max_idle_bytes, "max_idle_bytes", 64)
         options.max_in_flight_bytes = _unsigned(max_in_flight_bytes, "max_in_flight_bytes", 64)
         options.staging = _option(Staging, staging, "staging")
+        # Read during gpu_executor_create only; `cache_dir` keeps the bytes alive until then.
+        cache_dir = None if pipeline_cache_dir is None else os.fsencode(pipeline_cache_dir)
+        options.pipeline_cache_dir = cache_dir
         handle = _ffi.ExecutorHandle()
         _check(lib, lib.gpu_executor_create(ctypes.byref(options), ctypes.byref(handle)))
         self._handle = handle

@@ -212,6 +212,7 @@ class gpu_executor_options_t(Structure):
         ("max_idle_bytes", c_uint64),
         ("max_in_flight_bytes", c_uint64),
         ("staging", c_uint32),
+        ("pipeline_cache_dir", c_char_p),
     ]
 
 
@@ -273,6 +274,13 @@ class gpu_executor_stats_t(Structure):
         ("in_flight_bytes", c_uint64),
         ("backpressure_refusals", c_uint64),
         ("host_staging", c_uint64),
+        ("pipeline_cache_state", c_uint32),
+        ("pending_warmups", c_uint32),
+        ("pipeline_cache_loaded_bytes", c_uint64),
+        ("pipeline_cache_saves", c_uint64),
+        ("pipeline_cache_saved_bytes", c_uint64),
+        ("compile_waits", c_uint64),
+        ("async_warmups_completed", c_uint64),
     ]
 
 
@@ -424,6 +432,11 @@ _PROTOTYPES = {
         c_int32,
         [ExecutorHandle, POINTER(gpu_task_t), c_size_t, POINTER(c_uint64)],
     ),
+    "gpu_executor_warmup_async": (
+        c_int32,
+        [ExecutorHandle, POINTER(gpu_task_t), c_size_t],
+    ),
+    "gpu_executor_warmup_wait": (c_int32, [ExecutorHandle, c_uint64, POINTER(c_uint64)]),
     "gpu_executor_enumerate_adapters": (
         c_int32,
         [c_uint32, POINTER(gpu_adapter_info_t), c_size_t, POINTER(c_size_t)],

@@ -400,3 +400,19 @@ def test_threads_share_one_executor(executor):
         t.join()
     assert not failures
     assert executor.stats()["batches"] == 20
+
+
+def test_pipeline_cache_dir_is_written_and_reused(tmp_path, rng):
+    a = rng.random(1000, dtype=np.float32)
+    b = rng.random(1000, dtype=np.float32)
+    with Executor(pipeline_cache_dir=tmp_path) as exe:
+        assert exe.stats()["pipeline_cache_state"] == 2  # GPU_PIPELINE_CACHE_EMPTY
+        np.testing.assert_array_equal(exe.add(a, b), a + b)
+    assert len(list(tmp_path.glob("*.pipelinecache"))) == 1
+    with Executor(pipeline_cache_dir=str(tmp_path)) as exe:
+        stats = exe.stats()
+        assert stats["pipeline_cache_state"] == 3  # GPU_PIPELINE_CACHE_LOADED
+        assert stats["pipeline_cache_loaded_bytes"] > 0
+        np.testing.assert_array_equal(exe.add(a, b), a + b)
+    with Executor() as exe:
+        assert exe.stats()["pipeline_cache_state"] == 0  # GPU_PIPELINE_CACHE_OFF
