@@ -75,6 +75,12 @@ pub struct Config {
     pub max_in_flight_bytes: u64,
     /// Where slabs' staging memory comes from.
     pub staging: StagingChoice,
+    /// The smallest size bucket (elements): a power of two from 64 to the chunk limit.
+    pub min_bucket_elements: u64,
+    /// Each bucket is this many times the one below: 2 to 16.
+    pub bucket_growth: u32,
+    /// Adapt the buckets to the workload (see `adapt.rs`).
+    pub adaptive_buckets: bool,
 }
 
 /// `Config::max_idle_bytes` by default: a fixed figure, since wgpu does not say how much
@@ -98,6 +104,9 @@ impl Default for Config {
             max_idle_bytes: DEFAULT_MAX_IDLE_BYTES,
             max_in_flight_bytes: 0,
             staging: StagingChoice::Auto,
+            min_bucket_elements: crate::bucket::DEFAULT_MIN_BUCKET,
+            bucket_growth: crate::bucket::DEFAULT_BUCKET_GROWTH,
+            adaptive_buckets: false,
         }
     }
 }

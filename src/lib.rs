@@ -9,6 +9,7 @@
 pub mod ffi;
 
 // The safe core.
+pub mod adapt; // adaptive buckets: padding waste and pipeline thrash change the ladder
 pub mod arena; // GPU memory for resident buffers
 pub mod bucket; // size buckets and the per-bucket pipeline cache
 pub mod budget; // bytes in flight and the asynchronous batches' budget

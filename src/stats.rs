@@ -53,6 +53,12 @@ pub struct Stats {
     pub exact_cache_bytes: u64,
     pub table_bytes: u64,
     pub in_flight_bytes: u64,
+    /// Adaptive buckets (see `adapt.rs`): bytes of pooled slabs' GPU arrays that no task
+    /// element filled ((class − used) × 4 × arrays, summed over slabs taken), slab classes
+    /// refined, and steps the pipeline buckets coarsened.
+    pub padding_bytes: u64,
+    pub bucket_refinements: u64,
+    pub bucket_coarsenings: u64,
 }
 
 impl Stats {
@@ -98,6 +104,9 @@ impl Stats {
             exact_cache_bytes: _,
             table_bytes: _,
             in_flight_bytes: _,
+            padding_bytes,
+            bucket_refinements,
+            bucket_coarsenings,
         } = delta;
         self.batches += batches;
         self.tasks += tasks;
@@ -128,6 +137,9 @@ impl Stats {
         self.table_evictions += table_evictions;
         self.evicted_bytes += evicted_bytes;
         self.backpressure_refusals += backpressure_refusals;
+        self.padding_bytes += padding_bytes;
+        self.bucket_refinements += bucket_refinements;
+        self.bucket_coarsenings += bucket_coarsenings;
     }
 
     /// Bytes held in idle memory: the pool, the exact-size cache and idle tables.

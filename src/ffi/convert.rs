@@ -41,6 +41,12 @@ pub const STATS_SIZE_V3: usize = std::mem::offset_of!(gpu_executor_stats_t, resi
 /// `sizeof(gpu_executor_stats_t)` before the idle-memory counters.
 pub const STATS_SIZE_V4: usize = std::mem::offset_of!(gpu_executor_stats_t, idle_bytes);
 
+/// `sizeof(gpu_executor_stats_t)` before the adaptive-bucket counters.
+pub const STATS_SIZE_V5: usize = std::mem::offset_of!(gpu_executor_stats_t, padding_bytes);
+
+/// `sizeof(gpu_adapter_info_t)` before `device_local_bytes`.
+pub const ADAPTER_INFO_SIZE_V1: usize = std::mem::offset_of!(gpu_adapter_info_t, driver_info) + 256;
+
 /// `sizeof(gpu_executor_options_t)` in version 0.1, before `wait_timeout_ns`.
 pub const OPTIONS_SIZE_V1: usize = std::mem::offset_of!(gpu_executor_options_t, wait_timeout_ns);
 
@@ -49,6 +55,10 @@ pub const OPTIONS_SIZE_V2: usize = std::mem::offset_of!(gpu_executor_options_t, 
 
 /// `sizeof(gpu_executor_options_t)` before `max_idle_bytes` and `max_in_flight_bytes`.
 pub const OPTIONS_SIZE_V3: usize = std::mem::offset_of!(gpu_executor_options_t, max_idle_bytes);
+
+/// `sizeof(gpu_executor_options_t)` before the bucket options.
+pub const OPTIONS_SIZE_V4: usize =
+    std::mem::offset_of!(gpu_executor_options_t, min_bucket_elements);
 
 pub fn default_options() -> gpu_executor_options_t {
     gpu_executor_options_t {
@@ -64,6 +74,9 @@ pub fn default_options() -> gpu_executor_options_t {
         adapter_index: GPU_ADAPTER_DEFAULT,
         max_idle_bytes: crate::config::DEFAULT_MAX_IDLE_BYTES,
         max_in_flight_bytes: 0,
+        min_bucket_elements: crate::bucket::DEFAULT_MIN_BUCKET,
+        bucket_growth: crate::bucket::DEFAULT_BUCKET_GROWTH,
+        adaptive_buckets: 0,
     }
 }
 
@@ -117,6 +130,9 @@ pub fn config_from(options: &gpu_executor_options_t) -> Converted<Config> {
         },
         max_idle_bytes: options.max_idle_bytes,
         max_in_flight_bytes: options.max_in_flight_bytes,
+        min_bucket_elements: options.min_bucket_elements,
+        bucket_growth: options.bucket_growth,
+        adaptive_buckets: options.adaptive_buckets != 0,
         ..Config::default()
     })
 }
@@ -584,6 +600,9 @@ pub fn stats_to_c(executor: &Executor, stats: &Stats) -> gpu_executor_stats_t {
         evicted_bytes: stats.evicted_bytes,
         in_flight_bytes: stats.in_flight_bytes,
         backpressure_refusals: stats.backpressure_refusals,
+        padding_bytes: stats.padding_bytes,
+        bucket_refinements: stats.bucket_refinements,
+        bucket_coarsenings: stats.bucket_coarsenings,
     }
 }
 
@@ -614,7 +633,8 @@ pub fn backend_choice(backend: u32) -> Converted<BackendChoice> {
     })
 }
 
-pub fn adapter_info_to_c(info: &wgpu::AdapterInfo) -> gpu_adapter_info_t {
+/// The C description of an adapter; `device_local_bytes` 0 when unknown.
+pub fn adapter_info_to_c(info: &wgpu::AdapterInfo, device_local_bytes: u64) -> gpu_adapter_info_t {
     let mut out = gpu_adapter_info_t {
         struct_size: std::mem::size_of::<gpu_adapter_info_t>() as u32,
         backend: match info.backend {
@@ -636,6 +656,7 @@ pub fn adapter_info_to_c(info: &wgpu::AdapterInfo) -> gpu_adapter_info_t {
         name: [0; 256],
         driver: [0; 256],
         driver_info: [0; 256],
+        device_local_bytes,
     };
     fill_c_string(&mut out.name, &info.name);
     fill_c_string(&mut out.driver, &info.driver);
