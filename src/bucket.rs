@@ -14,6 +14,8 @@ pub const DEFAULT_MIN_BUCKET: u64 = 16_384;
 pub const DEFAULT_BUCKET_GROWTH: u32 = 2;
 /// Smallest minimum bucket accepted from the options.
 pub const MIN_BUCKET_FLOOR: u64 = 64;
+/// Largest minimum bucket accepted from the options: the largest chunk ever planned.
+pub const MAX_MIN_BUCKET: u64 = 1 << 30;
 /// Largest growth factor accepted from the options.
 pub const MAX_BUCKET_GROWTH: u32 = 16;
 /// Most coarsening steps: pipeline buckets on every 2nd, 4th or 8th rung of the ladder.
@@ -52,14 +54,15 @@ impl Default for Buckets {
 }
 
 impl Buckets {
-    /// The ladder from `min` by `growth`, checked: `min` a power of two from 64 up to
-    /// `chunk` (the elements one slab holds), `growth` an integer from 2 to 16.
-    pub fn new(min: u64, growth: u32, chunk: u64) -> Result<Self> {
-        if !min.is_power_of_two() || min < MIN_BUCKET_FLOOR || min > chunk {
+    /// The ladder from `min` by `growth`, checked: `min` a power of two from 64 to 2^30,
+    /// `growth` an integer from 2 to 16. (A minimum above the chunk limit is allowed:
+    /// slabs are capped at the chunk limit whatever their bucket, as with the defaults.)
+    pub fn new(min: u64, growth: u32) -> Result<Self> {
+        if !min.is_power_of_two() || !(MIN_BUCKET_FLOOR..=MAX_MIN_BUCKET).contains(&min) {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 format!(
-                    "min_bucket_elements {min} must be a power of two from {MIN_BUCKET_FLOOR} to the chunk limit ({chunk} elements)"
+                    "min_bucket_elements {min} must be a power of two from {MIN_BUCKET_FLOOR} to {MAX_MIN_BUCKET}"
                 ),
             ));
         }
@@ -272,12 +275,12 @@ mod tests {
 
     #[test]
     fn min_and_growth_set_the_ladder() {
-        let b = Buckets::new(1024, 4, 1 << 20).unwrap();
+        let b = Buckets::new(1024, 4).unwrap();
         assert_eq!(b.bucket(1), 1024);
         assert_eq!(b.bucket(1025), 4096);
         assert_eq!(b.bucket(4097), 16_384);
         assert_eq!(b.bucket(100_000), 262_144);
-        let b = Buckets::new(64, 3, 1 << 20).unwrap();
+        let b = Buckets::new(64, 3).unwrap();
         assert_eq!(b.bucket(65), 192);
         assert_eq!(b.bucket(577), 1728);
     }
@@ -289,15 +292,15 @@ mod tests {
             (63, 2),
             (96, 2),
             (32, 2),
-            (1 << 21, 2),
+            (1 << 31, 2),
             (64, 0),
             (64, 1),
             (64, 17),
         ] {
-            let e = Buckets::new(min, growth, 1 << 20).unwrap_err();
+            let e = Buckets::new(min, growth).unwrap_err();
             assert_eq!(e.kind, ErrorKind::InvalidArgument, "{min} {growth}");
         }
-        assert!(Buckets::new(1 << 20, 16, 1 << 20).is_ok());
+        assert!(Buckets::new(1 << 30, 16).is_ok());
     }
 
     #[test]

@@ -193,9 +193,10 @@ fn validate(tasks: &[TaskInputs], owner: u64) -> Result<Vec<KernelKind>> {
 
 impl Executor {
     pub fn new(config: Config) -> Result<Self> {
+        // Checked before the device opens: a bad option costs nothing.
+        let ladder = Buckets::new(config.min_bucket_elements, config.bucket_growth)?;
         let gpu = Gpu::open(&config)?;
         let chunk = chunk_limit(&gpu.limits, config.max_chunk_elements)?;
-        let ladder = Buckets::new(config.min_bucket_elements, config.bucket_growth, chunk)?;
         let adapter = config
             .adaptive_buckets
             .then(|| Mutex::new(BucketAdapter::default()));

@@ -344,7 +344,7 @@ mod tests {
 
     #[test]
     fn the_ladder_sets_buckets_and_classes() {
-        let mut buckets = Buckets::new(1024, 4, 1 << 20).unwrap();
+        let mut buckets = Buckets::new(1024, 4).unwrap();
         let plan = plan_bucketed(&[1000, 1100, 5000].map(|n| item(0, n)), 1 << 20, &buckets);
         let got: Vec<(u64, u64)> = plan.iter().map(|s| (s.bucket, s.capacity)).collect();
         assert_eq!(got, vec![(1024, 1024), (4096, 4096), (16_384, 16_384)]);

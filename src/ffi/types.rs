@@ -276,9 +276,10 @@ pub struct gpu_executor_options_t {
     /// call) but count in the stats' `in_flight_bytes`. 0 (default): no budget.
     pub max_in_flight_bytes: u64,
     /// The smallest size bucket, in elements: every task of up to this many elements
-    /// shares its pipeline and slab class. A power of two from 64 up to the chunk limit
-    /// (`max_chunk_elements`, or what the device allows); default 16384 (the seed's).
-    /// Anything else: `GPU_EXECUTOR_INVALID_ARGUMENT` from `gpu_executor_create`.
+    /// shares its pipeline and slab class. A power of two from 64 to 2^30; default 16384
+    /// (the seed's). Anything else: `GPU_EXECUTOR_INVALID_ARGUMENT` from
+    /// `gpu_executor_create`, before any device is opened. (Above the chunk limit is
+    /// allowed: slabs are capped at `max_chunk_elements` whatever their bucket.)
     /// (This and the fields below were appended with adaptive buckets; the earlier,
     /// shorter structs are still accepted and get the defaults.)
     pub min_bucket_elements: u64,

@@ -437,6 +437,11 @@ class Executor:
     freed first (``None``: the library default, 512 MiB; 0 keeps nothing).
     ``max_in_flight_bytes``: most slab bytes asynchronous batches may hold in flight; one
     more raises ``OVER_BUDGET`` with nothing submitted (0: no budget).
+    ``min_bucket_elements``: the smallest size bucket, a power of two from 64 to 2**30
+    (``None``: the library default, 16384). ``bucket_growth``: each bucket is this many
+    times the one below, 2 to 16 (``None``: 2). Other values raise ``INVALID_ARGUMENT``.
+    ``adaptive_buckets``: refine slab size classes that waste memory and coarsen pipeline
+    buckets that thrash, between batches; results never change (docs/BUCKETS.md).
 
     Use as a context manager, or call :meth:`close`. Safe to share between threads.
     """
@@ -455,6 +460,9 @@ class Executor:
         adapter_index: Optional[int] = None,
         max_idle_bytes: Optional[int] = None,
         max_in_flight_bytes: int = 0,
+        min_bucket_elements: Optional[int] = None,
+        bucket_growth: Optional[int] = None,
+        adaptive_buckets: bool = False,
     ) -> None:
         self._handle: Optional[_ffi.ExecutorHandle] = None
         # Calls in progress: close() waits for them to return before destroying the handle.
@@ -482,6 +490,11 @@ class Executor:
             # Idle slabs, exact-size entries and tables together; default 512 MiB.
             options.max_idle_bytes = _unsigned(max_idle_bytes, "max_idle_bytes", 64)
         options.max_in_flight_bytes = _unsigned(max_in_flight_bytes, "max_in_flight_bytes", 64)
+        if min_bucket_elements is not None:
+            options.min_bucket_elements = _unsigned(min_bucket_elements, "min_bucket_elements", 64)
+        if bucket_growth is not None:
+            options.bucket_growth = _unsigned(bucket_growth, "bucket_growth", 32)
+        options.adaptive_buckets = 1 if adaptive_buckets else 0
         handle = _ffi.ExecutorHandle()
         _check(lib, lib.gpu_executor_create(ctypes.byref(options), ctypes.byref(handle)))
         self._handle = handle
@@ -735,7 +748,8 @@ class Executor:
         return []
 
     def adapter_info(self) -> Dict[str, Any]:
-        """The adapter: backend, device_type, vendor_id, device_id, name, driver, driver_info."""
+        """The adapter: backend, device_type, vendor_id, device_id, name, driver, driver_info,
+        device_local_bytes (its largest device-local memory heap on Vulkan; 0 when unknown)."""
         info = _ffi.gpu_adapter_info_t()
         info.struct_size = ctypes.sizeof(info)
         self._call("gpu_executor_adapter_info", ctypes.byref(info))

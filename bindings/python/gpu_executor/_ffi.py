@@ -203,6 +203,10 @@ class gpu_executor_options_t(Structure):
         ("adapter_index", c_uint32),
         ("max_idle_bytes", c_uint64),
         ("max_in_flight_bytes", c_uint64),
+        # Appended with adaptive buckets.
+        ("min_bucket_elements", c_uint64),
+        ("bucket_growth", c_uint32),
+        ("adaptive_buckets", c_uint32),
     ]
 
 
@@ -263,6 +267,10 @@ class gpu_executor_stats_t(Structure):
         ("evicted_bytes", c_uint64),
         ("in_flight_bytes", c_uint64),
         ("backpressure_refusals", c_uint64),
+        # Appended with adaptive buckets.
+        ("padding_bytes", c_uint64),
+        ("bucket_refinements", c_uint64),
+        ("bucket_coarsenings", c_uint64),
     ]
 
 
@@ -276,6 +284,8 @@ class gpu_adapter_info_t(Structure):
         ("name", c_char * 256),
         ("driver", c_char * 256),
         ("driver_info", c_char * 256),
+        # Appended: 0 when unknown.
+        ("device_local_bytes", c_uint64),
     ]
 
 
