@@ -40,6 +40,9 @@ impl Rng {
 /// One batch: (op code, length) per task.
 type Batch = Vec<(u32, usize)>;
 
+/// A workload: its name, how it makes a batch, and how many batches it runs.
+type Workload = (&'static str, fn(&mut Rng) -> Batch, usize);
+
 fn clustered(rng: &mut Rng) -> Batch {
     (0..8)
         .map(|_| (1, 17_000 + rng.below(401) as usize))
@@ -109,7 +112,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(200);
-    let workloads: [(&str, fn(&mut Rng) -> Batch, usize); 3] = [
+    let workloads: [Workload; 3] = [
         ("clustered", clustered, count),
         ("thrash", thrash, count.div_ceil(4)),
         ("steady", steady, count),
