@@ -505,6 +505,23 @@ typedef struct gpu_executor_options_t {
   // `GPU_PIPELINE_CACHE_UNSUPPORTED`. Appended after `staging`; the earlier,
   // shorter structs are still accepted (the cache is then off).
   const char *pipeline_cache_dir;
+  // The smallest size bucket, in elements: every task of up to this many elements
+  // shares its pipeline and slab class. A power of two from 64 to 2^30; default 16384
+  // (the seed's). Anything else: `GPU_EXECUTOR_INVALID_ARGUMENT` from
+  // `gpu_executor_create`, before any device is opened. (Above the chunk limit is
+  // allowed: slabs are capped at `max_chunk_elements` whatever their bucket.)
+  // (This and the fields below were appended with adaptive buckets; the earlier,
+  // shorter structs are still accepted and get the defaults.)
+  uint64_t min_bucket_elements;
+  // Each size bucket is this many times the one below: an integer from 2 to 16; default
+  // 2 (the seed's powers of two). Anything else: `GPU_EXECUTOR_INVALID_ARGUMENT`.
+  uint32_t bucket_growth;
+  // Nonzero: the executor adapts its buckets to the workload between batches (default
+  // 0: off). Slab classes where slabs leave more than a third of their memory unused
+  // are cut into finer steps; pipeline buckets move further apart when compilations for
+  // new buckets serve few tasks. Results never change; the stats' `padding_bytes`,
+  // `bucket_refinements` and `bucket_coarsenings` tell what it did (docs/BUCKETS.md).
+  uint32_t adaptive_buckets;
 } gpu_executor_options_t;
 
 // One task of a batch. Inputs the op does not read must be NULL, and params it does not
@@ -655,6 +672,16 @@ typedef struct gpu_executor_stats_t {
   uint64_t compile_waits;
   // Asynchronous warm-ups finished (successfully or not).
   uint64_t async_warmups_completed;
+  // Bytes of the pooled slabs' GPU arrays that no task element filled, summed over the
+  // slabs batches took: (slab class − elements used) × 4 × arrays (inputs and output).
+  // The cost of coarse size classes. (This and the fields below were appended with
+  // adaptive buckets; a caller compiled against the earlier, shorter struct gets the
+  // fields it knows.)
+  uint64_t padding_bytes;
+  // Slab size classes that adaptive buckets cut into finer steps.
+  uint64_t bucket_refinements;
+  // Steps adaptive buckets moved the pipeline buckets apart (at most 3).
+  uint64_t bucket_coarsenings;
 } gpu_executor_stats_t;
 
 // Which adapter an executor runs on. Set `struct_size` before calling
@@ -678,6 +705,13 @@ typedef struct gpu_adapter_info_t {
   char driver[256];
   // The driver's version or other details, NUL-terminated, truncated to fit.
   char driver_info[256];
+  // Bytes of the adapter's device-local memory where the backend reports it: on Vulkan
+  // the largest memory heap flagged `DEVICE_LOCAL` (a GPU's own memory; on an
+  // integrated GPU or lavapipe, the share of system memory the driver offers). 0 when
+  // unknown (other backends). Appended after `driver_info`: a caller compiled against
+  // the earlier, shorter struct (without it) is still accepted and gets the fields it
+  // knows.
+  uint64_t device_local_bytes;
 } gpu_adapter_info_t;
 
 // Identifies one asynchronous batch until it completes. Unique within the process (a
@@ -749,8 +783,8 @@ extern "C" {
 // Returns the default options: any backend, default power preference, no particular
 // adapter (`GPU_ADAPTER_DEFAULT`), `GPU_STRATEGY_BUCKETED`, exact-size cache on with 16
 // entries, chunking at device limits, no wait limit, 512 MiB of idle memory kept for
-// reuse, no in-flight budget, no pipeline cache directory. `struct_size` is set. Pure
-// function; thread-safe.
+// reuse, no in-flight budget, no pipeline cache directory, the seed's buckets (16384
+// elements, then ×2) without adaptation. `struct_size` is set. Pure function; thread-safe.
 struct gpu_executor_options_t gpu_executor_options_default(void);
 
 // Creates an executor: picks an adapter (honouring `WGPU_BACKEND`, `WGPU_ADAPTER_NAME`,
@@ -763,8 +797,9 @@ struct gpu_executor_options_t gpu_executor_options_default(void);
 // - `out`: receives the new handle on success (untouched on failure). The caller owns the
 //   handle and frees it with `gpu_executor_destroy`.
 //
-// Errors: `NULL_POINTER` (out), `BAD_STRUCT_SIZE`, `INVALID_OPTION`, `NO_ADAPTER`,
-// `DEVICE_REQUEST_FAILED`. Thread-safe.
+// Errors: `NULL_POINTER` (out), `BAD_STRUCT_SIZE`, `INVALID_OPTION`, `INVALID_ARGUMENT`
+// (`min_bucket_elements` or `bucket_growth` out of range; the last error says which and
+// what is accepted), `NO_ADAPTER`, `DEVICE_REQUEST_FAILED`. Thread-safe.
 //
 // # Safety
 // `options` must be NULL or point to a readable options struct; `out` must be NULL or
@@ -899,8 +934,10 @@ gpu_executor_status_t gpu_executor_trim(struct gpu_executor_t *exec);
 // the same `backend`); the order is the one the drivers report, stable within a process.
 //
 // Writes up to `capacity` entries to `out` (NULL allowed when `capacity` is 0; each
-// entry's `struct_size` must be set to `sizeof(gpu_adapter_info_t)` by the caller) and
-// the number of adapters to `*count`: call once with capacity 0 to size the array.
+// entry's `struct_size` must be set to `sizeof(gpu_adapter_info_t)` by the caller, of
+// this or the earlier header without `device_local_bytes`, the same in every entry: it
+// is also the array's stride) and the number of adapters to `*count`: call once with
+// capacity 0 to size the array.
 //
 // Errors: `NULL_POINTER` (count, or out with capacity > 0), `BAD_STRUCT_SIZE`,
 // `INVALID_OPTION` (backend not a `gpu_backend_t`). Nothing is written on error.
@@ -929,7 +966,9 @@ gpu_executor_status_t gpu_executor_bucket_sizes(struct gpu_executor_t *exec,
                                                 size_t *count);
 
 // Describes the adapter the executor runs on. `out->struct_size` must be set to
-// `sizeof(gpu_adapter_info_t)`; `*out` is written only on success.
+// `sizeof(gpu_adapter_info_t)` (of this header, or of the earlier one without
+// `device_local_bytes`: the fields it has are written); `*out` is written only on
+// success.
 // Errors: `NULL_POINTER`, `BAD_STRUCT_SIZE`, `POISONED`. Thread-safe.
 //
 // # Safety

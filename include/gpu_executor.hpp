@@ -390,6 +390,28 @@ public:
         return *this;
     }
 
+    /// The smallest size bucket in elements (min_bucket_elements): a power of two from 64
+    /// to 2^30; default 16384. Other values: Error(GPU_EXECUTOR_INVALID_ARGUMENT)
+    /// when the executor is created.
+    Options &min_bucket_elements(uint64_t elements) noexcept {
+        raw_.min_bucket_elements = elements;
+        return *this;
+    }
+
+    /// Each size bucket is this many times the one below (bucket_growth): 2 to 16;
+    /// default 2.
+    Options &bucket_growth(uint32_t growth) noexcept {
+        raw_.bucket_growth = growth;
+        return *this;
+    }
+
+    /// Adapt the buckets to the workload between batches (adaptive_buckets; default off).
+    /// Results never change; see docs/BUCKETS.md.
+    Options &adaptive_buckets(bool on) noexcept {
+        raw_.adaptive_buckets = on ? 1u : 0u;
+        return *this;
+    }
+
     const gpu_executor_options_t &raw() const noexcept { return raw_; }
     gpu_executor_options_t &raw() noexcept { return raw_; }
 
@@ -1346,6 +1368,9 @@ struct AdapterInfo {
     std::string name;
     std::string driver;
     std::string driver_info;
+    /// Bytes of device-local memory (the largest DEVICE_LOCAL heap on Vulkan); 0 when
+    /// unknown.
+    uint64_t device_local_bytes;
 };
 
 class Recording;
@@ -1778,7 +1803,8 @@ public:
                            raw.device_id,
                            copy_c_string(raw.name, sizeof(raw.name)),
                            copy_c_string(raw.driver, sizeof(raw.driver)),
-                           copy_c_string(raw.driver_info, sizeof(raw.driver_info))};
+                           copy_c_string(raw.driver_info, sizeof(raw.driver_info)),
+                           raw.device_local_bytes};
     }
 
     /// Prints the "[gpu] ..." diagnostic lines to standard error, as the seed does

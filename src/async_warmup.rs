@@ -17,7 +17,8 @@ use crate::log::{log, Level};
 use crate::stats::Stats;
 
 /// One queued warm-up: its items, checked, with their kinds.
-type Job = (Vec<WarmupItem>, Vec<KernelKind>);
+/// The items, their kinds and the bucket (pipeline class) of each.
+type Job = (Vec<WarmupItem>, Vec<KernelKind>, Vec<u64>);
 
 #[derive(Default)]
 struct Progress {
@@ -58,6 +59,7 @@ impl AsyncWarmup {
         stats: &Arc<Mutex<Stats>>,
         items: Vec<WarmupItem>,
         kinds: Vec<KernelKind>,
+        classes: Vec<u64>,
     ) -> Result<()> {
         let mut worker = self
             .worker
@@ -73,9 +75,9 @@ impl AsyncWarmup {
             let thread = std::thread::Builder::new()
                 .name("gpu_executor warm-up".into())
                 .spawn(move || {
-                    for (items, kinds) in receiver {
+                    for (items, kinds, classes) in receiver {
                         let mut delta = Stats::default();
-                        let result = compiler.warm(&items, &kinds, &mut delta);
+                        let result = compiler.warm(&items, &kinds, &classes, &mut delta);
                         if let Err(error) = &result {
                             log!(
                                 Level::Warn,
@@ -113,7 +115,7 @@ impl AsyncWarmup {
         }
         self.shared.progress().pending += 1;
         let sent = match worker.as_ref() {
-            Some((sender, _)) => sender.send((items, kinds)).is_ok(),
+            Some((sender, _)) => sender.send((items, kinds, classes)).is_ok(),
             None => false,
         };
         if !sent {

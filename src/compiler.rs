@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-use crate::bucket::{size_bucket, BucketCache};
+use crate::bucket::BucketCache;
 use crate::device::Gpu;
 use crate::error::{Error, ErrorKind, Result};
 use crate::executor::WarmupItem;
@@ -229,26 +229,20 @@ impl Compiler {
         Ok(kernel)
     }
 
-    /// Warm-up's compile loop: every pipeline `items` will need (see `Executor::warmup`),
-    /// under this thread's own error scopes. On a GPU error the cached pipelines are
-    /// dropped (they may be invalid).
+    /// Warm-up's compile loop: for each item, its op's pipeline for its bucket (`classes`,
+    /// worked out by the executor from its bucket ladder) and, when it writes buffers
+    /// directly, its direct kernel (see `Executor::warmup`), under this thread's own error
+    /// scopes. On a GPU error the cached pipelines are dropped (they may be invalid).
     pub fn warm(
         &self,
         items: &[WarmupItem],
         kinds: &[KernelKind],
+        classes: &[u64],
         delta: &mut Stats,
     ) -> Result<()> {
         let capture = self.gpu.capture_errors();
         let compiled = (|| -> Result<()> {
-            for (item, kind) in items.iter().zip(kinds) {
-                let class = match kind {
-                    KernelKind::Matmul => {
-                        let (m, n) = item.matmul.unwrap_or((1, 1));
-                        crate::ops::matmul_class(m, n)
-                    }
-                    KernelKind::User(info) if !info.elementwise => 0,
-                    _ => size_bucket(item.len as u64),
-                };
+            for ((item, kind), &class) in items.iter().zip(kinds).zip(classes) {
                 self.kernel(Key::Bucketed(item.op, class), delta)?;
                 let writes_buffers =
                     matches!(kind, KernelKind::Elementwise(_) | KernelKind::Reduction(_));

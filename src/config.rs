@@ -80,6 +80,12 @@ pub struct Config {
     /// Test hook: `false` opens the device as if the adapter had no pipeline caches
     /// (`Features::PIPELINE_CACHE`), so the "unsupported" path runs on Vulkan too.
     pub pipeline_cache_feature: bool,
+    /// The smallest size bucket (elements): a power of two from 64 to the chunk limit.
+    pub min_bucket_elements: u64,
+    /// Each bucket is this many times the one below: 2 to 16.
+    pub bucket_growth: u32,
+    /// Adapt the buckets to the workload (see `adapt.rs`).
+    pub adaptive_buckets: bool,
 }
 
 /// `Config::max_idle_bytes` by default: a fixed figure, since wgpu does not say how much
@@ -105,6 +111,9 @@ impl Default for Config {
             staging: StagingChoice::Auto,
             pipeline_cache_dir: None,
             pipeline_cache_feature: true,
+            min_bucket_elements: crate::bucket::DEFAULT_MIN_BUCKET,
+            bucket_growth: crate::bucket::DEFAULT_BUCKET_GROWTH,
+            adaptive_buckets: false,
         }
     }
 }

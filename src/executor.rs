@@ -17,8 +17,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use crate::adapt::{BucketAdapter, SlabUse};
 use crate::arena::ResidentMemory;
 use crate::async_warmup::AsyncWarmup;
+use crate::bucket::Buckets;
 use crate::budget::{Held, InFlight};
 use crate::buffer::{BufferTable, Region, ResidentBuffer};
 use crate::compiler::{CompileHold, Compiler, Key};
@@ -67,6 +69,12 @@ pub struct Executor {
     compiler: Arc<Compiler>,
     /// Asynchronous warm-ups and their worker.
     warmups: AsyncWarmup,
+    /// The bucket ladder batches plan with now (changed only by adaptation).
+    ladder: Mutex<Arc<Buckets>>,
+    /// Adaptive buckets: what the adapter has seen (`None`: adaptation off).
+    adapter: Option<Mutex<BucketAdapter>>,
+    /// Bytes of the adapter's device-local memory; 0 when unknown.
+    device_local_bytes: u64,
     /// Idle slabs, exact-size entries and block tables, under `Config::max_idle_bytes`.
     idle: Mutex<IdleMemory>,
     /// Slab bytes of the batches in flight.
@@ -196,6 +204,8 @@ fn validate(tasks: &[TaskInputs], owner: u64) -> Result<Vec<KernelKind>> {
 
 impl Executor {
     pub fn new(config: Config) -> Result<Self> {
+        // Checked before the device opens: a bad option costs nothing.
+        let ladder = Buckets::new(config.min_bucket_elements, config.bucket_growth)?;
         let gpu = Arc::new(Gpu::open(&config)?);
         let chunk = chunk_limit(&gpu.limits, config.max_chunk_elements)?;
         let disk = config
@@ -203,6 +213,11 @@ impl Executor {
             .as_deref()
             .map(|dir| DiskCache::open(&gpu.device, &gpu.info, dir, gpu.pipeline_cache));
         let compiler = Arc::new(Compiler::new(Arc::clone(&gpu), disk));
+        let adapter = config
+            .adaptive_buckets
+            .then(|| Mutex::new(BucketAdapter::default()));
+        let device_local_bytes =
+            crate::host_memory::device_local_bytes_of(&gpu.device).unwrap_or(0);
         let memory = ResidentMemory::new(&gpu.device, &gpu.limits);
         let idle = IdleMemory::new(config.max_idle_bytes, config.exact_size_cache_capacity);
         let copy_pool = CopyPool::new(match config.copy_threads {
@@ -220,6 +235,9 @@ impl Executor {
             copy_pool,
             compiler,
             warmups: AsyncWarmup::default(),
+            ladder: Mutex::new(Arc::new(ladder)),
+            adapter,
+            device_local_bytes,
             idle: Mutex::new(idle),
             in_flight: Arc::default(),
             stats: Arc::default(),
@@ -242,6 +260,12 @@ impl Executor {
 
     pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
         &self.gpu.info
+    }
+
+    /// Bytes of the adapter's device-local memory (its largest `DEVICE_LOCAL` heap on
+    /// Vulkan); 0 when unknown.
+    pub fn device_local_bytes(&self) -> u64 {
+        self.device_local_bytes
     }
 
     /// Elements one slab (one binding) holds at most; longer tasks are split.
@@ -280,6 +304,16 @@ impl Executor {
     /// Sizes of the buckets whose pipelines are cached, ascending.
     pub fn bucket_sizes(&self) -> Vec<u64> {
         read(&self.compiler.cache).bucket_sizes()
+    }
+
+    /// The bucket ladder batches plan with now.
+    pub fn buckets(&self) -> Arc<Buckets> {
+        Arc::clone(&read(&self.ladder))
+    }
+
+    /// Size classes (elements per array) of the idle slabs in the pool, ascending.
+    pub fn pool_classes(&self) -> Vec<u64> {
+        read(&self.idle).pool.classes()
     }
 
     /// The seed's three diagnostic lines, then one on resident buffers when any were
@@ -469,6 +503,9 @@ impl Executor {
         // What the error scopes caught is the cause (an allocation that failed), what the
         // launch ran into afterwards (a buffer that is not mapped) only its consequence.
         let captured = capture.finish(&self.gpu);
+        if let (Ok((staged, ..)), Ok(())) = (&launched, &captured) {
+            self.adapt(staged, source, tasks.len() as u64, &mut delta)?;
+        }
         lock(&self.stats)?.absorb(&delta);
         match (launched, captured) {
             (Ok((staged, direct, submission, held)), Ok(())) => {
@@ -1018,8 +1055,9 @@ impl Executor {
         if self.config.strategy == Strategy::Baseline {
             return Ok(0);
         }
+        let classes = self.warmup_classes(items, &kinds);
         let mut delta = Stats::default();
-        let result = self.compiler.warm(items, &kinds, &mut delta);
+        let result = self.compiler.warm(items, &kinds, &classes, &mut delta);
         lock(&self.stats)?.absorb(&delta);
         match result {
             Ok(()) => Ok(delta.pipelines_created),
@@ -1039,8 +1077,27 @@ impl Executor {
         if self.config.strategy == Strategy::Baseline || items.is_empty() {
             return Ok(());
         }
+        let classes = self.warmup_classes(items, &kinds);
         self.warmups
-            .submit(&self.compiler, &self.stats, items.to_vec(), kinds)
+            .submit(&self.compiler, &self.stats, items.to_vec(), kinds, classes)
+    }
+
+    /// The pipeline class warm-up compiles for each item: the bucket of its length on the
+    /// current ladder, a matmul's shape class, 0 for a whole-array kernel of the caller's.
+    fn warmup_classes(&self, items: &[WarmupItem], kinds: &[KernelKind]) -> Vec<u64> {
+        let buckets = self.buckets();
+        items
+            .iter()
+            .zip(kinds)
+            .map(|(item, kind)| match kind {
+                KernelKind::Matmul => {
+                    let (m, n) = item.matmul.unwrap_or((1, 1));
+                    crate::ops::matmul_class(m, n)
+                }
+                KernelKind::User(info) if !info.elementwise => 0,
+                _ => buckets.bucket(item.len as u64),
+            })
+            .collect()
     }
 
     /// Waits up to `timeout` (`None`: no limit) for every asynchronous warm-up queued so
@@ -1219,11 +1276,14 @@ impl Executor {
         direct: &[bool],
         delta: &mut Stats,
     ) -> Result<Vec<Staged>> {
+        // The ladder as it is now: one batch plans with one ladder.
+        let buckets = &*self.buckets();
         match source {
             SlabSource::Pool => {
                 let last = waves.iter().copied().max().unwrap_or(0);
                 if last == 0 && !direct.contains(&true) {
-                    return self.acquire_pooled(tasks, items, (0..tasks.len()).collect(), 0, delta);
+                    let all = (0..tasks.len()).collect();
+                    return self.acquire_pooled(tasks, items, all, 0, buckets, delta);
                 }
                 // One plan per wave, of that wave's tasks but the direct ones.
                 let mut by_wave: Vec<Vec<usize>> = vec![Vec::new(); last + 1];
@@ -1234,12 +1294,12 @@ impl Executor {
                 }
                 let mut staged = Vec::new();
                 for (wave, among) in by_wave.into_iter().enumerate() {
-                    staged.extend(self.acquire_pooled(tasks, items, among, wave, delta)?);
+                    staged.extend(self.acquire_pooled(tasks, items, among, wave, buckets, delta)?);
                 }
                 Ok(staged)
             }
-            SlabSource::Exact(..) => self.acquire_exact(tasks, delta),
-            SlabSource::Fresh => self.acquire_fresh(tasks, items, waves, delta),
+            SlabSource::Exact(..) => self.acquire_exact(tasks, buckets, delta),
+            SlabSource::Fresh => self.acquire_fresh(tasks, items, waves, buckets, delta),
         }
     }
 
@@ -1267,12 +1327,15 @@ impl Executor {
         items: &[PlanItem<Group>],
         among: Vec<usize>,
         wave: usize,
+        buckets: &Buckets,
         delta: &mut Stats,
     ) -> Result<Vec<Staged>> {
         let mut staged: Vec<Staged> = Vec::new();
         let split = self.split_for(tasks);
-        for plan in plan_bucketed_among(items, among, self.chunk, split) {
+        for plan in plan_bucketed_among(items, among, self.chunk, split, buckets) {
             let task = &tasks[plan.pieces[0].task];
+            let arrays = task.shape().arity as u64 + 1;
+            delta.padding_bytes += plan.capacity.saturating_sub(plan.used) * 4 * arrays;
             let kernel = match staged.last() {
                 Some(prev)
                     if prev.plan.bucket == plan.bucket
@@ -1308,9 +1371,15 @@ impl Executor {
 
     /// Single task with the exact-size cache: slabs sized for exactly this length (never
     /// a whole-array task, see `choose_source`).
-    fn acquire_exact(&self, tasks: &[TaskInputs], delta: &mut Stats) -> Result<Vec<Staged>> {
+    fn acquire_exact(
+        &self,
+        tasks: &[TaskInputs],
+        buckets: &Buckets,
+        delta: &mut Stats,
+    ) -> Result<Vec<Staged>> {
         let task = &tasks[0];
-        let plans = plan_single(0, task.len, self.chunk, self.split_for(tasks));
+        let bucket = buckets.bucket(task.len as u64);
+        let plans = plan_single(0, task.len, self.chunk, self.split_for(tasks), bucket);
         let Some(first) = plans.first() else {
             return Ok(Vec::new());
         };
@@ -1339,6 +1408,7 @@ impl Executor {
         tasks: &[TaskInputs],
         items: &[PlanItem<Group>],
         waves: &[usize],
+        buckets: &Buckets,
         delta: &mut Stats,
     ) -> Result<Vec<Staged>> {
         let mut staged = Vec::new();
@@ -1347,7 +1417,8 @@ impl Executor {
         order.sort_by_key(|&i| waves[i]);
         for index in order {
             let (task, item) = (&tasks[index], &items[index]);
-            let plans = plan_single_item(index, task.len, item.whole, self.chunk);
+            let bucket = buckets.bucket(task.len as u64);
+            let plans = plan_single_item(index, task.len, item.whole, self.chunk, bucket);
             let Some(first) = plans.first() else {
                 continue;
             };
@@ -1376,6 +1447,41 @@ impl Executor {
             }
         }
         Ok(staged)
+    }
+
+    /// Adaptive buckets: shows the adapter a launched batch of the bucketed strategy (its
+    /// pooled slabs and task count) and installs the ladder it returns, for later batches.
+    fn adapt(
+        &self,
+        staged: &[Staged],
+        source: SlabSource,
+        tasks: u64,
+        delta: &mut Stats,
+    ) -> Result<()> {
+        let Some(adapter) = &self.adapter else {
+            return Ok(());
+        };
+        if matches!(source, SlabSource::Fresh) {
+            return Ok(());
+        }
+        let slabs: Vec<SlabUse> = match source {
+            SlabSource::Pool => staged
+                .iter()
+                .map(|s| SlabUse {
+                    used: s.plan.used,
+                    capacity: s.plan.capacity,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let misses = read(&self.compiler.cache).extra_buckets();
+        // The ladder changes only under the adapter's lock: no change is lost.
+        let mut adapter = lock(adapter)?;
+        let current = self.buckets();
+        if let Some(next) = adapter.observe(&current, &slabs, tasks, misses, delta) {
+            *lock(&self.ladder)? = Arc::new(next);
+        }
+        Ok(())
     }
 
     /// Counts the batch's slab bytes in flight; a budgeted batch over the budget gives its

@@ -263,6 +263,51 @@ pub fn stream_copy(dst: &mut [u8], src: &[u8]) {
     dst[..len].copy_from_slice(&src[..len]);
 }
 
+/// The size of the largest memory heap flagged `DEVICE_LOCAL` of `physical`, in bytes
+/// (`None` when no heap is): the figure `gpu_adapter_info_t.device_local_bytes` reports.
+///
+/// # Safety
+/// `physical` must be a physical device of `instance`.
+unsafe fn largest_device_local_heap(
+    instance: &wgpu::hal::vulkan::InstanceShared,
+    physical: vk::PhysicalDevice,
+) -> Option<u64> {
+    // SAFETY: the physical device belongs to this instance (contract), which outlives the
+    // call.
+    let properties = unsafe {
+        instance
+            .raw_instance()
+            .get_physical_device_memory_properties(physical)
+    };
+    let count = (properties.memory_heap_count as usize).min(properties.memory_heaps.len());
+    properties.memory_heaps[..count]
+        .iter()
+        .filter(|heap| heap.flags.contains(vk::MemoryHeapFlags::DEVICE_LOCAL))
+        .map(|heap| heap.size)
+        .max()
+}
+
+/// Bytes of `adapter`'s device-local memory (its largest `DEVICE_LOCAL` heap) on Vulkan;
+/// `None` on other backends, which do not report it.
+pub fn device_local_bytes(adapter: &wgpu::Adapter) -> Option<u64> {
+    // SAFETY: the HAL adapter is only used, while the guard lives, to read the physical
+    // device's memory properties; nothing is created or changed through it. The physical
+    // device is the adapter's own, of its instance.
+    unsafe {
+        let hal = adapter.as_hal::<Vulkan>()?;
+        largest_device_local_heap(hal.shared_instance(), hal.raw_physical_device())
+    }
+}
+
+/// [`device_local_bytes`] for the adapter a `device` was opened on.
+pub fn device_local_bytes_of(device: &wgpu::Device) -> Option<u64> {
+    // SAFETY: as in `device_local_bytes`, through the device's HAL.
+    unsafe {
+        let hal = device.as_hal::<Vulkan>()?;
+        largest_device_local_heap(hal.shared_instance(), hal.raw_physical_device())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@
 pub mod ffi;
 
 // The safe core.
+pub mod adapt; // adaptive buckets: padding waste and pipeline thrash change the ladder
 pub mod arena; // GPU memory for resident buffers
 pub mod async_warmup; // warm-up on a worker thread
 pub mod bucket; // size buckets and the per-bucket pipeline cache

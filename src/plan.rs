@@ -6,7 +6,7 @@
 //! limit (what one binding may hold) is split into pieces over several slabs. Only tasks of
 //! one group (one kernel with the same scalars) share a slab.
 
-use crate::bucket::size_bucket;
+use crate::bucket::Buckets;
 use crate::kernel::ELEMENTS_PER_INVOCATION;
 
 /// A contiguous run of one task's elements placed in a slab.
@@ -41,7 +41,7 @@ pub fn padded(len: usize) -> u64 {
     (len as u64).div_ceil(ELEMENTS_PER_INVOCATION) * ELEMENTS_PER_INVOCATION
 }
 
-struct Packer {
+struct Packer<'b> {
     chunk: u64,
     /// Most elements of split-able (element-wise) tasks per slab: `chunk`, or less so that a
     /// large batch runs as several slabs whose transfers overlap (see `pipeline`).
@@ -50,14 +50,18 @@ struct Packer {
     current: Option<SlabPlan>,
     /// Group of the current slab's tasks.
     group: usize,
-    /// Size class of a closed slab: its bucket-rounded use, or exact use.
-    capacity_of: fn(u64, u64) -> u64,
+    /// Size classes of closed slabs: the ladder's class of their use, or (`None`) their
+    /// exact use.
+    classes: Option<&'b Buckets>,
 }
 
-impl Packer {
+impl Packer<'_> {
     fn close(&mut self) {
         if let Some(mut slab) = self.current.take() {
-            slab.capacity = (self.capacity_of)(slab.used, self.chunk);
+            slab.capacity = match self.classes {
+                Some(buckets) => buckets.class(slab.used).min(self.chunk),
+                None => slab.used,
+            };
             self.slabs.push(slab);
         }
     }
@@ -158,10 +162,14 @@ pub struct PlanItem<G> {
 }
 
 /// Plans a batch for the bucketed strategy: tasks (each a group and a length) grouped by
-/// group, then bucket, then exact size, packed into pooled slabs of `size_bucket(used)`
+/// group, then bucket, then exact size, packed into pooled slabs of `buckets.class(used)`
 /// elements (capped at `chunk`). `chunk` must be a multiple of four.
-pub fn plan_bucketed<G: Ord>(tasks: &[PlanItem<G>], chunk: u64) -> Vec<SlabPlan> {
-    plan_bucketed_among(tasks, (0..tasks.len()).collect(), chunk, chunk)
+pub fn plan_bucketed<G: Ord>(
+    tasks: &[PlanItem<G>],
+    chunk: u64,
+    buckets: &Buckets,
+) -> Vec<SlabPlan> {
+    plan_bucketed_among(tasks, (0..tasks.len()).collect(), chunk, chunk, buckets)
 }
 
 /// `plan_bucketed` for the tasks of `among` only (indices into `tasks`, which the plan's
@@ -172,10 +180,11 @@ pub fn plan_bucketed_among<G: Ord>(
     mut order: Vec<usize>,
     chunk: u64,
     split: u64,
+    buckets: &Buckets,
 ) -> Vec<SlabPlan> {
     order.retain(|&i| tasks[i].len > 0);
     // Keys computed once: group first, then bucket, length and position.
-    let key = |k: usize| (size_bucket(tasks[k].len as u64), tasks[k].len, k);
+    let key = |k: usize| (buckets.bucket(tasks[k].len as u64), tasks[k].len, k);
     order.sort_unstable_by(|&i, &j| {
         tasks[i]
             .group
@@ -188,7 +197,7 @@ pub fn plan_bucketed_among<G: Ord>(
         slabs: Vec::new(),
         current: None,
         group: 0,
-        capacity_of: |used, chunk| size_bucket(used).min(chunk),
+        classes: Some(buckets),
     };
     // Groups numbered in sorted order: equal neighbours share a number.
     let mut group = 0;
@@ -199,7 +208,7 @@ pub fn plan_bucketed_among<G: Ord>(
         let item = &tasks[i];
         match item.whole {
             Some(whole) => packer.add_whole(i, item.len, whole, group),
-            None => packer.add_task(i, item.len, group, size_bucket(item.len as u64)),
+            None => packer.add_task(i, item.len, group, buckets.bucket(item.len as u64)),
         }
     }
     packer.close();
@@ -207,20 +216,22 @@ pub fn plan_bucketed_among<G: Ord>(
 }
 
 /// Plans one task on its own, in slabs of exactly the size it needs, each at most `split`
-/// elements (used by the exact-size cache).
-pub fn plan_single(task: usize, len: usize, chunk: u64, split: u64) -> Vec<SlabPlan> {
-    plan_alone(task, len, None, chunk, split)
+/// elements, run by the pipeline of `bucket` (used by the exact-size cache).
+pub fn plan_single(task: usize, len: usize, chunk: u64, split: u64, bucket: u64) -> Vec<SlabPlan> {
+    plan_alone(task, len, None, chunk, split, bucket)
 }
 
 /// `plan_single` for a task that may be whole-array (see [`PlanItem::whole`]), in slabs
-/// of up to `chunk` elements (the uncached baseline).
+/// of up to `chunk` elements (the uncached baseline), run by the pipeline of `bucket`
+/// (element-wise) or of the whole-array task's class.
 pub fn plan_single_item(
     task: usize,
     len: usize,
     whole: Option<Whole>,
     chunk: u64,
+    bucket: u64,
 ) -> Vec<SlabPlan> {
-    plan_alone(task, len, whole, chunk, chunk)
+    plan_alone(task, len, whole, chunk, chunk, bucket)
 }
 
 fn plan_alone(
@@ -229,6 +240,7 @@ fn plan_alone(
     whole: Option<Whole>,
     chunk: u64,
     split: u64,
+    bucket: u64,
 ) -> Vec<SlabPlan> {
     let mut packer = Packer {
         chunk,
@@ -236,12 +248,12 @@ fn plan_alone(
         slabs: Vec::new(),
         current: None,
         group: 0,
-        capacity_of: |used, _| used,
+        classes: None,
     };
     match whole {
         _ if len == 0 => {}
         Some(whole) => packer.add_whole(task, len, whole, 0),
-        None => packer.add_task(task, len, 0, size_bucket(len as u64)),
+        None => packer.add_task(task, len, 0, bucket),
     }
     packer.close();
     packer.slabs
@@ -270,7 +282,11 @@ mod tests {
                 per_slab: MAX_WHOLE_PER_SLAB,
             }),
         };
-        let plan = plan_bucketed(&[whole(6, 10), whole(6, 10), whole(6, 10)], 24);
+        let plan = plan_bucketed(
+            &[whole(6, 10), whole(6, 10), whole(6, 10)],
+            24,
+            &Buckets::default(),
+        );
         assert_eq!(plan.len(), 2, "two of 12 elements fit a chunk of 24");
         assert_eq!(plan[0].bucket, 2, "the class picks the pipeline");
         let offsets: Vec<u64> = plan[0].pieces.iter().map(|p| p.slab_offset).collect();
@@ -281,7 +297,11 @@ mod tests {
 
     #[test]
     fn groups_by_bucket_then_size() {
-        let plan = plan_bucketed(&[100, 20_000, 100, 0, 7].map(|n| item(0, n)), 1 << 20);
+        let plan = plan_bucketed(
+            &[100, 20_000, 100, 0, 7].map(|n| item(0, n)),
+            1 << 20,
+            &Buckets::default(),
+        );
         assert_eq!(plan.len(), 2);
         assert_eq!(plan[0].bucket, 16_384);
         let order: Vec<usize> = plan[0].pieces.iter().map(|p| p.task).collect();
@@ -298,6 +318,7 @@ mod tests {
         let plan = plan_bucketed(
             &[item(2, 100), item(1, 100), item(2, 50), item(1, 20_000)],
             1 << 20,
+            &Buckets::default(),
         );
         let tasks: Vec<Vec<usize>> = plan
             .iter()
@@ -308,7 +329,7 @@ mod tests {
 
     #[test]
     fn long_tasks_are_chunked() {
-        let plan = plan_single(0, 10_000, 4096, 4096);
+        let plan = plan_single(0, 10_000, 4096, 4096, 16_384);
         let lens: Vec<usize> = plan.iter().map(|s| s.pieces[0].len).collect();
         assert_eq!(lens, vec![4096, 4096, 1808]);
         assert_eq!(plan[2].pieces[0].task_offset, 8192);
@@ -317,7 +338,24 @@ mod tests {
 
     #[test]
     fn empty_tasks_plan_nothing() {
-        assert!(plan_bucketed(&[item(0, 0), item(1, 0)], 4096).is_empty());
-        assert!(plan_single(0, 0, 4096, 4096).is_empty());
+        assert!(plan_bucketed(&[item(0, 0), item(1, 0)], 4096, &Buckets::default()).is_empty());
+        assert!(plan_single(0, 0, 4096, 4096, 16_384).is_empty());
+    }
+
+    #[test]
+    fn the_ladder_sets_buckets_and_classes() {
+        let mut buckets = Buckets::new(1024, 4).unwrap();
+        let plan = plan_bucketed(&[1000, 1100, 5000].map(|n| item(0, n)), 1 << 20, &buckets);
+        let got: Vec<(u64, u64)> = plan.iter().map(|s| (s.bucket, s.capacity)).collect();
+        assert_eq!(got, vec![(1024, 1024), (4096, 4096), (16_384, 16_384)]);
+        buckets.refine(4096);
+        buckets.coarsen();
+        // Pipeline rungs 1024, 16K: 1100 and 5000 share a slab of 6100 → class 16K.
+        let plan = plan_bucketed(&[1000, 1100, 5000].map(|n| item(0, n)), 1 << 20, &buckets);
+        let got: Vec<(u64, u64)> = plan.iter().map(|s| (s.bucket, s.capacity)).collect();
+        assert_eq!(got, vec![(1024, 1024), (16_384, 16_384)]);
+        // 1100 alone: class 4096 refined into steps of 768 → 1792.
+        let plan = plan_bucketed(&[item(0, 1100)], 1 << 20, &buckets);
+        assert_eq!(plan[0].capacity, 1792);
     }
 }

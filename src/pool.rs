@@ -77,6 +77,19 @@ impl SlabPool {
         Some(slab)
     }
 
+    /// Size classes of the idle slabs (elements per array), ascending, once each.
+    pub fn classes(&self) -> Vec<u64> {
+        let mut classes: Vec<u64> = self
+            .idle
+            .iter()
+            .filter(|(_, slabs)| !slabs.is_empty())
+            .map(|(&(_, capacity), _)| capacity)
+            .collect();
+        classes.sort_unstable();
+        classes.dedup();
+        classes
+    }
+
     /// Bytes the idle slabs hold.
     pub fn bytes(&self) -> u64 {
         self.bytes

@@ -67,6 +67,12 @@ pub struct Stats {
     pub pipeline_cache_saves: u64,
     /// Size of the last cache file written.
     pub pipeline_cache_saved_bytes: u64,
+    /// Adaptive buckets (see `adapt.rs`): bytes of pooled slabs' GPU arrays that no task
+    /// element filled ((class − used) × 4 × arrays, summed over slabs taken), slab classes
+    /// refined, and steps the pipeline buckets coarsened.
+    pub padding_bytes: u64,
+    pub bucket_refinements: u64,
+    pub bucket_coarsenings: u64,
 }
 
 impl Stats {
@@ -119,6 +125,9 @@ impl Stats {
             pipeline_cache_loaded_bytes: _,
             pipeline_cache_saves: _,
             pipeline_cache_saved_bytes: _,
+            padding_bytes,
+            bucket_refinements,
+            bucket_coarsenings,
         } = delta;
         self.async_warmups_completed += async_warmups_completed;
         self.batches += batches;
@@ -150,6 +159,9 @@ impl Stats {
         self.table_evictions += table_evictions;
         self.evicted_bytes += evicted_bytes;
         self.backpressure_refusals += backpressure_refusals;
+        self.padding_bytes += padding_bytes;
+        self.bucket_refinements += bucket_refinements;
+        self.bucket_coarsenings += bucket_coarsenings;
     }
 
     /// Bytes held in idle memory: the pool, the exact-size cache and idle tables.

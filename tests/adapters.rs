@@ -21,6 +21,7 @@ fn blank() -> gpu_adapter_info_t {
         name: [0; 256],
         driver: [0; 256],
         driver_info: [0; 256],
+        device_local_bytes: 0,
     }
 }
 
@@ -116,5 +117,98 @@ fn the_options_struct_of_the_previous_header_is_still_accepted() {
     options.struct_size = std::mem::offset_of!(gpu_executor_options_t, adapter_index) as u32;
     options.adapter_index = 12345; // past the older struct's end: never read
     let exec = create(&options);
+    destroy(exec);
+}
+
+/// `sizeof(gpu_adapter_info_t)` of the header before `device_local_bytes`.
+const OLD_ADAPTER_INFO_SIZE: usize = 5 * 4 + 3 * 256;
+
+#[test]
+fn vulkan_adapters_report_their_device_local_memory() {
+    let vulkan = list(gpu_backend_t::GPU_BACKEND_VULKAN as u32);
+    assert!(!vulkan.is_empty(), "lavapipe at least");
+    for info in &vulkan {
+        assert!(info.device_local_bytes > 0, "{} reports heaps", name(info));
+    }
+    // The executor reports the same figure for the adapter it runs on.
+    let mut options = gpu_executor_options_default();
+    options.backend = gpu_backend_t::GPU_BACKEND_VULKAN as u32;
+    options.adapter_index = 0;
+    let exec = create(&options);
+    let got = adapter_info(exec);
+    assert_eq!(got.device_local_bytes, vulkan[0].device_local_bytes);
+    assert_eq!(
+        got.struct_size as usize,
+        std::mem::size_of::<gpu_adapter_info_t>()
+    );
+    destroy(exec);
+}
+
+#[test]
+fn the_older_adapter_info_size_is_accepted() {
+    assert_eq!(
+        OLD_ADAPTER_INFO_SIZE,
+        std::mem::offset_of!(gpu_adapter_info_t, driver_info) + 256
+    );
+    let current = list(gpu_backend_t::GPU_BACKEND_ANY as u32);
+    let count = current.len();
+    // An array of the older, shorter entries, then a guard of 64 bytes.
+    let mut bytes = vec![0xAAu8; count * OLD_ADAPTER_INFO_SIZE + 64];
+    for i in 0..count {
+        let at = i * OLD_ADAPTER_INFO_SIZE;
+        bytes[at..at + 4].copy_from_slice(&(OLD_ADAPTER_INFO_SIZE as u32).to_ne_bytes());
+    }
+    let mut again = 0;
+    let status = unsafe {
+        gpu_executor_enumerate_adapters(
+            gpu_backend_t::GPU_BACKEND_ANY as u32,
+            bytes.as_mut_ptr().cast(),
+            count,
+            &mut again,
+        )
+    };
+    assert_eq!(status, S::GPU_EXECUTOR_OK, "{}", last_error());
+    assert_eq!(again, count);
+    for (i, info) in current.iter().enumerate() {
+        let at = i * OLD_ADAPTER_INFO_SIZE;
+        let entry = &bytes[at..at + OLD_ADAPTER_INFO_SIZE];
+        assert_eq!(
+            u32::from_ne_bytes(entry[..4].try_into().unwrap()),
+            OLD_ADAPTER_INFO_SIZE as u32
+        );
+        let name_at = std::mem::offset_of!(gpu_adapter_info_t, name);
+        let listed = CStr::from_bytes_until_nul(&entry[name_at..]).unwrap();
+        assert_eq!(listed.to_string_lossy(), name(info), "entry {i}");
+    }
+    assert!(
+        bytes[count * OLD_ADAPTER_INFO_SIZE..]
+            .iter()
+            .all(|&b| b == 0xAA),
+        "nothing past the array"
+    );
+    // Mixed sizes are refused.
+    if count > 1 {
+        bytes[OLD_ADAPTER_INFO_SIZE..OLD_ADAPTER_INFO_SIZE + 4]
+            .copy_from_slice(&(std::mem::size_of::<gpu_adapter_info_t>() as u32).to_ne_bytes());
+        let status = unsafe {
+            gpu_executor_enumerate_adapters(0, bytes.as_mut_ptr().cast(), count, &mut again)
+        };
+        assert_eq!(status, S::GPU_EXECUTOR_BAD_STRUCT_SIZE);
+    }
+
+    // gpu_executor_adapter_info writes the older struct's fields only.
+    let exec = create(ptr::null());
+    let mut one = vec![0xAAu8; std::mem::size_of::<gpu_adapter_info_t>()];
+    one[..4].copy_from_slice(&(OLD_ADAPTER_INFO_SIZE as u32).to_ne_bytes());
+    let status = unsafe { gpu_executor_adapter_info(exec, one.as_mut_ptr().cast()) };
+    assert_eq!(status, S::GPU_EXECUTOR_OK, "{}", last_error());
+    let name_at = std::mem::offset_of!(gpu_adapter_info_t, name);
+    let listed = CStr::from_bytes_until_nul(&one[name_at..]).unwrap();
+    assert_eq!(listed.to_string_lossy(), name(&adapter_info(exec)));
+    assert!(one[OLD_ADAPTER_INFO_SIZE..].iter().all(|&b| b == 0xAA));
+    // Any other size is refused.
+    one[..4].copy_from_slice(&(OLD_ADAPTER_INFO_SIZE as u32 + 4).to_ne_bytes());
+    let status = unsafe { gpu_executor_adapter_info(exec, one.as_mut_ptr().cast()) };
+    assert_eq!(status, S::GPU_EXECUTOR_BAD_STRUCT_SIZE);
     destroy(exec);
 }

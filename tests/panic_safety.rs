@@ -102,6 +102,7 @@ fn a_panic_in_any_entry_point_is_a_status_and_poisons_only_its_handle() {
         name: [0; 256],
         driver: [0; 256],
         driver_info: [0; 256],
+        device_local_bytes: 0,
     };
     fault::arm_panic("gpu_executor_adapter_info");
     assert_eq!(

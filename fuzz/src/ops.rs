@@ -379,6 +379,22 @@ impl Session<'_, '_> {
             2 => input.range(2, 8) as u32,
             _ => input.u32(),
         };
+        o.min_bucket_elements = match input.u8() % 8 {
+            0..=4 => 16_384,
+            5 => 1 << input.range(6, 30),
+            6 => input.range(0, 1 << 16) as u64,
+            _ => input.u64(),
+        };
+        o.bucket_growth = match input.u8() % 8 {
+            0..=4 => 2,
+            5 => input.range(2, 16) as u32,
+            _ => input.u32(),
+        };
+        o.adaptive_buckets = match input.u8() % 4 {
+            0 => 1,
+            1 => input.u32(),
+            _ => 0,
+        };
         let null_options = input.one_in(16);
         let mut null_out = input.one_in(16);
         let wants_device = input.one_in(4);
@@ -393,11 +409,13 @@ impl Session<'_, '_> {
                 return d;
             }
             // The earlier headers' structs end before wait_timeout_ns, before
-            // adapter_index and before max_idle_bytes; all four sizes are taken.
+            // adapter_index, before max_idle_bytes and before min_bucket_elements; all five
+            // sizes are taken.
             let earlier = [
                 std::mem::offset_of!(gpu_executor_options_t, wait_timeout_ns) as u32,
                 std::mem::offset_of!(gpu_executor_options_t, adapter_index) as u32,
                 std::mem::offset_of!(gpu_executor_options_t, max_idle_bytes) as u32,
+                std::mem::offset_of!(gpu_executor_options_t, min_bucket_elements) as u32,
             ];
             if o.struct_size != size && !earlier.contains(&o.struct_size) {
                 // The rest of the struct is not to be read.
@@ -410,6 +428,14 @@ impl Session<'_, '_> {
                 || (1..64).contains(&o.max_chunk_elements)
             {
                 d.push(S::GPU_EXECUTOR_INVALID_OPTION);
+            }
+            // The bucket options are read only from a struct that has them; checked after
+            // the others, before a device opens.
+            let min = o.min_bucket_elements;
+            let bad_min = !min.is_power_of_two() || !(64..=1 << 30).contains(&min);
+            let bad_growth = !(2..=16).contains(&o.bucket_growth);
+            if o.struct_size == size && (bad_min || bad_growth) {
+                d.push(S::GPU_EXECUTOR_INVALID_ARGUMENT);
             }
             d
         };
@@ -769,6 +795,9 @@ impl Session<'_, '_> {
                     max_in_flight_bytes: 0,
                     staging: 0,
                     pipeline_cache_dir: ptr::null(),
+                    min_bucket_elements: 16_384,
+                    bucket_growth: 2,
+                    adaptive_buckets: 0,
                 };
                 if o != want {
                     finding(format!("gpu_executor_options_default() is {o:?}"));

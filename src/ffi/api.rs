@@ -69,8 +69,8 @@ pub(super) fn status_of(result: Result<(), S>) -> S {
 /// Returns the default options: any backend, default power preference, no particular
 /// adapter (`GPU_ADAPTER_DEFAULT`), `GPU_STRATEGY_BUCKETED`, exact-size cache on with 16
 /// entries, chunking at device limits, no wait limit, 512 MiB of idle memory kept for
-/// reuse, no in-flight budget, no pipeline cache directory. `struct_size` is set. Pure
-/// function; thread-safe.
+/// reuse, no in-flight budget, no pipeline cache directory, the seed's buckets (16384
+/// elements, then ×2) without adaptation. `struct_size` is set. Pure function; thread-safe.
 #[no_mangle]
 pub extern "C" fn gpu_executor_options_default() -> gpu_executor_options_t {
     ffi_boundary!(convert::default_options(), {
@@ -89,8 +89,9 @@ pub extern "C" fn gpu_executor_options_default() -> gpu_executor_options_t {
 /// - `out`: receives the new handle on success (untouched on failure). The caller owns the
 ///   handle and frees it with `gpu_executor_destroy`.
 ///
-/// Errors: `NULL_POINTER` (out), `BAD_STRUCT_SIZE`, `INVALID_OPTION`, `NO_ADAPTER`,
-/// `DEVICE_REQUEST_FAILED`. Thread-safe.
+/// Errors: `NULL_POINTER` (out), `BAD_STRUCT_SIZE`, `INVALID_OPTION`, `INVALID_ARGUMENT`
+/// (`min_bucket_elements` or `bucket_growth` out of range; the last error says which and
+/// what is accepted), `NO_ADAPTER`, `DEVICE_REQUEST_FAILED`. Thread-safe.
 ///
 /// # Safety
 /// `options` must be NULL or point to a readable options struct; `out` must be NULL or
@@ -283,6 +284,7 @@ pub unsafe extern "C" fn gpu_executor_stats(
                 convert::STATS_SIZE_V4,
                 convert::STATS_SIZE_V5,
                 convert::STATS_SIZE_V6,
+                convert::STATS_SIZE_V7,
             ];
             if size != current && !earlier.contains(&size) {
                 return Err(fail(
@@ -448,8 +450,10 @@ pub unsafe extern "C" fn gpu_executor_trim(exec: *mut gpu_executor_t) -> gpu_exe
 /// the same `backend`); the order is the one the drivers report, stable within a process.
 ///
 /// Writes up to `capacity` entries to `out` (NULL allowed when `capacity` is 0; each
-/// entry's `struct_size` must be set to `sizeof(gpu_adapter_info_t)` by the caller) and
-/// the number of adapters to `*count`: call once with capacity 0 to size the array.
+/// entry's `struct_size` must be set to `sizeof(gpu_adapter_info_t)` by the caller, of
+/// this or the earlier header without `device_local_bytes`, the same in every entry: it
+/// is also the array's stride) and the number of adapters to `*count`: call once with
+/// capacity 0 to size the array.
 ///
 /// Errors: `NULL_POINTER` (count, or out with capacity > 0), `BAD_STRUCT_SIZE`,
 /// `INVALID_OPTION` (backend not a `gpu_backend_t`). Nothing is written on error.
@@ -482,19 +486,30 @@ pub unsafe extern "C" fn gpu_executor_enumerate_adapters(
         };
         let adapters = crate::device::adapters(choice);
         let written = adapters.len().min(capacity);
-        let expected = std::mem::size_of::<gpu_adapter_info_t>() as u32;
+        // The entries' size is the caller's: this header's or the earlier one's.
+        let stride = match written {
+            0 => 0,
+            _ => match adapter_info_size(std::ptr::read_unaligned(out.cast::<u32>())) {
+                Ok(size) => size,
+                Err(status) => return status,
+            },
+        };
+        let base = out.cast::<u8>();
         for i in 0..written {
-            // SAFETY: out is writable for capacity entries (contract), i < capacity.
-            let size = std::ptr::read_unaligned(out.add(i).cast::<u32>());
-            if size != expected {
+            // SAFETY: out is writable for capacity entries of `stride` bytes (contract),
+            // i < capacity.
+            let size = std::ptr::read_unaligned(base.add(i * stride).cast::<u32>()) as usize;
+            if size != stride {
                 return fail(
                     S::GPU_EXECUTOR_BAD_STRUCT_SIZE,
-                    format!("out[{i}].struct_size is {size}, expected {expected}"),
+                    format!("out[{i}].struct_size is {size}, but out[0]'s is {stride}"),
                 );
             }
         }
         for (i, adapter) in adapters.iter().take(written).enumerate() {
-            *out.add(i) = convert::adapter_info_to_c(&adapter.get_info());
+            let memory = crate::host_memory::device_local_bytes(adapter).unwrap_or(0);
+            let info = convert::adapter_info_to_c(&adapter.get_info(), memory);
+            write_prefix(&info, base.add(i * stride), stride);
         }
         *count = adapters.len();
         S::GPU_EXECUTOR_OK
@@ -520,6 +535,7 @@ unsafe fn read_options(
         convert::OPTIONS_SIZE_V3,
         convert::OPTIONS_SIZE_V4,
         convert::OPTIONS_SIZE_V5,
+        convert::OPTIONS_SIZE_V6,
     ];
     if earlier.contains(&size) {
         let mut read = convert::default_options();
@@ -540,23 +556,31 @@ unsafe fn read_options(
     ))
 }
 
-/// Checks a caller's out-struct pointer and its leading `struct_size` field.
-unsafe fn check_out_struct<'a, T>(out: *mut T, what: &str) -> Result<&'a mut T, S> {
-    if out.is_null() {
-        return Err(fail(
-            S::GPU_EXECUTOR_NULL_POINTER,
-            format!("{what} out pointer is NULL"),
-        ));
+/// The size of a caller's `gpu_adapter_info_t`: this header's or the earlier one's.
+fn adapter_info_size(size: u32) -> Result<usize, S> {
+    let size = size as usize;
+    let current = std::mem::size_of::<gpu_adapter_info_t>();
+    if size == current || size == convert::ADAPTER_INFO_SIZE_V1 {
+        return Ok(size);
     }
-    let size = std::ptr::read_unaligned(out.cast::<u32>());
-    let expected = std::mem::size_of::<T>() as u32;
-    if size != expected {
-        return Err(fail(
-            S::GPU_EXECUTOR_BAD_STRUCT_SIZE,
-            format!("{what} struct_size is {size}, expected {expected}"),
-        ));
-    }
-    Ok(&mut *out)
+    Err(fail(
+        S::GPU_EXECUTOR_BAD_STRUCT_SIZE,
+        format!(
+            "adapter info struct_size is {size}, expected {current} (or {} from an earlier header)",
+            convert::ADAPTER_INFO_SIZE_V1
+        ),
+    ))
+}
+
+/// Writes the first `size` bytes of `value` (its `struct_size` set to `size`) to `dst`.
+///
+/// # Safety
+/// `dst` must be writable for `size` bytes, `size` at most `size_of::<T>()`, and `T`'s
+/// first field a `u32` struct size.
+unsafe fn write_prefix<T: Copy>(value: &T, dst: *mut u8, size: usize) {
+    let mut copy = *value;
+    std::ptr::write_unaligned(std::ptr::addr_of_mut!(copy).cast::<u32>(), size as u32);
+    std::ptr::copy_nonoverlapping(std::ptr::addr_of!(copy).cast::<u8>(), dst, size);
 }
 
 /// Reports the sizes (in elements) of the buckets whose pipelines are cached, ascending.
@@ -599,7 +623,9 @@ pub unsafe extern "C" fn gpu_executor_bucket_sizes(
 }
 
 /// Describes the adapter the executor runs on. `out->struct_size` must be set to
-/// `sizeof(gpu_adapter_info_t)`; `*out` is written only on success.
+/// `sizeof(gpu_adapter_info_t)` (of this header, or of the earlier one without
+/// `device_local_bytes`: the fields it has are written); `*out` is written only on
+/// success.
 /// Errors: `NULL_POINTER`, `BAD_STRUCT_SIZE`, `POISONED`. Thread-safe.
 ///
 /// # Safety
@@ -613,8 +639,17 @@ pub unsafe extern "C" fn gpu_executor_adapter_info(
     ffi_boundary!(handle exec, {
         last_error::clear();
         status_of(with_handle(exec, "gpu_executor_adapter_info", |handle| {
-            let out = check_out_struct(out, "adapter info")?;
-            *out = convert::adapter_info_to_c(handle.executor.adapter_info());
+            if out.is_null() {
+                return Err(fail(
+                    S::GPU_EXECUTOR_NULL_POINTER,
+                    "adapter info out pointer is NULL",
+                ));
+            }
+            let size = adapter_info_size(std::ptr::read_unaligned(out.cast::<u32>()))?;
+            let executor = &handle.executor;
+            let info =
+                convert::adapter_info_to_c(executor.adapter_info(), executor.device_local_bytes());
+            write_prefix(&info, out.cast::<u8>(), size);
             Ok(())
         }))
     })

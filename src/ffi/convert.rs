@@ -41,6 +41,9 @@ pub const STATS_SIZE_V3: usize = std::mem::offset_of!(gpu_executor_stats_t, resi
 /// `sizeof(gpu_executor_stats_t)` before the idle-memory counters.
 pub const STATS_SIZE_V4: usize = std::mem::offset_of!(gpu_executor_stats_t, idle_bytes);
 
+/// `sizeof(gpu_adapter_info_t)` before `device_local_bytes`.
+pub const ADAPTER_INFO_SIZE_V1: usize = std::mem::offset_of!(gpu_adapter_info_t, driver_info) + 256;
+
 /// `sizeof(gpu_executor_options_t)` in version 0.1, before `wait_timeout_ns`.
 pub const OPTIONS_SIZE_V1: usize = std::mem::offset_of!(gpu_executor_options_t, wait_timeout_ns);
 
@@ -62,6 +65,13 @@ pub const OPTIONS_SIZE_V5: usize = std::mem::offset_of!(gpu_executor_options_t, 
 /// `sizeof(gpu_executor_stats_t)` before the pipeline-cache and compilation counters.
 pub const STATS_SIZE_V6: usize = std::mem::offset_of!(gpu_executor_stats_t, pipeline_cache_state);
 
+/// `sizeof(gpu_executor_options_t)` before the bucket options.
+pub const OPTIONS_SIZE_V6: usize =
+    std::mem::offset_of!(gpu_executor_options_t, min_bucket_elements);
+
+/// `sizeof(gpu_executor_stats_t)` before the adaptive-bucket counters.
+pub const STATS_SIZE_V7: usize = std::mem::offset_of!(gpu_executor_stats_t, padding_bytes);
+
 pub fn default_options() -> gpu_executor_options_t {
     gpu_executor_options_t {
         struct_size: std::mem::size_of::<gpu_executor_options_t>() as u32,
@@ -78,6 +88,9 @@ pub fn default_options() -> gpu_executor_options_t {
         max_in_flight_bytes: 0,
         staging: gpu_staging_t::GPU_STAGING_AUTO as u32,
         pipeline_cache_dir: std::ptr::null(),
+        min_bucket_elements: crate::bucket::DEFAULT_MIN_BUCKET,
+        bucket_growth: crate::bucket::DEFAULT_BUCKET_GROWTH,
+        adaptive_buckets: 0,
     }
 }
 
@@ -177,6 +190,9 @@ pub fn config_from(options: &gpu_executor_options_t) -> Converted<Config> {
         max_idle_bytes: options.max_idle_bytes,
         max_in_flight_bytes: options.max_in_flight_bytes,
         staging,
+        min_bucket_elements: options.min_bucket_elements,
+        bucket_growth: options.bucket_growth,
+        adaptive_buckets: options.adaptive_buckets != 0,
         ..Config::default()
     })
 }
@@ -652,6 +668,9 @@ pub fn stats_to_c(executor: &Executor, stats: &Stats) -> gpu_executor_stats_t {
         pipeline_cache_saved_bytes: stats.pipeline_cache_saved_bytes,
         compile_waits: stats.compile_waits,
         async_warmups_completed: stats.async_warmups_completed,
+        padding_bytes: stats.padding_bytes,
+        bucket_refinements: stats.bucket_refinements,
+        bucket_coarsenings: stats.bucket_coarsenings,
     }
 }
 
@@ -682,7 +701,8 @@ pub fn backend_choice(backend: u32) -> Converted<BackendChoice> {
     })
 }
 
-pub fn adapter_info_to_c(info: &wgpu::AdapterInfo) -> gpu_adapter_info_t {
+/// The C description of an adapter; `device_local_bytes` 0 when unknown.
+pub fn adapter_info_to_c(info: &wgpu::AdapterInfo, device_local_bytes: u64) -> gpu_adapter_info_t {
     let mut out = gpu_adapter_info_t {
         struct_size: std::mem::size_of::<gpu_adapter_info_t>() as u32,
         backend: match info.backend {
@@ -704,6 +724,7 @@ pub fn adapter_info_to_c(info: &wgpu::AdapterInfo) -> gpu_adapter_info_t {
         name: [0; 256],
         driver: [0; 256],
         driver_info: [0; 256],
+        device_local_bytes,
     };
     fill_c_string(&mut out.name, &info.name);
     fill_c_string(&mut out.driver, &info.driver);

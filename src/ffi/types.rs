@@ -293,6 +293,23 @@ pub struct gpu_executor_options_t {
     /// `GPU_PIPELINE_CACHE_UNSUPPORTED`. Appended after `staging`; the earlier,
     /// shorter structs are still accepted (the cache is then off).
     pub pipeline_cache_dir: *const c_char,
+    /// The smallest size bucket, in elements: every task of up to this many elements
+    /// shares its pipeline and slab class. A power of two from 64 to 2^30; default 16384
+    /// (the seed's). Anything else: `GPU_EXECUTOR_INVALID_ARGUMENT` from
+    /// `gpu_executor_create`, before any device is opened. (Above the chunk limit is
+    /// allowed: slabs are capped at `max_chunk_elements` whatever their bucket.)
+    /// (This and the fields below were appended with adaptive buckets; the earlier,
+    /// shorter structs are still accepted and get the defaults.)
+    pub min_bucket_elements: u64,
+    /// Each size bucket is this many times the one below: an integer from 2 to 16; default
+    /// 2 (the seed's powers of two). Anything else: `GPU_EXECUTOR_INVALID_ARGUMENT`.
+    pub bucket_growth: u32,
+    /// Nonzero: the executor adapts its buckets to the workload between batches (default
+    /// 0: off). Slab classes where slabs leave more than a third of their memory unused
+    /// are cut into finer steps; pipeline buckets move further apart when compilations for
+    /// new buckets serve few tasks. Results never change; the stats' `padding_bytes`,
+    /// `bucket_refinements` and `bucket_coarsenings` tell what it did (docs/BUCKETS.md).
+    pub adaptive_buckets: u32,
 }
 
 /// Values of `gpu_executor_options_t.staging`.
@@ -482,6 +499,16 @@ pub struct gpu_executor_stats_t {
     pub compile_waits: u64,
     /// Asynchronous warm-ups finished (successfully or not).
     pub async_warmups_completed: u64,
+    /// Bytes of the pooled slabs' GPU arrays that no task element filled, summed over the
+    /// slabs batches took: (slab class − elements used) × 4 × arrays (inputs and output).
+    /// The cost of coarse size classes. (This and the fields below were appended with
+    /// adaptive buckets; a caller compiled against the earlier, shorter struct gets the
+    /// fields it knows.)
+    pub padding_bytes: u64,
+    /// Slab size classes that adaptive buckets cut into finer steps.
+    pub bucket_refinements: u64,
+    /// Steps adaptive buckets moved the pipeline buckets apart (at most 3).
+    pub bucket_coarsenings: u64,
 }
 
 /// Which adapter an executor runs on. Set `struct_size` before calling
@@ -507,6 +534,13 @@ pub struct gpu_adapter_info_t {
     pub driver: [c_char; 256],
     /// The driver's version or other details, NUL-terminated, truncated to fit.
     pub driver_info: [c_char; 256],
+    /// Bytes of the adapter's device-local memory where the backend reports it: on Vulkan
+    /// the largest memory heap flagged `DEVICE_LOCAL` (a GPU's own memory; on an
+    /// integrated GPU or lavapipe, the share of system memory the driver offers). 0 when
+    /// unknown (other backends). Appended after `driver_info`: a caller compiled against
+    /// the earlier, shorter struct (without it) is still accepted and gets the fields it
+    /// knows.
+    pub device_local_bytes: u64,
 }
 
 #[cfg(test)]

@@ -430,8 +430,13 @@ void test_stats_bucketed() {
     ge::AdapterInfo info = exec.adapter_info();
     CHECK(!info.name.empty());
     CHECK(info.backend != GPU_BACKEND_ANY);
-    std::printf("adapter: %s (backend %u, device type %u, driver %s)\n", info.name.c_str(),
-                static_cast<unsigned>(info.backend), static_cast<unsigned>(info.device_type), info.driver.c_str());
+    std::printf("adapter: %s (backend %u, device type %u, driver %s, %llu bytes device-local)\n",
+                info.name.c_str(), static_cast<unsigned>(info.backend),
+                static_cast<unsigned>(info.device_type), info.driver.c_str(),
+                static_cast<unsigned long long>(info.device_local_bytes));
+    if (info.backend == GPU_BACKEND_VULKAN) {
+        CHECK(info.device_local_bytes > 0);
+    }
     exec.print_stats();
 }
 

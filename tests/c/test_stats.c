@@ -220,10 +220,39 @@ static void test_adapter_info(void) {
     CHECK(memchr(info.driver, '\0', sizeof info.driver) != NULL);
     CHECK(info.backend != GPU_BACKEND_ANY);
     CHECK(info.device_type <= GPU_DEVICE_CPU);
-    printf("adapter: %s, backend %u, device type %u\n", info.name, (unsigned)info.backend,
-           (unsigned)info.device_type);
+    printf("adapter: %s, backend %u, device type %u, %llu bytes device-local\n", info.name,
+           (unsigned)info.backend, (unsigned)info.device_type,
+           (unsigned long long)info.device_local_bytes);
+    /* Vulkan reports its memory heaps (lavapipe too); other backends say 0. */
+    if (info.backend == GPU_BACKEND_VULKAN) {
+      CHECK(info.device_local_bytes > 0);
+    }
   }
   gpu_executor_destroy(exec);
+}
+
+/* Lists every adapter with its memory, as a program choosing one would. */
+static void test_enumerate_adapters(void) {
+  size_t count = 0;
+  gpu_adapter_info_t list[8];
+  size_t i;
+  CHECK_OK(gpu_executor_enumerate_adapters(GPU_BACKEND_ANY, NULL, 0, &count));
+  CHECK(count > 0);
+  if (count > 8) {
+    count = 8;
+  }
+  memset(list, 0, sizeof list);
+  for (i = 0; i < count; i++) {
+    list[i].struct_size = sizeof list[i];
+  }
+  CHECK_OK(gpu_executor_enumerate_adapters(GPU_BACKEND_ANY, list, count, &count));
+  for (i = 0; i < count && i < 8; i++) {
+    printf("adapter %zu: %s, backend %u, %llu MiB device-local\n", i, list[i].name,
+           (unsigned)list[i].backend, (unsigned long long)(list[i].device_local_bytes >> 20));
+    if (list[i].backend == GPU_BACKEND_VULKAN) {
+      CHECK(list[i].device_local_bytes > 0);
+    }
+  }
 }
 
 /* Captures what gpu_executor_print_stats writes to file descriptor 2 (standard error, as
@@ -324,6 +353,7 @@ int main(void) {
   test_exact_size_cache();
   test_baseline();
   test_adapter_info();
+  test_enumerate_adapters();
   test_print_stats();
   test_memory_limits();
   return tu_finish("test_stats");

@@ -168,6 +168,7 @@ pub mod c_api {
             name: [0; 256],
             driver: [0; 256],
             driver_info: [0; 256],
+            device_local_bytes: 0,
         };
         let status = unsafe { gpu_executor_adapter_info(exec, &mut info) };
         assert_eq!(

@@ -444,6 +444,11 @@ class Executor:
     ``pipeline_cache_dir``: a directory for the persistent pipeline cache (``None``: off);
     where the backend has pipeline caches (Vulkan) compiled pipelines are kept there across
     processes, elsewhere the stats' ``pipeline_cache_state`` says unsupported (1).
+    ``min_bucket_elements``: the smallest size bucket, a power of two from 64 to 2**30
+    (``None``: the library default, 16384). ``bucket_growth``: each bucket is this many
+    times the one below, 2 to 16 (``None``: 2). Other values raise ``INVALID_ARGUMENT``.
+    ``adaptive_buckets``: refine slab size classes that waste memory and coarsen pipeline
+    buckets that thrash, between batches; results never change (docs/BUCKETS.md).
 
     Use as a context manager, or call :meth:`close`. Safe to share between threads.
     """
@@ -464,6 +469,9 @@ class Executor:
         max_in_flight_bytes: int = 0,
         staging: Union[str, int] = "auto",
         pipeline_cache_dir: Optional[Union[str, "os.PathLike[str]"]] = None,
+        min_bucket_elements: Optional[int] = None,
+        bucket_growth: Optional[int] = None,
+        adaptive_buckets: bool = False,
     ) -> None:
         self._handle: Optional[_ffi.ExecutorHandle] = None
         # Calls in progress: close() waits for them to return before destroying the handle.
@@ -495,6 +503,11 @@ class Executor:
         # Read during gpu_executor_create only; `cache_dir` keeps the bytes alive until then.
         cache_dir = None if pipeline_cache_dir is None else os.fsencode(pipeline_cache_dir)
         options.pipeline_cache_dir = cache_dir
+        if min_bucket_elements is not None:
+            options.min_bucket_elements = _unsigned(min_bucket_elements, "min_bucket_elements", 64)
+        if bucket_growth is not None:
+            options.bucket_growth = _unsigned(bucket_growth, "bucket_growth", 32)
+        options.adaptive_buckets = 1 if adaptive_buckets else 0
         handle = _ffi.ExecutorHandle()
         _check(lib, lib.gpu_executor_create(ctypes.byref(options), ctypes.byref(handle)))
         self._handle = handle
@@ -748,7 +761,8 @@ class Executor:
         return []
 
     def adapter_info(self) -> Dict[str, Any]:
-        """The adapter: backend, device_type, vendor_id, device_id, name, driver, driver_info."""
+        """The adapter: backend, device_type, vendor_id, device_id, name, driver, driver_info,
+        device_local_bytes (its largest device-local memory heap on Vulkan; 0 when unknown)."""
         info = _ffi.gpu_adapter_info_t()
         info.struct_size = ctypes.sizeof(info)
         self._call("gpu_executor_adapter_info", ctypes.byref(info))

@@ -213,6 +213,10 @@ class gpu_executor_options_t(Structure):
         ("max_in_flight_bytes", c_uint64),
         ("staging", c_uint32),
         ("pipeline_cache_dir", c_char_p),
+        # Appended with adaptive buckets.
+        ("min_bucket_elements", c_uint64),
+        ("bucket_growth", c_uint32),
+        ("adaptive_buckets", c_uint32),
     ]
 
 
@@ -281,6 +285,10 @@ class gpu_executor_stats_t(Structure):
         ("pipeline_cache_saved_bytes", c_uint64),
         ("compile_waits", c_uint64),
         ("async_warmups_completed", c_uint64),
+        # Appended with adaptive buckets.
+        ("padding_bytes", c_uint64),
+        ("bucket_refinements", c_uint64),
+        ("bucket_coarsenings", c_uint64),
     ]
 
 
@@ -294,6 +302,8 @@ class gpu_adapter_info_t(Structure):
         ("name", c_char * 256),
         ("driver", c_char * 256),
         ("driver_info", c_char * 256),
+        # Appended: 0 when unknown.
+        ("device_local_bytes", c_uint64),
     ]
 
 

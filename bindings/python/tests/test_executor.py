@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import gpu_executor
+from gpu_executor import ops
 from gpu_executor import Executor, GpuExecutorError, Status, Strategy
 
 from conftest import assert_bitwise_equal, random_task
@@ -217,9 +218,13 @@ def test_adapter_info_and_print_stats(executor, capfd, rng):
         "name",
         "driver",
         "driver_info",
+        "device_local_bytes",
     }
     assert isinstance(info["name"], str) and info["name"]
     assert info["backend"] is not gpu_executor.Backend.ANY
+    # Vulkan reports its memory heaps (lavapipe too); other backends 0.
+    if info["backend"] is gpu_executor.Backend.VULKAN:
+        assert info["device_local_bytes"] > 0
     executor.submit([random_task(rng, 100), random_task(rng, 200)])
     executor.print_stats()
     captured = capfd.readouterr()
@@ -416,3 +421,26 @@ def test_pipeline_cache_dir_is_written_and_reused(tmp_path, rng):
         np.testing.assert_array_equal(exe.add(a, b), a + b)
     with Executor() as exe:
         assert exe.stats()["pipeline_cache_state"] == 0  # GPU_PIPELINE_CACHE_OFF
+
+
+def test_bucket_options():
+    with gpu_executor.Executor(min_bucket_elements=1024, bucket_growth=4) as executor:
+        sizes = [1000, 1100, 5000, 20_000]
+        rng = np.random.default_rng(3)
+        arrays = [(rng.random(n, np.float32), rng.random(n, np.float32)) for n in sizes]
+        outs = [np.empty(n, np.float32) for n in sizes]
+        executor.submit([ops.add(a, b, o) for (a, b), o in zip(arrays, outs)])
+        for (a, b), o in zip(arrays, outs):
+            assert np.array_equal(o, a + b)
+        assert executor.bucket_sizes() == [1024, 4096, 16384, 65536]
+        stats = executor.stats()
+        assert stats["pipelines_created"] == 4
+        assert stats["padding_bytes"] == ((1024 - 1000) + (4096 - 1100) + (16384 - 5000) + (65536 - 20000)) * 12
+        assert (stats["bucket_refinements"], stats["bucket_coarsenings"]) == (0, 0)
+    with gpu_executor.Executor(adaptive_buckets=True):
+        pass
+    for kwargs in ({"min_bucket_elements": 96}, {"bucket_growth": 1}, {"bucket_growth": 17}):
+        with pytest.raises(gpu_executor.GpuExecutorError) as caught:
+            gpu_executor.Executor(**kwargs)
+        assert caught.value.status == gpu_executor.Status.INVALID_ARGUMENT
+        assert next(iter(kwargs)) in caught.value.message
