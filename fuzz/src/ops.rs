@@ -395,6 +395,12 @@ impl Session<'_, '_> {
             1 => input.u32(),
             _ => 0,
         };
+        o.staging = match input.u8() % 8 {
+            0..=4 => 0,
+            5 => 1,
+            6 => 2,
+            _ => input.u32(),
+        };
         let null_options = input.one_in(16);
         let mut null_out = input.one_in(16);
         let wants_device = input.one_in(4);
@@ -409,12 +415,14 @@ impl Session<'_, '_> {
                 return d;
             }
             // The earlier headers' structs end before wait_timeout_ns, before
-            // adapter_index, before max_idle_bytes and before min_bucket_elements; all five
-            // sizes are taken.
+            // adapter_index, before max_idle_bytes, before staging, before
+            // pipeline_cache_dir and before min_bucket_elements; all seven sizes are taken.
             let earlier = [
                 std::mem::offset_of!(gpu_executor_options_t, wait_timeout_ns) as u32,
                 std::mem::offset_of!(gpu_executor_options_t, adapter_index) as u32,
                 std::mem::offset_of!(gpu_executor_options_t, max_idle_bytes) as u32,
+                std::mem::offset_of!(gpu_executor_options_t, staging) as u32,
+                std::mem::offset_of!(gpu_executor_options_t, pipeline_cache_dir) as u32,
                 std::mem::offset_of!(gpu_executor_options_t, min_bucket_elements) as u32,
             ];
             if o.struct_size != size && !earlier.contains(&o.struct_size) {
@@ -422,10 +430,14 @@ impl Session<'_, '_> {
                 d.push(S::GPU_EXECUTOR_BAD_STRUCT_SIZE);
                 return d;
             }
+            // `staging` is read only from a struct that has it.
+            let has_staging =
+                o.struct_size as usize > std::mem::offset_of!(gpu_executor_options_t, staging);
             if o.backend > 4
                 || o.power_preference > 2
                 || o.strategy > 1
                 || (1..64).contains(&o.max_chunk_elements)
+                || (has_staging && o.staging > 2)
             {
                 d.push(S::GPU_EXECUTOR_INVALID_OPTION);
             }
