@@ -7,8 +7,10 @@
 //! writes it at memory speed, the GPU's copy engine pulls it by DMA, and it stays mapped for
 //! the buffer's whole life, so a batch makes no map request at all.
 //!
-//! This is the core's `unsafe` outside `src/ffi/` (with `pipeline_cache.rs`'s one call).
-//! Its invariants:
+//! It also reads the adapter's memory heaps (`device_local_bytes`) and holds the
+//! non-temporal copy into staging (`stream_copy`): this module is the core's Vulkan
+//! interop, and with `pipeline_cache.rs`'s one call its only `unsafe` outside `src/ffi/`.
+//! The staging invariants:
 //!
 //! - **Lifetime.** The `VkBuffer` and its `VkDeviceMemory` are handed to wgpu
 //!   (`Buffer::from_raw_managed`), which destroys both when the last use of the
