@@ -6,8 +6,12 @@ use crate::log::{log, Level};
 use crate::slab::Slab;
 use crate::stats::Stats;
 
+/// What an entry holds slabs for: the slab shape, the task's length, and the most elements
+/// per slab it was cut with (see `Executor::split_for`).
+pub type ExactKey = (SlabShape, usize, u64);
+
 /// One cached length: its key, the tick it was stored at, its slabs.
-type Entry = ((SlabShape, usize), u64, Vec<Slab>);
+type Entry = (ExactKey, u64, Vec<Slab>);
 
 /// Least-recently-used list of lengths and their slabs; small, so a Vec beats a map.
 pub struct ExactSizeCache {
@@ -32,7 +36,7 @@ impl ExactSizeCache {
     }
 
     /// Removes and returns the slabs cached for `len` (hit), or `None` (miss).
-    pub fn take(&mut self, len: (SlabShape, usize), stats: &mut Stats) -> Option<Vec<Slab>> {
+    pub fn take(&mut self, len: ExactKey, stats: &mut Stats) -> Option<Vec<Slab>> {
         match self.entries.iter().position(|(l, _, _)| *l == len) {
             Some(i) => {
                 stats.exact_cache_hits += 1;
@@ -52,7 +56,7 @@ impl ExactSizeCache {
     /// reused, the oldest entries beyond capacity), to be dropped outside the lock.
     pub fn put(
         &mut self,
-        len: (SlabShape, usize),
+        len: ExactKey,
         slabs: Vec<Slab>,
         tick: u64,
         stats: &mut Stats,
@@ -81,7 +85,7 @@ impl ExactSizeCache {
         if self.entries.is_empty() {
             return Vec::new();
         }
-        let ((shape, len), _, slabs) = self.entries.remove(0);
+        let ((shape, len, _), _, slabs) = self.entries.remove(0);
         let bytes = bytes_of(&slabs);
         self.bytes -= bytes;
         stats.exact_cache_evictions += 1;

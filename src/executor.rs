@@ -29,6 +29,7 @@ use crate::copy::{CopyPool, Segment};
 use crate::device::Gpu;
 use crate::direct::{self, DirectDispatch, DirectTable};
 use crate::error::{Error, ErrorKind, Result};
+use crate::exact_cache::ExactKey;
 use crate::idle::IdleMemory;
 use crate::kernel::{Kernel, KernelId, KernelKind, SlabShape};
 use crate::log::{log, Level};
@@ -99,6 +100,14 @@ impl Drop for Executor {
         }
         user_kernel::unregister_all(self.id);
     }
+}
+
+/// How a batch's tasks are cut into slabs: the bucket ladder, and the most elements per
+/// slab for element-wise tasks (`Executor::split_for`).
+#[derive(Clone, Copy)]
+struct SlabCut<'a> {
+    buckets: &'a Buckets,
+    split: u64,
 }
 
 /// A task a batch will run, as warm-up sees it (see [`Executor::warmup`]).
@@ -696,8 +705,7 @@ impl Executor {
             finish_reductions(&pending.reductions, Vec::new(), outputs);
             return Ok(());
         }
-        let streamed =
-            !pending.staged.is_empty() && pending.staged.iter().all(|s| s.part().is_some());
+        let streamed = !pending.staged.is_empty() && pending.staged.iter().all(Staged::in_part);
         if streamed && self.config.wait_timeout.is_none() {
             return self.land_parts(pending, outputs, delta);
         }
@@ -1208,7 +1216,7 @@ impl Executor {
                     && waves[0] == 0
                     && !direct[0] =>
             {
-                SlabSource::Exact(task.shape(), task.len)
+                SlabSource::Exact((task.shape(), task.len, self.split_for(tasks)))
             }
             (Strategy::Bucketed, _) => SlabSource::Pool,
         }
@@ -1280,10 +1288,15 @@ impl Executor {
         let buckets = &*self.buckets();
         match source {
             SlabSource::Pool => {
+                // Worked out once: every wave's plan cuts its slabs the same way.
+                let cut = SlabCut {
+                    buckets,
+                    split: self.split_for(tasks),
+                };
                 let last = waves.iter().copied().max().unwrap_or(0);
                 if last == 0 && !direct.contains(&true) {
                     let all = (0..tasks.len()).collect();
-                    return self.acquire_pooled(tasks, items, all, 0, buckets, delta);
+                    return self.acquire_pooled(tasks, items, all, 0, cut, delta);
                 }
                 // One plan per wave, of that wave's tasks but the direct ones.
                 let mut by_wave: Vec<Vec<usize>> = vec![Vec::new(); last + 1];
@@ -1294,11 +1307,11 @@ impl Executor {
                 }
                 let mut staged = Vec::new();
                 for (wave, among) in by_wave.into_iter().enumerate() {
-                    staged.extend(self.acquire_pooled(tasks, items, among, wave, buckets, delta)?);
+                    staged.extend(self.acquire_pooled(tasks, items, among, wave, cut, delta)?);
                 }
                 Ok(staged)
             }
-            SlabSource::Exact(..) => self.acquire_exact(tasks, buckets, delta),
+            SlabSource::Exact(key) => self.acquire_exact(tasks, key, buckets, delta),
             SlabSource::Fresh => self.acquire_fresh(tasks, items, waves, buckets, delta),
         }
     }
@@ -1327,12 +1340,11 @@ impl Executor {
         items: &[PlanItem<Group>],
         among: Vec<usize>,
         wave: usize,
-        buckets: &Buckets,
+        cut: SlabCut<'_>,
         delta: &mut Stats,
     ) -> Result<Vec<Staged>> {
         let mut staged: Vec<Staged> = Vec::new();
-        let split = self.split_for(tasks);
-        for plan in plan_bucketed_among(items, among, self.chunk, split, buckets) {
+        for plan in plan_bucketed_among(items, among, self.chunk, cut.split, cut.buckets) {
             let task = &tasks[plan.pieces[0].task];
             let arrays = task.shape().arity as u64 + 1;
             delta.padding_bytes += plan.capacity.saturating_sub(plan.used) * 4 * arrays;
@@ -1374,23 +1386,21 @@ impl Executor {
     fn acquire_exact(
         &self,
         tasks: &[TaskInputs],
+        key: ExactKey,
         buckets: &Buckets,
         delta: &mut Stats,
     ) -> Result<Vec<Staged>> {
         let task = &tasks[0];
         let bucket = buckets.bucket(task.len as u64);
-        let plans = plan_single(0, task.len, self.chunk, self.split_for(tasks), bucket);
+        let plans = plan_single(0, task.len, self.chunk, key.2, bucket);
         let Some(first) = plans.first() else {
             return Ok(Vec::new());
         };
         let kernel = self.kernel_for(task.op, first.bucket, delta)?;
-        let cached = lock(&self.idle)?
-            .exact
-            .take((task.shape(), task.len), delta);
+        let cached = lock(&self.idle)?.exact.take(key, delta);
         let slabs = match cached {
-            // The same length is cut the same way unless residency changed the split.
-            Some(slabs) if slabs.len() == plans.len() => slabs,
-            _ => plans
+            Some(slabs) => slabs,
+            None => plans
                 .iter()
                 .map(|p| self.new_slab(task.shape(), p.capacity, delta))
                 .collect::<Result<_>>()?,
@@ -1514,12 +1524,12 @@ impl Executor {
         let mut delta = Stats::default();
         let evicted = match source {
             SlabSource::Pool => lock(&self.idle)?.give_back_slabs(slabs, &mut delta),
-            SlabSource::Exact(shape, len) => {
+            SlabSource::Exact(key) => {
                 let slabs: Vec<Slab> = slabs.collect();
                 if slabs.is_empty() {
                     return Ok(());
                 }
-                lock(&self.idle)?.put_exact((shape, len), slabs, &mut delta)
+                lock(&self.idle)?.put_exact(key, slabs, &mut delta)
             }
             SlabSource::Fresh => return Ok(()),
         };

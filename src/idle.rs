@@ -7,8 +7,7 @@
 //! GPU buffers is not quick, and nobody should wait behind it.
 
 use crate::direct::{BindKey, DirectTable};
-use crate::exact_cache::ExactSizeCache;
-use crate::kernel::SlabShape;
+use crate::exact_cache::{ExactKey, ExactSizeCache};
 use crate::pool::SlabPool;
 use crate::slab::Slab;
 use crate::stats::Stats;
@@ -87,12 +86,7 @@ impl IdleMemory {
     }
 
     /// Stores an exact-size entry, then enforces the cap.
-    pub fn put_exact(
-        &mut self,
-        len: (SlabShape, usize),
-        slabs: Vec<Slab>,
-        stats: &mut Stats,
-    ) -> Evicted {
+    pub fn put_exact(&mut self, len: ExactKey, slabs: Vec<Slab>, stats: &mut Stats) -> Evicted {
         let tick = self.tick();
         let mut out = Evicted {
             slabs: self.exact.put(len, slabs, tick, stats),

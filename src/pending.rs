@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::device::Gpu;
 use crate::error::{Error, ErrorKind, Result};
-use crate::kernel::SlabShape;
+use crate::exact_cache::ExactKey;
 use crate::ops::ReductionOp;
 use crate::pipeline::Staged;
 use crate::slab::MapRequest;
@@ -15,7 +15,7 @@ use crate::slab::MapRequest;
 pub(crate) enum SlabSource {
     Pool,
     /// The exact-size cache entry for this slab shape and length.
-    Exact(SlabShape, usize),
+    Exact(ExactKey),
     /// Created for this batch only (the baseline strategy).
     Fresh,
 }

@@ -268,6 +268,11 @@ impl Staged {
         self.readback.clone()
     }
 
+    /// Whether the slab was submitted in a part of its batch (see `launch_streamed`).
+    pub fn in_part(&self) -> bool {
+        self.part.is_some()
+    }
+
     /// For a batch submitted in parts: what to wait for before this slab's results can be
     /// copied out (its part's submission and the requests that complete with it).
     pub fn part(&self) -> Option<(wgpu::SubmissionIndex, Vec<MapRequest>)> {

@@ -6,24 +6,10 @@ mod common;
 use std::ffi::CStr;
 use std::ptr;
 
-use common::c_api::{adapter_info, create, destroy, last_error};
+use common::c_api::{adapter_info, blank_adapter_info, create, destroy, last_error};
 use gpu_executor::ffi::*;
 
 use gpu_executor_status_t as S;
-
-fn blank() -> gpu_adapter_info_t {
-    gpu_adapter_info_t {
-        struct_size: std::mem::size_of::<gpu_adapter_info_t>() as u32,
-        backend: 0,
-        device_type: 0,
-        vendor_id: 0,
-        device_id: 0,
-        name: [0; 256],
-        driver: [0; 256],
-        driver_info: [0; 256],
-        device_local_bytes: 0,
-    }
-}
 
 fn name(info: &gpu_adapter_info_t) -> String {
     unsafe { CStr::from_ptr(info.name.as_ptr()) }
@@ -36,7 +22,7 @@ fn list(backend: u32) -> Vec<gpu_adapter_info_t> {
     let status =
         unsafe { gpu_executor_enumerate_adapters(backend, ptr::null_mut(), 0, &mut count) };
     assert_eq!(status, S::GPU_EXECUTOR_OK, "{}", last_error());
-    let mut out = vec![blank(); count];
+    let mut out = vec![blank_adapter_info(); count];
     let mut again = 0;
     let status =
         unsafe { gpu_executor_enumerate_adapters(backend, out.as_mut_ptr(), count, &mut again) };
@@ -87,7 +73,7 @@ fn every_listed_adapter_can_be_chosen_by_index() {
 #[test]
 fn bad_enumeration_arguments_get_their_status() {
     let mut count = 99;
-    let mut out = [blank(), blank()];
+    let mut out = [blank_adapter_info(), blank_adapter_info()];
     unsafe {
         assert_eq!(
             gpu_executor_enumerate_adapters(0, out.as_mut_ptr(), 2, ptr::null_mut()),

@@ -6,7 +6,9 @@ mod common;
 
 use std::ptr;
 
-use common::c_api::{create, destroy, last_error, poll, submit, submit_async, task, wait};
+use common::c_api::{
+    blank_adapter_info, create, destroy, last_error, poll, submit, submit_async, task, wait,
+};
 use common::{assert_matches, poisoned, Case, Rng};
 use gpu_executor::ffi::*;
 
@@ -93,17 +95,7 @@ fn a_panic_in_any_entry_point_is_a_status_and_poisons_only_its_handle() {
         );
         assert_matches(&out, &c.expected, name);
     }
-    let mut info = gpu_adapter_info_t {
-        struct_size: std::mem::size_of::<gpu_adapter_info_t>() as u32,
-        backend: 0,
-        device_type: 0,
-        vendor_id: 0,
-        device_id: 0,
-        name: [0; 256],
-        driver: [0; 256],
-        driver_info: [0; 256],
-        device_local_bytes: 0,
-    };
+    let mut info = blank_adapter_info();
     fault::arm_panic("gpu_executor_adapter_info");
     assert_eq!(
         unsafe { gpu_executor_adapter_info(bystander, &mut info) },

@@ -277,33 +277,22 @@ pub unsafe extern "C" fn gpu_executor_stats(
             if out.is_null() {
                 return Err(fail(S::GPU_EXECUTOR_NULL_POINTER, "stats out pointer is NULL"));
             }
-            let size = std::ptr::read_unaligned(out.cast::<u32>()) as usize;
-            let current = std::mem::size_of::<gpu_executor_stats_t>();
-            let earlier = [
-                convert::STATS_SIZE_V3,
-                convert::STATS_SIZE_V4,
-                convert::STATS_SIZE_V5,
-                convert::STATS_SIZE_V6,
-                convert::STATS_SIZE_V7,
-            ];
-            if size != current && !earlier.contains(&size) {
-                return Err(fail(
-                    S::GPU_EXECUTOR_BAD_STRUCT_SIZE,
-                    format!(
-                        "stats struct_size is {size}, expected {current} (or {:?} from an earlier header)",
-                        earlier
-                    ),
-                ));
-            }
+            let size = versioned_size::<gpu_executor_stats_t>(
+                "stats",
+                std::ptr::read_unaligned(out.cast::<u32>()),
+                &[
+                    convert::STATS_SIZE_V3,
+                    convert::STATS_SIZE_V4,
+                    convert::STATS_SIZE_V5,
+                    convert::STATS_SIZE_V6,
+                    convert::STATS_SIZE_V7,
+                ],
+                "",
+            )?;
             let executor = &handle.executor;
-            let mut stats = convert::stats_to_c(executor, &executor.stats());
-            stats.struct_size = size as u32;
+            let stats = convert::stats_to_c(executor, &executor.stats());
             // SAFETY: the caller's struct holds `size` writable bytes, a prefix of ours.
-            std::ptr::copy_nonoverlapping(
-                std::ptr::addr_of!(stats).cast::<u8>(),
-                out.cast::<u8>(),
-                size,
-            );
+            write_prefix(&stats, out.cast::<u8>(), size);
             Ok(())
         }))
     })
@@ -524,52 +513,53 @@ unsafe fn read_options(
     options: *const gpu_executor_options_t,
 ) -> Result<gpu_executor_options_t, S> {
     // Read struct_size alone first: an older caller's struct may be shorter.
-    let size = std::ptr::read_unaligned(options.cast::<u32>()) as usize;
     let current = std::mem::size_of::<gpu_executor_options_t>();
+    let size = versioned_size::<gpu_executor_options_t>(
+        "options",
+        std::ptr::read_unaligned(options.cast::<u32>()),
+        &[
+            convert::OPTIONS_SIZE_V1,
+            convert::OPTIONS_SIZE_V2,
+            convert::OPTIONS_SIZE_V3,
+            convert::OPTIONS_SIZE_V4,
+            convert::OPTIONS_SIZE_V5,
+            convert::OPTIONS_SIZE_V6,
+        ],
+        "; start from gpu_executor_options_default()",
+    )?;
     if size == current {
         return Ok(*options);
     }
-    let earlier = [
-        convert::OPTIONS_SIZE_V1,
-        convert::OPTIONS_SIZE_V2,
-        convert::OPTIONS_SIZE_V3,
-        convert::OPTIONS_SIZE_V4,
-        convert::OPTIONS_SIZE_V5,
-        convert::OPTIONS_SIZE_V6,
-    ];
-    if earlier.contains(&size) {
-        let mut read = convert::default_options();
-        // SAFETY: the caller's struct holds `size` readable bytes, a prefix of ours.
-        std::ptr::copy_nonoverlapping(
-            options.cast::<u8>(),
-            std::ptr::addr_of_mut!(read).cast::<u8>(),
-            size,
-        );
-        read.struct_size = current as u32;
-        return Ok(read);
+    let mut read = convert::default_options();
+    // SAFETY: the caller's struct holds `size` readable bytes, a prefix of ours.
+    std::ptr::copy_nonoverlapping(
+        options.cast::<u8>(),
+        std::ptr::addr_of_mut!(read).cast::<u8>(),
+        size,
+    );
+    read.struct_size = current as u32;
+    Ok(read)
+}
+
+/// A caller's `struct_size` for a `T`: this header's size or one of the `earlier` headers'
+/// (`BAD_STRUCT_SIZE`, naming them and ending in `hint`, otherwise).
+fn versioned_size<T>(what: &str, size: u32, earlier: &[usize], hint: &str) -> Result<usize, S> {
+    let size = size as usize;
+    let current = std::mem::size_of::<T>();
+    if size == current || earlier.contains(&size) {
+        return Ok(size);
     }
     Err(fail(
         S::GPU_EXECUTOR_BAD_STRUCT_SIZE,
         format!(
-            "options struct_size is {size}, expected {current} (or {earlier:?} from an earlier header); start from gpu_executor_options_default()"
+            "{what} struct_size is {size}, expected {current} (or {earlier:?} from an earlier header){hint}"
         ),
     ))
 }
 
 /// The size of a caller's `gpu_adapter_info_t`: this header's or the earlier one's.
 fn adapter_info_size(size: u32) -> Result<usize, S> {
-    let size = size as usize;
-    let current = std::mem::size_of::<gpu_adapter_info_t>();
-    if size == current || size == convert::ADAPTER_INFO_SIZE_V1 {
-        return Ok(size);
-    }
-    Err(fail(
-        S::GPU_EXECUTOR_BAD_STRUCT_SIZE,
-        format!(
-            "adapter info struct_size is {size}, expected {current} (or {} from an earlier header)",
-            convert::ADAPTER_INFO_SIZE_V1
-        ),
-    ))
+    versioned_size::<gpu_adapter_info_t>("adapter info", size, &[convert::ADAPTER_INFO_SIZE_V1], "")
 }
 
 /// Writes the first `size` bytes of `value` (its `struct_size` set to `size`) to `dst`.

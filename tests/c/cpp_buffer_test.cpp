@@ -888,14 +888,7 @@ int main() {
     try {
         ge::Executor exec;
         for (const auto &test : tests) {
-            const int before = tu_checks_failed;
-            try {
-                test.run(exec);
-            } catch (const std::exception &e) {
-                CHECK(false && "unexpected exception");
-                std::fprintf(stderr, "  %s: %s\n", test.name, e.what());
-            }
-            std::printf("%s %s\n", tu_checks_failed == before ? "ok  " : "FAIL", test.name);
+            run_named(test.name, [&] { test.run(exec); });
         }
         // Tests that make executors of their own.
         const struct {
@@ -906,14 +899,7 @@ int main() {
             {"a reduction into a buffer fits one slab", test_reduction_into_a_buffer_fits_one_slab},
         };
         for (const auto &test : own) {
-            const int before = tu_checks_failed;
-            try {
-                test.run();
-            } catch (const std::exception &e) {
-                CHECK(false && "unexpected exception");
-                std::fprintf(stderr, "  %s: %s\n", test.name, e.what());
-            }
-            std::printf("%s %s\n", tu_checks_failed == before ? "ok  " : "FAIL", test.name);
+            run_named(test.name, test.run);
         }
     } catch (const std::exception &e) {
         std::fprintf(stderr, "unexpected exception: %s\n", e.what());

@@ -417,23 +417,9 @@ int main() {
     try {
         ge::Executor exec;
         for (const auto &test : tests) {
-            const int before = tu_checks_failed;
-            try {
-                test.run(exec);
-            } catch (const std::exception &e) {
-                CHECK(false && "unexpected exception");
-                std::fprintf(stderr, "  %s: %s\n", test.name, e.what());
-            }
-            std::printf("%s %s\n", tu_checks_failed == before ? "ok  " : "FAIL", test.name);
+            run_named(test.name, [&] { test.run(exec); });
         }
-        const int before = tu_checks_failed;
-        try {
-            test_moves_and_lifetime();
-        } catch (const std::exception &e) {
-            CHECK(false && "unexpected exception");
-            std::fprintf(stderr, "  moves and lifetime: %s\n", e.what());
-        }
-        std::printf("%s moves and lifetime\n", tu_checks_failed == before ? "ok  " : "FAIL");
+        run_named("moves and lifetime", test_moves_and_lifetime);
     } catch (const std::exception &e) {
         std::fprintf(stderr, "unexpected exception: %s\n", e.what());
         CHECK(false);

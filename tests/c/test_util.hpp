@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,18 @@ inline bool tu_buffers_match(const tu_buffers &buf) {
   return buf.out.size() == buf.expected.size() &&
          (buf.out.empty() ||
           std::memcmp(buf.out.data(), buf.expected.data(), buf.out.size() * sizeof(float)) == 0);
+}
+
+// Runs one named test: an exception escaping it is a failed check; prints "ok" or "FAIL".
+template <typename F> inline void run_named(const char *name, F &&run) {
+  const int before = tu_checks_failed;
+  try {
+    run();
+  } catch (const std::exception &e) {
+    CHECK(false && "unexpected exception");
+    std::fprintf(stderr, "  %s: %s\n", name, e.what());
+  }
+  std::printf("%s %s\n", tu_checks_failed == before ? "ok  " : "FAIL", name);
 }
 
 // Runs `f`, expecting gpu_executor::Error with `status` whose message contains `needle`.

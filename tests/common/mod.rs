@@ -157,9 +157,9 @@ pub mod c_api {
         unsafe { gpu_executor_destroy(exec) }
     }
 
-    /// The executor's adapter; panics if the call fails.
-    pub fn adapter_info(exec: *mut gpu_executor_t) -> gpu_adapter_info_t {
-        let mut info = gpu_adapter_info_t {
+    /// An adapter info struct of this header's size, every other field zero.
+    pub fn blank_adapter_info() -> gpu_adapter_info_t {
+        gpu_adapter_info_t {
             struct_size: std::mem::size_of::<gpu_adapter_info_t>() as u32,
             backend: 0,
             device_type: 0,
@@ -169,7 +169,12 @@ pub mod c_api {
             driver: [0; 256],
             driver_info: [0; 256],
             device_local_bytes: 0,
-        };
+        }
+    }
+
+    /// The executor's adapter; panics if the call fails.
+    pub fn adapter_info(exec: *mut gpu_executor_t) -> gpu_adapter_info_t {
+        let mut info = blank_adapter_info();
         let status = unsafe { gpu_executor_adapter_info(exec, &mut info) };
         assert_eq!(
             status,

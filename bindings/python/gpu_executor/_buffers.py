@@ -254,7 +254,7 @@ def _resolve_slice(key: slice, length: int) -> Tuple[int, int]:
 # --- Buffer ----------------------------------------------------------------------------------
 
 
-class Buffer:
+class Buffer(_ffi.HandleOwner):
     """A device-resident array (``gpu_buffer_t``): ``count`` elements of one element type
     that stay on the GPU between tasks and batches, owned by one :class:`Executor`.
 
@@ -518,18 +518,6 @@ class Buffer:
     def __enter__(self) -> "Buffer":
         self._live()
         return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        # Never raises: during interpreter shutdown, or after a failed __init__, attributes
-        # (or the executor's library) may already be gone.
-        try:
-            if getattr(self, "_handle", None) is not None:
-                self.close()
-        except Exception:  # pragma: no cover
-            pass
 
     def _handle_text(self) -> str:
         handle = self._handle

@@ -274,7 +274,7 @@ class Ticket:
         return f"<gpu_executor.Ticket {self._id} {state}>"
 
 
-class Recording:
+class Recording(_ffi.HandleOwner):
     """A batch recorded once and submitted many times (``gpu_executor_record``), from
     :meth:`Executor.record` (or ``Recording(executor, tasks)``).
 
@@ -403,24 +403,12 @@ class Recording:
             raise ValueError("operation on a closed gpu_executor.Recording")
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        # Never raises: during interpreter shutdown, or after a failed __init__, attributes
-        # may already be gone.
-        try:
-            if getattr(self, "_handle", None) is not None:
-                self.close()
-        except Exception:  # pragma: no cover
-            pass
-
     def __repr__(self) -> str:
         state = "closed " if self.closed else ""
         return f"<gpu_executor.Recording {state}of {self._count} tasks>"
 
 
-class Executor:
+class Executor(_ffi.HandleOwner):
     """One GPU executor: a device, its caches and counters.
 
     ``strategy``: ``"bucketed"`` (size-bucketed pipeline cache, buffer pool, exact-size
@@ -536,16 +524,6 @@ class Executor:
     def __enter__(self) -> "Executor":
         self._live()
         return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        # During interpreter shutdown attributes may already be gone.
-        try:
-            self.close()
-        except Exception:  # pragma: no cover
-            pass
 
     def __repr__(self) -> str:
         if self._handle is None:

@@ -574,3 +574,22 @@ def library() -> Library:
     """The loaded library, loading it on first use."""
     lib = _library
     return lib if lib is not None else load_library()
+
+
+class HandleOwner:
+    """A Python object owning a library handle: ``close()`` when a ``with`` block ends and
+    when it is collected. Collection never raises: during interpreter shutdown, or after a
+    failed ``__init__``, attributes (or the library) may already be gone."""
+
+    def close(self) -> None:  # pragma: no cover - every owner defines it
+        raise NotImplementedError
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            if getattr(self, "_handle", None) is not None:
+                self.close()
+        except Exception:  # pragma: no cover
+            pass

@@ -27,6 +27,8 @@ import gpu_executor
 from gpu_executor import Batch, Buffer, Executor, GpuExecutorError, Op, Region, Status, Task, ops
 from gpu_executor import _ffi, _optasks, _tasks
 
+from test_kernels import POLY  # out = a * a * s + b, a registered kernel
+
 READERS = {"objects": _tasks._read_objects, "public": _tasks._read_public}
 DTYPES = (np.float32, np.int32, np.uint32)
 
@@ -327,21 +329,6 @@ def test_mixed_host_and_buffer_operands(executor, rng):
     clamped = ops.clamp(u, 1000, 3_000_000_000)
     executor.submit(clamped)
     np.testing.assert_array_equal(clamped.out, np.clip(u.read(), 1000, 3_000_000_000))
-
-
-POLY = """
-struct Params { count: u32, s: f32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-
-@compute @workgroup_size(64)
-fn poly(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * 64u;
-    if (i < params.count) { out[i] = a[i] * a[i] * params.s + b[i]; }
-}
-"""
 
 
 def test_registered_kernel_on_regions(executor, rng):

@@ -25,6 +25,8 @@ import pytest
 
 from gpu_executor import Batch, Executor, GpuExecutorError, Recording, Status, Task, Ticket, ops
 
+from test_kernels import POLY  # out = a * a * s + b, a registered kernel
+
 
 def random_floats(rng, n):
     return rng.uniform(-100, 100, n).astype(np.float32)
@@ -191,22 +193,6 @@ def expect(status, needle, call):
     assert caught.value.status == status, caught.value
     assert needle in caught.value.message, caught.value
     return caught.value
-
-
-# out = a * a * s + b, a registered kernel.
-POLY = """
-struct Params { count: u32, s: f32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-
-@compute @workgroup_size(64)
-fn poly(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * 64u;
-    if (i < params.count) { out[i] = a[i] * a[i] * params.s + b[i]; }
-}
-"""
 
 
 def test_what_cannot_be_recorded(executor, rng):
