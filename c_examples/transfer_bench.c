@@ -9,6 +9,9 @@
  *
  * Usage: transfer_bench [seconds per cell]   (default 2)
  * GPU_EXECUTOR_STAGING=mapped runs it on wgpu's mapped staging buffers (the fallback).
+ * GPU_BENCH_REGISTER=1 registers every workload's arrays with the executor first
+ * (gpu_executor_register_host_memory: the GPU moves them in place, no staging copies) and
+ * prints what registering and unregistering them cost.
  * Exit status: 0 when every output matched, 1 on a mismatch, 2 on an API error.
  */
 #define _POSIX_C_SOURCE 199309L
@@ -67,6 +70,30 @@ static int check(const workload_t *w, int slot, size_t set) {
 
 /* The counters, from a library built with this header or an earlier one (whose stats end
  * before the idle-memory counters): the phase counters are in both. */
+/* Registers (or unregisters) the workload's arrays when GPU_BENCH_REGISTER=1; prints the
+ * time it took. */
+static int registration(gpu_executor_t *exec, workload_t *w, int on) {
+  size_t total = w->count * w->n;
+  int slot;
+  double start = now_s();
+  const char *env = getenv("GPU_BENCH_REGISTER");
+  gpu_executor_status_t status = GPU_EXECUTOR_OK;
+  if (!env || strcmp(env, "1") != 0) return 0;
+  for (slot = -2; slot < MAX_FLIGHT && status == GPU_EXECUTOR_OK; slot++) {
+    float *p = slot == -2 ? w->a : slot == -1 ? w->b : w->out[slot];
+    size_t bytes = (slot < 0 ? SETS * total : total) * sizeof(float);
+    status = on ? gpu_executor_register_host_memory(exec, p, bytes)
+                : gpu_executor_unregister_host_memory(exec, p);
+  }
+  if (status != GPU_EXECUTOR_OK) {
+    fprintf(stderr, "%s: %s\n", on ? "register" : "unregister", gpu_executor_last_error_message());
+    return 2;
+  }
+  printf("# %s %zu MB: %.2f ms\n", on ? "registered" : "unregistered",
+         (2 * SETS + MAX_FLIGHT) * total * sizeof(float) / 1000000, (now_s() - start) * 1e3);
+  return 0;
+}
+
 static int stats_of(gpu_executor_t *exec, gpu_executor_stats_t *s) {
   memset(s, 0, sizeof *s);
   s->struct_size = sizeof *s;
@@ -104,6 +131,7 @@ int main(int argc, char **argv) {
       w.tasks[slot] = calloc(w.count, sizeof *w.tasks[slot]);
       if (!w.out[slot] || !w.tasks[slot]) return 2;
     }
+    if (registration(exec, &w, 1)) return 2;
     for (f = 0; f < sizeof flights / sizeof flights[0]; f++) {
       int flight = flights[f];
       size_t capacity = 100000, done = 0, issued = 0;
@@ -174,6 +202,7 @@ int main(int argc, char **argv) {
       }
       free(times);
     }
+    if (registration(exec, &w, 0)) return 2;
     free(w.a);
     free(w.b);
     for (slot = 0; slot < MAX_FLIGHT; slot++) {

@@ -140,6 +140,10 @@ enum gpu_executor_status_t
   // submitted and the ticket was not written; wait for (or drop) an earlier ticket, then
   // submit again.
   GPU_EXECUTOR_OVER_BUDGET = 25,
+  // The device or backend cannot do what was asked: `gpu_executor_register_host_memory`
+  // on a device without `VK_EXT_external_memory_host` (every backend but Vulkan, and
+  // Vulkan drivers that lack it). Nothing changed; batches still run, with copies.
+  GPU_EXECUTOR_UNSUPPORTED = 26,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -682,6 +686,15 @@ typedef struct gpu_executor_stats_t {
   uint64_t bucket_refinements;
   // Steps adaptive buckets moved the pipeline buckets apart (at most 3).
   uint64_t bucket_coarsenings;
+  // Host memory ranges registered now (`gpu_executor_register_host_memory`). (This and
+  // the fields below were appended with host memory registration; a caller compiled
+  // against the earlier, shorter struct gets the fields it knows.)
+  uint64_t registered_host_regions;
+  // Bytes of those ranges, as the caller gave them.
+  uint64_t registered_host_bytes;
+  // Task operands (inputs and outputs) found wholly inside registered memory so far:
+  // the GPU read or wrote them in place, with no copy through staging.
+  uint64_t registered_host_operands;
 } gpu_executor_stats_t;
 
 // Which adapter an executor runs on. Set `struct_size` before calling
@@ -1218,6 +1231,61 @@ gpu_executor_status_t gpu_buffer_info(struct gpu_executor_t *exec,
                                       gpu_buffer_t buffer,
                                       uint32_t *dtype,
                                       uint64_t *count);
+
+// Registers `bytes` bytes of host memory at `ptr` with the executor, so that the GPU reads
+// and writes arrays inside it in place: every later batch's host input or output (not a
+// reduction's one-element result) that lies wholly inside a registered range is moved by
+// the GPU's DMA straight from or to the caller's memory, with no copy through the
+// executor's staging. Register arrays that many batches reuse (registering pins the pages,
+// which costs about as much as copying them once); tasks stay exactly as they are.
+//
+// - Memory: any readable and writable memory of the process (`malloc`, `mmap`, a
+//   `std::vector`'s data); it need not be aligned: the executor imports the whole pages the
+//   range touches (page-aligned ranges avoid pinning neighbouring data's pages too).
+//   Registered ranges may not overlap each other.
+// - Results: an output in registered memory is written by the GPU while the batch runs,
+//   not copied out when it completes. It holds its results once the batch's call (or
+//   ticket wait) returned `OK`; after `TIMED_OUT` the GPU may still write it when the batch
+//   completes. Batches read and write registered memory in submission order, so a batch
+//   may read what an earlier asynchronous batch writes there before its ticket is waited.
+//   The caller must not write an input or read an output in registered memory while a
+//   batch that uses it is in flight.
+//
+// Errors: `NULL_POINTER` (exec, ptr), `INVALID_ARGUMENT` (`bytes` 0, a range overlapping
+// one registered already, or larger than the device's largest buffer; nothing
+// registered), `SIZE_OVERFLOW` (`ptr + bytes` wraps), `UNSUPPORTED` (the device cannot
+// import host memory: a backend other than Vulkan, a driver without
+// `VK_EXT_external_memory_host`, or `GPU_EXECUTOR_HOST_IMPORT=0` in the environment;
+// batches still run, copying through staging), `GPU_ERROR` or `OUT_OF_MEMORY` (the driver
+// refused to import it), `DEVICE_LOST`, `POISONED`.
+//
+// Thread-safe; batches on other threads see the range from their next call on.
+//
+// # Safety
+// `exec` must come from `gpu_executor_create` and not be destroyed yet. The `bytes` bytes at
+// `ptr` must stay allocated (readable and writable) until
+// `gpu_executor_unregister_host_memory(exec, ptr)` or `gpu_executor_destroy(exec)` returned:
+// freeing registered memory first lets the GPU read or write memory the process reuses.
+gpu_executor_status_t gpu_executor_register_host_memory(struct gpu_executor_t *exec,
+                                                        const void *ptr,
+                                                        uint64_t bytes);
+
+// Unregisters the host memory registered at `ptr` (the same pointer given to
+// `gpu_executor_register_host_memory`). Batches submitted afterwards copy arrays there
+// through staging again. Blocks until the GPU has finished every batch submitted before
+// (on any thread) and the memory is released: once it returns the caller may free it.
+//
+// Errors: `NULL_POINTER` (exec, ptr), `INVALID_ARGUMENT` (no registered range starts at
+// `ptr`), `POISONED`.
+//
+// Thread-safe. A batch that another thread is launching at the same moment with arrays in
+// the range completes first.
+//
+// # Safety
+// `exec` must come from `gpu_executor_create` and not be destroyed yet. `ptr` is only
+// compared, never read.
+gpu_executor_status_t gpu_executor_unregister_host_memory(struct gpu_executor_t *exec,
+                                                          const void *ptr);
 
 // A kernel description with `struct_size` set and the defaults: one input, `float`, one
 // element per invocation, element-wise, no params, entry point "main", no source. Pure

@@ -94,6 +94,34 @@ pub struct AllocOutcome {
     pub buffers_created: u64,
 }
 
+impl Arena {
+    /// An arena over a buffer the resident memory does not own (imported host memory):
+    /// it is counted nowhere and its one allocation ([`Allocation::whole`]) goes back
+    /// nowhere.
+    pub fn foreign(buffer: wgpu::Buffer, bindable: bool) -> Arc<Self> {
+        Arc::new(Self {
+            id: next_arena_id(),
+            size: buffer.size(),
+            buffer,
+            bindable,
+            home: Weak::new(),
+        })
+    }
+}
+
+impl Allocation {
+    /// All of a foreign arena, from byte 0.
+    pub fn whole(arena: Arc<Arena>) -> Self {
+        let class = arena.size;
+        Self {
+            arena,
+            offset: 0,
+            class,
+            home: Weak::new(),
+        }
+    }
+}
+
 fn next_arena_id() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)

@@ -7,7 +7,7 @@ use crate::completion::Completion;
 
 use crate::config::{BackendChoice, Config, PowerChoice, StagingChoice};
 use crate::error::{Error, ErrorKind, Result};
-use crate::host_memory::HostMemory;
+use crate::host_memory::{HostImport, HostMemory};
 use crate::log::{log, Level};
 
 /// An open device plus what we learned about it.
@@ -26,6 +26,8 @@ pub struct Gpu {
     /// Where slabs' staging lives: host memory mapped once, or (`None`) wgpu's mapped
     /// buffers.
     pub host_memory: Option<HostMemory>,
+    /// Imports caller memory for `register_host_memory`; `None` when the device cannot.
+    pub host_import: Option<HostImport>,
     /// Whether the device was opened with `Features::PIPELINE_CACHE` (asked for only when
     /// the options name a cache directory and the adapter has it).
     pub pipeline_cache: bool,
@@ -52,6 +54,12 @@ fn staging_choice(choice: StagingChoice) -> StagingChoice {
         Ok("host") => StagingChoice::Host,
         _ => StagingChoice::Auto,
     }
+}
+
+/// Whether to open devices able to import host memory: yes, unless
+/// `GPU_EXECUTOR_HOST_IMPORT=0` (to compare, or to rule the extension out).
+fn host_import_wanted() -> bool {
+    std::env::var("GPU_EXECUTOR_HOST_IMPORT").as_deref() != Ok("0")
 }
 
 fn power_for(choice: PowerChoice) -> wgpu::PowerPreference {
@@ -172,20 +180,38 @@ impl Gpu {
         } else {
             wgpu::Features::empty()
         };
-        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+        let desc = wgpu::DeviceDescriptor {
             label: Some("gpu_executor"),
             required_features,
             required_limits: limits.clone(),
             experimental_features: wgpu::ExperimentalFeatures::disabled(),
             memory_hints: wgpu::MemoryHints::Performance,
             trace: wgpu::Trace::Off,
-        }))
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::DeviceRequestFailed,
-                format!("adapter {:?} refused a device: {e}", info.name),
-            )
-        })?;
+        };
+        // Where the adapter offers it, the device can import caller memory
+        // (`register_host_memory`); if opening it so fails, it opens as wgpu would.
+        let with_import = match host_import_wanted() {
+            true => crate::host_memory::open_with_import(&adapter, &desc),
+            false => None,
+        };
+        let opened = match with_import {
+            Some(Ok(opened)) => Some(opened),
+            Some(Err(why)) => {
+                log!(Level::Warn, "{why}; host memory cannot be registered");
+                None
+            }
+            None => None,
+        };
+        let (device, queue) = match opened {
+            Some(opened) => opened,
+            None => pollster::block_on(adapter.request_device(&desc)).map_err(|e| {
+                Error::new(
+                    ErrorKind::DeviceRequestFailed,
+                    format!("adapter {:?} refused a device: {e}", info.name),
+                )
+            })?,
+        };
+        let host_import = HostImport::probe(&device);
 
         log!(
             Level::Info,
@@ -237,6 +263,7 @@ impl Gpu {
         };
         Ok(Self {
             host_memory,
+            host_import,
             pipeline_cache,
             completion: Completion::new(device.clone()),
             device,

@@ -41,6 +41,8 @@ pub enum ErrorKind {
     Dependency,
     /// An asynchronous batch would take the bytes in flight past the budget.
     OverBudget,
+    /// The device or backend cannot do what was asked (importing host memory).
+    Unsupported,
 }
 
 /// An error with the detail a user needs to fix the call.

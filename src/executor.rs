@@ -40,6 +40,7 @@ use crate::pipeline_cache::DiskCache;
 use crate::plan::{plan_bucketed_among, plan_single, plan_single_item, PlanItem, Whole};
 use crate::recording::Recording;
 use crate::reduce_finish::{self, FinishDispatch};
+use crate::registered::{Registration, Registry};
 use crate::schedule;
 use crate::slab::MapRequest;
 use crate::slab::Slab;
@@ -88,6 +89,8 @@ pub struct Executor {
     memory: ResidentMemory,
     /// Buffers destroyed so far: a recording re-checks its buffers only when this moved.
     destroyed: AtomicU64,
+    /// Caller memory the GPU reads and writes in place.
+    host_registry: Registry,
 }
 
 impl Drop for Executor {
@@ -99,6 +102,9 @@ impl Drop for Executor {
             disk.finish();
         }
         user_kernel::unregister_all(self.id);
+        // The caller may free registered memory once the executor is gone: its imports
+        // are released, and the GPU done with them, first.
+        self.release_registrations(self.host_registry.take_all());
     }
 }
 
@@ -254,6 +260,7 @@ impl Executor {
             buffers: Mutex::new(BufferTable::new(id)),
             memory,
             destroyed: AtomicU64::new(0),
+            host_registry: Registry::default(),
         })
     }
 
@@ -307,6 +314,10 @@ impl Executor {
         stats.resident_bytes = buffers.bytes();
         drop(buffers);
         stats.resident_reserved_bytes = self.memory.reserved_bytes();
+        let (regions, bytes) = self.host_registry.totals();
+        stats.registered_host_regions = regions;
+        stats.registered_host_bytes = bytes;
+        stats.registered_host_operands = self.host_registry.operands();
         stats
     }
 
@@ -889,6 +900,117 @@ impl Executor {
             Destination::Host(out),
         )?];
         self.submit(&mut task)
+    }
+
+    /// Whether host memory can be registered (`register_host_memory`): the device was
+    /// opened with `VK_EXT_external_memory_host`.
+    pub fn can_register_host_memory(&self) -> bool {
+        self.gpu.host_import.is_some()
+    }
+
+    /// Registers `len` bytes of host memory at `address`: from now on every host operand
+    /// of a batch that lies wholly inside them is read and written by the GPU in place
+    /// (DMA from and to the caller's array), with no copy through staging. Registered
+    /// ranges may not overlap. `Unsupported` when the device cannot import host memory
+    /// (see `can_register_host_memory`); `InvalidArgument` for an empty or overlapping
+    /// range or one larger than the device's largest buffer; the driver's refusal as
+    /// `Gpu` or `OutOfMemory`.
+    ///
+    /// # Safety
+    /// The bytes must be mapped, readable and writable memory of this process and stay so
+    /// until `unregister_host_memory(address)` returned or the executor is dropped.
+    pub unsafe fn register_host_memory(&self, address: usize, len: usize) -> Result<()> {
+        self.gpu.check_not_lost()?;
+        let import = self.gpu.host_import.as_ref().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unsupported,
+                "this device cannot import host memory (no VK_EXT_external_memory_host); batches copy through staging instead",
+            )
+        })?;
+        if len == 0 {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "registering 0 bytes",
+            ));
+        }
+        let end = address
+            .checked_add(len)
+            .ok_or_else(|| Error::new(ErrorKind::SizeOverflow, "address + bytes wraps around"))?;
+        let align = import.alignment() as usize;
+        let base = address - address % align;
+        let top = end
+            .checked_next_multiple_of(align)
+            .ok_or_else(|| Error::new(ErrorKind::SizeOverflow, "address + bytes wraps around"))?;
+        let size = (top - base) as u64;
+        if size > self.gpu.limits.max_buffer_size {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "{len} bytes: the device's largest buffer holds {}; register smaller ranges",
+                    self.gpu.limits.max_buffer_size
+                ),
+            ));
+        }
+        self.host_registry.check_free(address, end)?;
+        let capture = self.gpu.capture_errors();
+        // SAFETY: the caller keeps the bytes valid until unregistering (contract); the
+        // widened range lies in the same pages (see `HostImport`).
+        let imported = unsafe {
+            import.import(
+                &self.gpu.device,
+                base,
+                size,
+                "gpu_executor registered host memory",
+            )
+        };
+        capture.finish(&self.gpu)?;
+        let buffer = imported?;
+        // Bindable: element-wise tasks wholly in registered memory run straight on it
+        // (`direct`), the kernel reading and writing the caller's arrays over the bus.
+        let bindable = size <= self.gpu.limits.max_storage_buffer_binding_size
+            && self.config.strategy == Strategy::Bucketed
+            && std::env::var("GPU_EXECUTOR_REGISTERED_DIRECT").as_deref() != Ok("0");
+        let registration = Registration::new(address, end, base, buffer, bindable);
+        self.host_registry.add(registration)
+    }
+
+    /// Unregisters the range registered at `address` (`InvalidArgument` when none starts
+    /// there). Batches submitted later copy such operands through staging again. Returns
+    /// once the GPU has finished every batch submitted before and the import is released,
+    /// so the caller may free the memory right after.
+    pub fn unregister_host_memory(&self, address: usize) -> Result<()> {
+        let registration = self.host_registry.remove(address)?;
+        self.release_registrations(vec![registration]);
+        Ok(())
+    }
+
+    /// Releases imports taken out of the registry: waits until no batch holds one of their
+    /// regions (a batch on another thread found them registered just before), destroys
+    /// their buffers, and waits for the GPU to finish every submission so far, after which
+    /// wgpu has freed the imported memory.
+    fn release_registrations(&self, registrations: Vec<Registration>) {
+        if registrations.is_empty() {
+            return;
+        }
+        for registration in &registrations {
+            while registration.in_use() {
+                std::thread::sleep(std::time::Duration::from_micros(50));
+            }
+            if let Some(buffer) = registration.buffer() {
+                buffer.destroy();
+            }
+        }
+        // A lost device has nothing left to wait for; its memory is freed all the same.
+        let _ = self.gpu.device.poll(wgpu::PollType::Wait {
+            submission_index: None,
+            timeout: None,
+        });
+    }
+
+    /// `array` as a region of registered host memory holding `ty`, when it lies wholly
+    /// inside a registered range.
+    pub fn registered_region(&self, array: &[u32], ty: ElemType) -> Option<Region> {
+        self.host_registry.region(array, ty)
     }
 
     /// Destroys buffer `handle`: the handle is invalid at once; the memory is reused by

@@ -7,9 +7,11 @@
 //! writes it at memory speed, the GPU's copy engine pulls it by DMA, and it stays mapped for
 //! the buffer's whole life, so a batch makes no map request at all.
 //!
-//! It also reads the adapter's memory heaps (`device_local_bytes`) and holds the
-//! non-temporal copy into staging (`stream_copy`): this module is the core's Vulkan
-//! interop, and with `pipeline_cache.rs`'s one call its only `unsafe` outside `src/ffi/`.
+//! It also opens devices with `VK_EXT_external_memory_host` and imports caller memory the
+//! GPU then reads and writes in place ([`HostImport`], see its invariants), reads the
+//! adapter's memory heaps (`device_local_bytes`) and holds the non-temporal copy into
+//! staging (`stream_copy`): this module is the core's Vulkan interop, and with
+//! `pipeline_cache.rs`'s one call its only `unsafe` outside `src/ffi/`.
 //! The staging invariants:
 //!
 //! - **Lifetime.** The `VkBuffer` and its `VkDeviceMemory` are handed to wgpu
@@ -230,6 +232,225 @@ impl HostBuffer {
     pub fn bytes_mut(&mut self) -> &mut [u8] {
         // SAFETY: as for `bytes`, and `&mut self` makes this the only view.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+/// The extension that lets the GPU use the caller's own memory.
+const IMPORT_EXTENSION: &std::ffi::CStr = ash::ext::external_memory_host::NAME;
+
+/// Opens a device on `adapter` with `VK_EXT_external_memory_host` enabled, through wgpu's
+/// HAL: `None` when the adapter is not Vulkan or does not offer the extension; an error
+/// when opening it failed (the caller then opens the device the usual way).
+pub fn open_with_import(
+    adapter: &wgpu::Adapter,
+    desc: &wgpu::DeviceDescriptor<'_>,
+) -> Option<std::result::Result<(wgpu::Device, wgpu::Queue), String>> {
+    let opened = {
+        // SAFETY: the HAL adapter opens a device with the features and limits wgpu itself
+        // would ask for, plus one extension the adapter offers (checked first); the
+        // callback only adds that extension.
+        let hal = unsafe { adapter.as_hal::<Vulkan>() }?;
+        if !hal
+            .physical_device_capabilities()
+            .supports_extension(IMPORT_EXTENSION)
+        {
+            return None;
+        }
+        let add_extension: Box<wgpu::hal::vulkan::CreateDeviceCallback<'_>> =
+            Box::new(|args| args.extensions.push(IMPORT_EXTENSION));
+        // SAFETY: as above.
+        unsafe {
+            hal.open_with_callback(
+                desc.required_features,
+                &desc.required_limits,
+                &desc.memory_hints,
+                Some(add_extension),
+            )
+        }
+    };
+    let opened = match opened {
+        Ok(opened) => opened,
+        Err(e) => {
+            return Some(Err(format!(
+                "opening the device with {IMPORT_EXTENSION:?}: {e}"
+            )))
+        }
+    };
+    // SAFETY: the device was opened on this adapter's own HAL adapter, with exactly the
+    // features the descriptor asks for.
+    let device = unsafe { adapter.create_device_from_hal(opened, desc) };
+    Some(device.map_err(|e| format!("wrapping the device opened with {IMPORT_EXTENSION:?}: {e}")))
+}
+
+/// Imports caller memory as GPU buffers (`VK_EXT_external_memory_host`), on a device opened
+/// by [`open_with_import`].
+///
+/// Invariants, beyond the staging ones above:
+///
+/// - **Lifetime.** The imported `VkDeviceMemory` aliases the caller's pages; Vulkan
+///   requires them to stay valid until the memory is freed. The executor's registration
+///   contract makes the caller keep them until unregistering, and unregistering destroys
+///   the buffer (`wgpu::Buffer::destroy`: wgpu frees it once the GPU no longer uses it) and
+///   waits for the GPU before it returns, so the memory is freed before the caller may
+///   free the pages.
+/// - **Alignment.** The imported range starts and ends at multiples of
+///   `minImportedHostPointerAlignment`: the caller's range is widened to them, and the
+///   widened range lies in the same pages, mapped as the caller's bytes are (the alignment
+///   is at most a page where it is not, the import fails and says so).
+/// - **Coherency.** Imported host memory is host-coherent where drivers offer it (the
+///   only types accepted here), so GPU writes are visible once a submission completed and
+///   host writes made before a submit are visible to it.
+pub struct HostImport {
+    alignment: u64,
+    memory: ash::ext::external_memory_host::Device,
+    /// Memory types that are host-coherent: the only ones an import may use.
+    coherent_types: u32,
+}
+
+impl HostImport {
+    /// The importer for `device`, or `None` when it was not opened with the extension.
+    pub fn probe(device: &wgpu::Device) -> Option<Self> {
+        // SAFETY: the HAL device is only used to read properties and load the extension's
+        // entry points.
+        let hal = unsafe { device.as_hal::<Vulkan>() }?;
+        if !hal.enabled_device_extensions().contains(&IMPORT_EXTENSION) {
+            return None;
+        }
+        let instance = hal.shared_instance().raw_instance();
+        let mut host = vk::PhysicalDeviceExternalMemoryHostPropertiesEXT::default();
+        let mut properties = vk::PhysicalDeviceProperties2::default().push_next(&mut host);
+        // SAFETY: the physical device belongs to this instance, which outlives the call;
+        // the extension is enabled, so its properties struct may be chained.
+        unsafe {
+            instance.get_physical_device_properties2(hal.raw_physical_device(), &mut properties)
+        };
+        let alignment = host.min_imported_host_pointer_alignment.max(1);
+        // SAFETY: as above.
+        let types =
+            unsafe { instance.get_physical_device_memory_properties(hal.raw_physical_device()) };
+        let count = (types.memory_type_count as usize).min(types.memory_types.len());
+        let coherent_types = types.memory_types[..count]
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| {
+                t.property_flags.contains(
+                    vk::MemoryPropertyFlags::HOST_VISIBLE | vk::MemoryPropertyFlags::HOST_COHERENT,
+                )
+            })
+            .fold(0u32, |bits, (i, _)| bits | 1 << i);
+        Some(Self {
+            alignment,
+            memory: ash::ext::external_memory_host::Device::new(instance, hal.raw_device()),
+            coherent_types,
+        })
+    }
+
+    /// Bytes an imported range starts and ends at multiples of.
+    pub fn alignment(&self) -> u64 {
+        self.alignment
+    }
+
+    /// A GPU buffer over `len` bytes of host memory at address `address` (both multiples
+    /// of [`alignment`](Self::alignment)), usable for copies and as storage.
+    ///
+    /// # Safety
+    /// The bytes must be mapped, readable and writable memory of this process, and stay so
+    /// until the returned buffer has been destroyed and the GPU has finished every
+    /// submission that used it (see the type's invariants).
+    pub unsafe fn import(
+        &self,
+        device: &wgpu::Device,
+        address: usize,
+        len: u64,
+        label: &str,
+    ) -> Result<wgpu::Buffer> {
+        let pointer = address as *mut std::ffi::c_void;
+        let (raw_buffer, memory) = {
+            // SAFETY: the HAL device creates, binds and imports objects that are handed to
+            // wgpu below or destroyed here on failure.
+            let hal = unsafe { device.as_hal::<Vulkan>() }
+                .ok_or_else(|| Error::new(ErrorKind::Gpu, "the device is not a Vulkan device"))?;
+            let raw = hal.raw_device();
+            let handle = vk::ExternalMemoryHandleTypeFlags::HOST_ALLOCATION_EXT;
+            let mut pointer_properties = vk::MemoryHostPointerPropertiesEXT::default();
+            // SAFETY: the extension is enabled on this device; the pointer is aligned
+            // (contract) and the output struct is valid for the call.
+            unsafe {
+                (self.memory.fp().get_memory_host_pointer_properties_ext)(
+                    raw.handle(),
+                    handle,
+                    pointer,
+                    &mut pointer_properties,
+                )
+            }
+            .result()
+            .map_err(|e| vk_error("the driver cannot import this memory", e))?;
+            let mut external = vk::ExternalMemoryBufferCreateInfo::default().handle_types(handle);
+            let info = vk::BufferCreateInfo::default()
+                .size(len)
+                .usage(
+                    vk::BufferUsageFlags::TRANSFER_SRC
+                        | vk::BufferUsageFlags::TRANSFER_DST
+                        | vk::BufferUsageFlags::STORAGE_BUFFER,
+                )
+                .sharing_mode(vk::SharingMode::EXCLUSIVE)
+                .push_next(&mut external);
+            // SAFETY: a valid create info; the buffer is destroyed on every failure below.
+            let buffer = unsafe { raw.create_buffer(&info, None) }
+                .map_err(|e| vk_error("creating a buffer over host memory", e))?;
+            let destroy = |error: Error| {
+                // SAFETY: `buffer` is unused (never submitted) and destroyed once.
+                unsafe { raw.destroy_buffer(buffer, None) };
+                error
+            };
+            // SAFETY: `buffer` is a live buffer of this device.
+            let requirements = unsafe { raw.get_buffer_memory_requirements(buffer) };
+            let usable = requirements.memory_type_bits
+                & pointer_properties.memory_type_bits
+                & self.coherent_types;
+            if usable == 0 {
+                return Err(destroy(Error::new(
+                    ErrorKind::Unsupported,
+                    "no host-coherent memory type can hold a buffer over this memory",
+                )));
+            }
+            let mut import = vk::ImportMemoryHostPointerInfoEXT::default()
+                .handle_type(handle)
+                .host_pointer(pointer);
+            let allocate = vk::MemoryAllocateInfo::default()
+                .allocation_size(len)
+                .memory_type_index(usable.trailing_zeros())
+                .push_next(&mut import);
+            // SAFETY: a valid import of aligned, mapped memory (contract) into a memory type
+            // the driver reported for this pointer.
+            let memory = unsafe { raw.allocate_memory(&allocate, None) }
+                .map_err(|e| destroy(vk_error("importing host memory", e)))?;
+            // SAFETY: fresh buffer and memory of this device; offset 0.
+            if let Err(e) = unsafe { raw.bind_buffer_memory(buffer, memory, 0) } {
+                // SAFETY: `memory` is bound to nothing and freed once.
+                unsafe { raw.free_memory(memory, None) };
+                return Err(destroy(vk_error("binding imported host memory", e)));
+            }
+            (buffer, memory)
+        };
+        // SAFETY: wgpu takes ownership of the buffer and its memory (freed once destroyed
+        // and the GPU no longer uses it); the buffer was created with the usages declared.
+        let buffer = unsafe {
+            let hal_buffer =
+                wgpu::hal::vulkan::Buffer::from_raw_managed(raw_buffer, memory, 0, len);
+            device.create_buffer_from_hal::<Vulkan>(
+                hal_buffer,
+                &wgpu::BufferDescriptor {
+                    label: Some(label),
+                    size: len,
+                    usage: wgpu::BufferUsages::COPY_SRC
+                        | wgpu::BufferUsages::COPY_DST
+                        | wgpu::BufferUsages::STORAGE,
+                    mapped_at_creation: false,
+                },
+            )
+        };
+        Ok(buffer)
     }
 }
 

@@ -36,6 +36,7 @@ pub mod plan; // tasks → slabs (group by bucket, then exact size; chunking)
 pub mod pool; // idle slabs by size class
 pub mod recording; // batches planned once, submitted many times
 pub mod reduce_finish; // reductions whose result goes to a resident buffer
+pub mod registered; // caller memory the GPU reads and writes in place
 pub mod schedule; // waves: tasks ordered by the buffer regions they share
 pub mod slab; // one dispatch's buffers and bind group
 pub mod stats; // counters

@@ -73,6 +73,12 @@ pub struct Stats {
     pub padding_bytes: u64,
     pub bucket_refinements: u64,
     pub bucket_coarsenings: u64,
+    /// Registered host memory (see `registered.rs`), current figures filled in when the
+    /// counters are read: ranges and caller bytes registered now, and operands found in
+    /// registered memory so far (moved by the GPU in place, no staging copy).
+    pub registered_host_regions: u64,
+    pub registered_host_bytes: u64,
+    pub registered_host_operands: u64,
 }
 
 impl Stats {
@@ -128,6 +134,9 @@ impl Stats {
             padding_bytes,
             bucket_refinements,
             bucket_coarsenings,
+            registered_host_regions: _,
+            registered_host_bytes: _,
+            registered_host_operands: _,
         } = delta;
         self.async_warmups_completed += async_warmups_completed;
         self.batches += batches;

@@ -204,7 +204,7 @@ pub(super) unsafe fn run_blocking(
     tasks: *const gpu_task_t,
     count: usize,
 ) -> Result<(), S> {
-    let mut tasks = task_array(&handle.executor, tasks, count)?;
+    let mut tasks = task_array(&handle.executor, tasks, count, true)?;
     let id = flights(handle)?
         .claim(&tasks)
         .map_err(|(status, message)| fail(status, message))?;
@@ -216,12 +216,16 @@ pub(super) unsafe fn run_blocking(
 ///
 /// # Safety
 /// As `gpu_executor_submit_batch`'s contract on `tasks` and their pointers.
+///
+/// `registered`: operands in registered host memory become regions of it (batches run
+/// now); recordings, which outlive the call, keep them host operands.
 pub(super) unsafe fn task_array<'a>(
     executor: &Executor,
     tasks: *const gpu_task_t,
     count: usize,
+    registered: bool,
 ) -> Result<Vec<crate::Task<'a>>, S> {
-    convert::tasks_from(task_slice(tasks, count)?, executor).map_err(rejected)
+    convert::tasks_from(task_slice(tasks, count)?, executor, registered).map_err(rejected)
 }
 
 /// A caller's task array as a slice (NULL allowed when `count` is 0).
@@ -286,6 +290,7 @@ pub unsafe extern "C" fn gpu_executor_stats(
                     convert::STATS_SIZE_V5,
                     convert::STATS_SIZE_V6,
                     convert::STATS_SIZE_V7,
+                    convert::STATS_SIZE_V8,
                 ],
                 "",
             )?;

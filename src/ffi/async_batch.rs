@@ -60,7 +60,7 @@ pub(super) unsafe fn run_async(
     tasks: *const gpu_task_t,
     count: usize,
 ) -> Result<gpu_ticket_t, S> {
-    let mut tasks = task_array(&handle.executor, tasks, count)?;
+    let mut tasks = task_array(&handle.executor, tasks, count, true)?;
     let id = flights(handle)?
         .claim(&tasks)
         .map_err(|(status, message)| fail(status, message))?;

@@ -72,6 +72,10 @@ pub const OPTIONS_SIZE_V6: usize =
 /// `sizeof(gpu_executor_stats_t)` before the adaptive-bucket counters.
 pub const STATS_SIZE_V7: usize = std::mem::offset_of!(gpu_executor_stats_t, padding_bytes);
 
+/// `sizeof(gpu_executor_stats_t)` before the registered-host-memory figures.
+pub const STATS_SIZE_V8: usize =
+    std::mem::offset_of!(gpu_executor_stats_t, registered_host_regions);
+
 pub fn default_options() -> gpu_executor_options_t {
     gpu_executor_options_t {
         struct_size: std::mem::size_of::<gpu_executor_options_t>() as u32,
@@ -211,9 +215,14 @@ struct Span {
 /// `tasks` must be readable; each non-NULL task pointer must be valid for `length`
 /// elements (reads for inputs, writes for the output) for the duration of the returned
 /// borrow.
+///
+/// With `registered`, host operands that lie in host memory registered with the executor
+/// become regions of it (the GPU moves them in place); a reduction's one-element result
+/// stays a host output.
 pub unsafe fn tasks_from<'a>(
     tasks: &'a [gpu_task_t],
     executor: &Executor,
+    registered: bool,
 ) -> Converted<Vec<Task<'a>>> {
     let mut spans = Vec::with_capacity(tasks.len() * 3);
     let mut checked = Vec::with_capacity(tasks.len());
@@ -281,7 +290,11 @@ pub unsafe fn tasks_from<'a>(
             } else {
                 // SAFETY: check_task proved every pointer the op reads non-NULL, aligned
                 // and non-overflowing for length > 0; the caller guarantees validity.
-                Operand::Host(unsafe { input_slice(p, kind.input_len(k, t.length, params)) })
+                let array = unsafe { input_slice(p, kind.input_len(k, t.length, params)) };
+                match registered.then(|| executor.registered_region(array, id.ty)) {
+                    Some(Some(region)) => Operand::Resident(region),
+                    _ => Operand::Host(array),
+                }
             };
         }
         let output = if t.flags & GPU_TASK_OUTPUT_BUFFER != 0 {
@@ -290,7 +303,12 @@ pub unsafe fn tasks_from<'a>(
             // SAFETY: as above; check_aliasing proved outputs are disjoint from every
             // other range, so no `&mut` aliases another reference. A reduction over no
             // elements still writes its one result.
-            Destination::Host(unsafe { output_slice(t.output, kind.output_len(t.length)) })
+            let array = unsafe { output_slice(t.output, kind.output_len(t.length)) };
+            let in_place = registered && !matches!(kind, KernelKind::Reduction(_));
+            match in_place.then(|| executor.registered_region(array, id.ty)) {
+                Some(Some(region)) => Destination::Resident(region),
+                _ => Destination::Host(array),
+            }
         };
         converted.push(
             Task::with_operands(id, t.length, &mut inputs[..kind.arity()], params, output)
@@ -671,6 +689,9 @@ pub fn stats_to_c(executor: &Executor, stats: &Stats) -> gpu_executor_stats_t {
         padding_bytes: stats.padding_bytes,
         bucket_refinements: stats.bucket_refinements,
         bucket_coarsenings: stats.bucket_coarsenings,
+        registered_host_regions: stats.registered_host_regions,
+        registered_host_bytes: stats.registered_host_bytes,
+        registered_host_operands: stats.registered_host_operands,
     }
 }
 

@@ -12,6 +12,7 @@ mod buffers;
 mod convert;
 #[doc(hidden)]
 pub mod fault;
+mod host_registration;
 mod kernels;
 mod last_error;
 mod log;
@@ -24,6 +25,7 @@ mod version;
 pub use api::*;
 pub use async_batch::*;
 pub use buffers::*;
+pub use host_registration::*;
 pub use kernels::*;
 pub use log::*;
 pub use recordings::*;

@@ -74,6 +74,10 @@ pub enum gpu_executor_status_t {
     /// submitted and the ticket was not written; wait for (or drop) an earlier ticket, then
     /// submit again.
     GPU_EXECUTOR_OVER_BUDGET = 25,
+    /// The device or backend cannot do what was asked: `gpu_executor_register_host_memory`
+    /// on a device without `VK_EXT_external_memory_host` (every backend but Vulkan, and
+    /// Vulkan drivers that lack it). Nothing changed; batches still run, with copies.
+    GPU_EXECUTOR_UNSUPPORTED = 26,
 }
 
 use gpu_executor_status_t as S;
@@ -98,6 +102,7 @@ impl From<ErrorKind> for gpu_executor_status_t {
             ErrorKind::OutOfBounds => S::GPU_EXECUTOR_OUT_OF_BOUNDS,
             ErrorKind::TypeMismatch => S::GPU_EXECUTOR_TYPE_MISMATCH,
             ErrorKind::Dependency => S::GPU_EXECUTOR_DEPENDENCY,
+            ErrorKind::Unsupported => S::GPU_EXECUTOR_UNSUPPORTED,
             ErrorKind::OverBudget => S::GPU_EXECUTOR_OVER_BUDGET,
         }
     }
@@ -132,6 +137,7 @@ pub fn describe(code: i32) -> &'static [u8] {
         23 => b"buffer element type mismatch\0",
         24 => b"task reads what a later task writes\0",
         25 => b"over the in-flight memory budget\0",
+        26 => b"not supported by this device or backend\0",
         _ => b"unknown status code\0",
     }
 }

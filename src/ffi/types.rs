@@ -509,6 +509,15 @@ pub struct gpu_executor_stats_t {
     pub bucket_refinements: u64,
     /// Steps adaptive buckets moved the pipeline buckets apart (at most 3).
     pub bucket_coarsenings: u64,
+    /// Host memory ranges registered now (`gpu_executor_register_host_memory`). (This and
+    /// the fields below were appended with host memory registration; a caller compiled
+    /// against the earlier, shorter struct gets the fields it knows.)
+    pub registered_host_regions: u64,
+    /// Bytes of those ranges, as the caller gave them.
+    pub registered_host_bytes: u64,
+    /// Task operands (inputs and outputs) found wholly inside registered memory so far:
+    /// the GPU read or wrote them in place, with no copy through staging.
+    pub registered_host_operands: u64,
 }
 
 /// Which adapter an executor runs on. Set `struct_size` before calling
