@@ -1246,10 +1246,9 @@ gpu_executor_status_t gpu_buffer_info(struct gpu_executor_t *exec,
 // - Results: an output in registered memory is written by the GPU while the batch runs,
 //   not copied out when it completes. It holds its results once the batch's call (or
 //   ticket wait) returned `OK`; after `TIMED_OUT` the GPU may still write it when the batch
-//   completes. Batches read and write registered memory in submission order, so a batch
-//   may read what an earlier asynchronous batch writes there before its ticket is waited.
-//   The caller must not write an input or read an output in registered memory while a
-//   batch that uses it is in flight.
+//   completes. As for any array, a batch may not use an array that an asynchronous batch
+//   still in flight writes (`ALIASING`), and the caller must not write an input or read an
+//   output while a batch that uses it is in flight.
 //
 // Errors: `NULL_POINTER` (exec, ptr), `INVALID_ARGUMENT` (`bytes` 0, a range overlapping
 // one registered already, or larger than the device's largest buffer; nothing

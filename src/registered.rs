@@ -151,10 +151,15 @@ impl Registry {
         std::mem::take(&mut *entries)
     }
 
+    /// Whether nothing is registered: batches then skip every lookup.
+    pub fn is_empty(&self) -> bool {
+        self.count.load(Ordering::Acquire) == 0
+    }
+
     /// `array` as a region of registered memory holding `ty`, when it lies wholly inside
     /// one registration (an empty array never does).
     pub fn region(&self, array: &[u32], ty: ElemType) -> Option<Region> {
-        if self.count.load(Ordering::Acquire) == 0 || array.is_empty() {
+        if array.is_empty() {
             return None;
         }
         let start = array.as_ptr() as usize;

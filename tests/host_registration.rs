@@ -309,6 +309,60 @@ fn unregistering_waits_for_batches_in_flight() {
 }
 
 #[test]
+fn arrays_an_asynchronous_batch_still_writes_are_refused_registered_or_not() {
+    let exec = create(ptr::null());
+    let mut rng = Rng::new(13);
+    let n = 40_000;
+    let a = rng.vec(n);
+    let mut out = vec![f32::NAN; n];
+    let mut other = vec![f32::NAN; n];
+    // An unregistered output in flight, then registered: a batch reading it must wait for
+    // the ticket, whose results land there when it is waited.
+    let (status, first) = submit_async(
+        exec,
+        &[op_task(gpu_op_t::GPU_OP_VECTOR_ADD, &[&a, &a], &mut out, n)],
+    );
+    assert_eq!(status, S::GPU_EXECUTOR_OK, "{}", last_error());
+    assert_eq!(register(exec, &out), S::GPU_EXECUTOR_OK);
+    let reader = [op_task(
+        gpu_op_t::GPU_OP_VECTOR_ADD,
+        &[&out, &a],
+        &mut other,
+        n,
+    )];
+    assert_eq!(submit(exec, &reader), S::GPU_EXECUTOR_ALIASING);
+    assert_eq!(wait(exec, first, u64::MAX), S::GPU_EXECUTOR_OK);
+    let doubled: Vec<f32> = a.iter().map(|x| x + x).collect();
+    assert_matches(&out, &doubled, "the first batch's results");
+    // A registered output in flight: the same rule.
+    let (status, second) = submit_async(
+        exec,
+        &[op_task(gpu_op_t::GPU_OP_VECTOR_ADD, &[&a, &a], &mut out, n)],
+    );
+    assert_eq!(status, S::GPU_EXECUTOR_OK, "{}", last_error());
+    let reader = [op_task(
+        gpu_op_t::GPU_OP_VECTOR_ADD,
+        &[&out, &a],
+        &mut other,
+        n,
+    )];
+    assert_eq!(submit(exec, &reader), S::GPU_EXECUTOR_ALIASING);
+    assert_eq!(wait(exec, second, u64::MAX), S::GPU_EXECUTOR_OK);
+    assert_eq!(
+        submit(exec, &reader),
+        S::GPU_EXECUTOR_OK,
+        "{}",
+        last_error()
+    );
+    let tripled: Vec<f32> = doubled.iter().zip(&a).map(|(x, y)| x + y).collect();
+    assert_matches(&other, &tripled, "a reader after the wait");
+    assert_matches(&out, &doubled, "the registered output");
+    assert_eq!(stats(exec).registered_host_operands, 2);
+    assert_eq!(unregister(exec, &out), S::GPU_EXECUTOR_OK);
+    destroy(exec);
+}
+
+#[test]
 fn destroying_the_executor_releases_registered_memory() {
     for _ in 0..3 {
         let exec = create(ptr::null());

@@ -204,11 +204,13 @@ pub(super) unsafe fn run_blocking(
     tasks: *const gpu_task_t,
     count: usize,
 ) -> Result<(), S> {
-    let mut tasks = task_array(&handle.executor, tasks, count, true)?;
+    let mut tasks = task_array(&handle.executor, tasks, count)?;
     let id = flights(handle)?
         .claim(&tasks)
         .map_err(|(status, message)| fail(status, message))?;
     let _claim = Claim::new(&handle.flights, id);
+    // After the claim, which checks the caller's arrays against batches in flight.
+    handle.executor.place_registered(&mut tasks);
     handle.executor.submit(&mut tasks).map_err(fail_with)
 }
 
@@ -216,16 +218,12 @@ pub(super) unsafe fn run_blocking(
 ///
 /// # Safety
 /// As `gpu_executor_submit_batch`'s contract on `tasks` and their pointers.
-///
-/// `registered`: operands in registered host memory become regions of it (batches run
-/// now); recordings, which outlive the call, keep them host operands.
 pub(super) unsafe fn task_array<'a>(
     executor: &Executor,
     tasks: *const gpu_task_t,
     count: usize,
-    registered: bool,
 ) -> Result<Vec<crate::Task<'a>>, S> {
-    convert::tasks_from(task_slice(tasks, count)?, executor, registered).map_err(rejected)
+    convert::tasks_from(task_slice(tasks, count)?, executor).map_err(rejected)
 }
 
 /// A caller's task array as a slice (NULL allowed when `count` is 0).

@@ -60,12 +60,15 @@ pub(super) unsafe fn run_async(
     tasks: *const gpu_task_t,
     count: usize,
 ) -> Result<gpu_ticket_t, S> {
-    let mut tasks = task_array(&handle.executor, tasks, count, true)?;
+    let mut tasks = task_array(&handle.executor, tasks, count)?;
     let id = flights(handle)?
         .claim(&tasks)
         .map_err(|(status, message)| fail(status, message))?;
     // Until the ticket is issued, the claim is released on every way out.
     let claim = Claim::new(&handle.flights, id);
+    // After the claim, which checks the caller's arrays against batches in flight; before
+    // the output pointers are kept: a registered output is written by the GPU, not copied.
+    handle.executor.place_registered(&mut tasks);
     let inputs: Vec<TaskInputs> = tasks.iter().map(Task::inputs).collect();
     let batch = handle.executor.launch_async(&inputs).map_err(fail_with)?;
     let outputs = OutputPointers::new(

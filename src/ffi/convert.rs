@@ -215,14 +215,9 @@ struct Span {
 /// `tasks` must be readable; each non-NULL task pointer must be valid for `length`
 /// elements (reads for inputs, writes for the output) for the duration of the returned
 /// borrow.
-///
-/// With `registered`, host operands that lie in host memory registered with the executor
-/// become regions of it (the GPU moves them in place); a reduction's one-element result
-/// stays a host output.
 pub unsafe fn tasks_from<'a>(
     tasks: &'a [gpu_task_t],
     executor: &Executor,
-    registered: bool,
 ) -> Converted<Vec<Task<'a>>> {
     let mut spans = Vec::with_capacity(tasks.len() * 3);
     let mut checked = Vec::with_capacity(tasks.len());
@@ -290,11 +285,7 @@ pub unsafe fn tasks_from<'a>(
             } else {
                 // SAFETY: check_task proved every pointer the op reads non-NULL, aligned
                 // and non-overflowing for length > 0; the caller guarantees validity.
-                let array = unsafe { input_slice(p, kind.input_len(k, t.length, params)) };
-                match registered.then(|| executor.registered_region(array, id.ty)) {
-                    Some(Some(region)) => Operand::Resident(region),
-                    _ => Operand::Host(array),
-                }
+                Operand::Host(unsafe { input_slice(p, kind.input_len(k, t.length, params)) })
             };
         }
         let output = if t.flags & GPU_TASK_OUTPUT_BUFFER != 0 {
@@ -303,12 +294,7 @@ pub unsafe fn tasks_from<'a>(
             // SAFETY: as above; check_aliasing proved outputs are disjoint from every
             // other range, so no `&mut` aliases another reference. A reduction over no
             // elements still writes its one result.
-            let array = unsafe { output_slice(t.output, kind.output_len(t.length)) };
-            let in_place = registered && !matches!(kind, KernelKind::Reduction(_));
-            match in_place.then(|| executor.registered_region(array, id.ty)) {
-                Some(Some(region)) => Destination::Resident(region),
-                _ => Destination::Host(array),
-            }
+            Destination::Host(unsafe { output_slice(t.output, kind.output_len(t.length)) })
         };
         converted.push(
             Task::with_operands(id, t.length, &mut inputs[..kind.arity()], params, output)

@@ -51,7 +51,7 @@ pub unsafe extern "C" fn gpu_executor_record(
             if out.is_null() {
                 return Err(fail(S::GPU_EXECUTOR_NULL_POINTER, "out is NULL"));
             }
-            let tasks = task_array(&handle.executor, tasks, count, false)?;
+            let tasks = task_array(&handle.executor, tasks, count)?;
             let inputs: Vec<TaskInputs> = tasks.iter().map(Task::inputs).collect();
             let recording = handle.executor.record(&inputs).map_err(fail_with)?;
             *out = Box::into_raw(Box::new(gpu_recording_t { recording }));
