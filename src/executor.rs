@@ -1013,28 +1013,7 @@ impl Executor {
     /// runs now (not for recordings, which outlive the call), after checking the caller's
     /// arrays against the batches in flight.
     pub fn place_registered(&self, tasks: &mut [Task]) {
-        if self.host_registry.is_empty() {
-            return;
-        }
-        for task in tasks {
-            let ty = task.op.ty;
-            let arity = task.kind.map_or(0, KernelKind::arity);
-            for k in 0..arity.min(task.inputs.len()) {
-                if task.resident[k].is_none() {
-                    if let Some(region) = self.host_registry.region(task.inputs[k], ty) {
-                        task.resident[k] = Some(region);
-                        task.inputs[k] = &[];
-                    }
-                }
-            }
-            let reduction = matches!(task.kind, Some(KernelKind::Reduction(_)));
-            if task.resident_output.is_none() && !reduction {
-                if let Some(region) = self.host_registry.region(task.output, ty) {
-                    task.resident_output = Some(region);
-                    task.output = &mut [];
-                }
-            }
-        }
+        self.host_registry.place(tasks);
     }
 
     /// Destroys buffer `handle`: the handle is invalid at once; the memory is reused by

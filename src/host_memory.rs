@@ -38,6 +38,7 @@ use ash::vk;
 use wgpu::hal::api::Vulkan;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::log::{log, Level};
 
 /// Which way a staging buffer carries data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -305,6 +306,9 @@ pub struct HostImport {
     memory: ash::ext::external_memory_host::Device,
     /// Memory types that are host-coherent: the only ones an import may use.
     coherent_types: u32,
+    /// Of those, the host-cached ones, preferred: the caller's memory is ordinary cached
+    /// memory, so the GPU's accesses must snoop the CPU's caches.
+    cached_types: u32,
 }
 
 impl HostImport {
@@ -329,19 +333,21 @@ impl HostImport {
         let types =
             unsafe { instance.get_physical_device_memory_properties(hal.raw_physical_device()) };
         let count = (types.memory_type_count as usize).min(types.memory_types.len());
-        let coherent_types = types.memory_types[..count]
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| {
-                t.property_flags.contains(
-                    vk::MemoryPropertyFlags::HOST_VISIBLE | vk::MemoryPropertyFlags::HOST_COHERENT,
-                )
-            })
-            .fold(0u32, |bits, (i, _)| bits | 1 << i);
+        let with = |flags: vk::MemoryPropertyFlags| {
+            types.memory_types[..count]
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.property_flags.contains(flags))
+                .fold(0u32, |bits, (i, _)| bits | 1 << i)
+        };
+        use vk::MemoryPropertyFlags as F;
+        let coherent_types = with(F::HOST_VISIBLE | F::HOST_COHERENT);
+        let cached_types = with(F::HOST_VISIBLE | F::HOST_COHERENT | F::HOST_CACHED);
         Some(Self {
             alignment,
             memory: ash::ext::external_memory_host::Device::new(instance, hal.raw_device()),
             coherent_types,
+            cached_types,
         })
     }
 
@@ -417,9 +423,17 @@ impl HostImport {
             let mut import = vk::ImportMemoryHostPointerInfoEXT::default()
                 .handle_type(handle)
                 .host_pointer(pointer);
+            let cached = usable & self.cached_types;
+            let memory_type = if cached != 0 { cached } else { usable }.trailing_zeros();
+            log!(
+                Level::Debug,
+                "importing {len} bytes of host memory as memory type {memory_type} (the driver allows types {:#b}, cached ones {:#b})",
+                pointer_properties.memory_type_bits,
+                self.cached_types
+            );
             let allocate = vk::MemoryAllocateInfo::default()
                 .allocation_size(len)
-                .memory_type_index(usable.trailing_zeros())
+                .memory_type_index(memory_type)
                 .push_next(&mut import);
             // SAFETY: a valid import of aligned, mapped memory (contract) into a memory type
             // the driver reported for this pointer.

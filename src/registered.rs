@@ -18,7 +18,9 @@ use std::sync::{Arc, PoisonError, RwLock};
 use crate::arena::{Allocation, Arena};
 use crate::buffer::{Region, ResidentBuffer};
 use crate::error::{Error, ErrorKind, Result};
+use crate::kernel::{KernelKind, MAX_INPUTS};
 use crate::ops::ElemType;
+use crate::task::Task;
 
 /// Marks a registration's handle apart from buffer handles (whose top 32 bits are an
 /// executor id, far below 2^31).
@@ -101,6 +103,28 @@ fn free_at(entries: &[Registration], start: usize, end: usize) -> Result<usize> 
     Ok(at)
 }
 
+/// `array` as a region of the registration in `entries` holding it wholly, viewed as `ty`
+/// (an empty array is never registered).
+fn region_of(entries: &[Registration], array: &[u32], ty: ElemType) -> Option<Region> {
+    if array.is_empty() {
+        return None;
+    }
+    let start = array.as_ptr() as usize;
+    let end = start + std::mem::size_of_val(array);
+    let at = entries.partition_point(|e| e.start <= start);
+    let entry = entries[..at].last().filter(|e| end <= e.end)?;
+    let view = ElemType::ALL
+        .iter()
+        .position(|&t| t == ty)
+        .and_then(|i| entry.views.get(i))?;
+    // Arrays of 4-byte words are 4-byte aligned and `base` is page-aligned.
+    let offset = ((start - entry.base) / 4) as u64;
+    Some(Region {
+        buffer: Arc::clone(view),
+        offset,
+    })
+}
+
 /// The registrations of one executor, sorted by address and disjoint.
 #[derive(Default)]
 pub struct Registry {
@@ -156,28 +180,36 @@ impl Registry {
         self.count.load(Ordering::Acquire) == 0
     }
 
-    /// `array` as a region of registered memory holding `ty`, when it lies wholly inside
-    /// one registration (an empty array never does).
-    pub fn region(&self, array: &[u32], ty: ElemType) -> Option<Region> {
-        if array.is_empty() {
-            return None;
+    /// Turns the tasks' host operands that lie wholly inside a registration into regions
+    /// of it (a reduction's one-element result stays a host output), under one read lock.
+    pub fn place(&self, tasks: &mut [Task]) {
+        if self.is_empty() {
+            return;
         }
-        let start = array.as_ptr() as usize;
-        let end = start + std::mem::size_of_val(array);
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-        let at = entries.partition_point(|e| e.start <= start);
-        let entry = entries[..at].last().filter(|e| end <= e.end)?;
-        let view = ElemType::ALL
-            .iter()
-            .position(|&t| t == ty)
-            .and_then(|i| entry.views.get(i))?;
-        // Arrays of 4-byte words are 4-byte aligned and `base` is page-aligned.
-        let offset = ((start - entry.base) / 4) as u64;
-        self.operands.fetch_add(1, Ordering::Relaxed);
-        Some(Region {
-            buffer: Arc::clone(view),
-            offset,
-        })
+        let mut placed = 0;
+        for task in tasks {
+            let ty = task.op.ty;
+            let arity = task.kind.map_or(0, KernelKind::arity).min(MAX_INPUTS);
+            for k in 0..arity {
+                if task.resident[k].is_none() {
+                    if let Some(region) = region_of(&entries, task.inputs[k], ty) {
+                        task.resident[k] = Some(region);
+                        task.inputs[k] = &[];
+                        placed += 1;
+                    }
+                }
+            }
+            let reduction = matches!(task.kind, Some(KernelKind::Reduction(_)));
+            if task.resident_output.is_none() && !reduction {
+                if let Some(region) = region_of(&entries, task.output, ty) {
+                    task.resident_output = Some(region);
+                    task.output = &mut [];
+                    placed += 1;
+                }
+            }
+        }
+        self.operands.fetch_add(placed, Ordering::Relaxed);
     }
 
     /// Registrations and the caller bytes they cover.
