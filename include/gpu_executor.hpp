@@ -31,6 +31,10 @@
  *   gpu_executor::Recording step = exec.record({Task::add(y0, x, y0)});  // planned once
  *   for (int i = 0; i < 4; ++i) step.submit();  // y0 += x, one submit each, nothing re-planned
  *
+ *   gpu_executor::HostRegistration pinned(exec, out);   // registered host memory: the GPU
+ *   exec.submit(a, b, out);                     // writes `out` in place, no staging copy;
+ *                                               // unregistered when `pinned` goes away
+ *
  *   gpu_executor::set_log_level(GPU_LOG_INFO);  // process-wide
  *   gpu_executor::set_log_callback([](gpu_executor::LogLevel, std::string_view text) {
  *       std::fprintf(stderr, "%.*s\n", static_cast<int>(text.size()), text.data());
@@ -39,7 +43,8 @@
  * Every failure throws gpu_executor::Error, which carries the status code and the
  * library's last-error message. Tasks hold raw pointers: the arrays they name must stay
  * alive (and outputs untouched by others) until the submit call returns; for
- * submit_async, inputs until it returns and outputs until the Ticket completes. Buffer
+ * submit_async, inputs until it returns and outputs until the Ticket completes (inputs in
+ * registered host memory, read in place, until the Ticket completes too). Buffer
  * operands (Region, Buffer) are handles: a Task or Batch keeps the gpu_region_t structs it
  * points to itself, and the buffers must not be destroyed before submission.
  *
@@ -114,6 +119,7 @@ inline const char *status_name(Status status) noexcept {
     case GPU_EXECUTOR_TYPE_MISMATCH: return "GPU_EXECUTOR_TYPE_MISMATCH";
     case GPU_EXECUTOR_DEPENDENCY: return "GPU_EXECUTOR_DEPENDENCY";
     case GPU_EXECUTOR_OVER_BUDGET: return "GPU_EXECUTOR_OVER_BUDGET";
+    case GPU_EXECUTOR_UNSUPPORTED: return "GPU_EXECUTOR_UNSUPPORTED";
     }
     return "GPU_EXECUTOR_UNKNOWN_STATUS";
 }
@@ -541,6 +547,18 @@ inline constexpr bool lasting =
 
 template <typename R>
 using element_t = typename range_of<R>::element;
+
+/// The bytes of a contiguous range to register as host memory; Error(INVALID_ARGUMENT)
+/// for an empty one (whose data() may be NULL, which the library would call NULL_POINTER).
+template <typename R>
+std::size_t registered_bytes(R &range, const char *what) {
+    const std::size_t count = std::size(range);
+    if (count == 0) {
+        throw Error(GPU_EXECUTOR_INVALID_ARGUMENT,
+                    std::string(what) + ": the range is empty (no memory to register)");
+    }
+    return count * sizeof(*std::data(range));
+}
 
 /// Region<T> and Buffer<T>: operands that name buffer memory on the GPU, of element type T.
 template <typename X>
@@ -1374,17 +1392,22 @@ struct AdapterInfo {
 };
 
 class Recording;
+class HostRegistration;
 
 /// One asynchronous batch, from Executor::submit_async. Move-only.
 ///
-/// The batch's outputs are written when the ticket completes: in wait() or poll() when they
-/// return true, or at the latest in the destructor (which waits, ignoring errors; with
+/// The batch's outputs are written when the ticket completes (outputs in registered host
+/// memory excepted: the GPU writes those in place while the batch runs, and they hold their
+/// results once the ticket completed): in wait() or poll() when they return true, or at the
+/// latest in the destructor (which waits, ignoring errors; with
 /// Options::wait_timeout set, at most that long, after which the results are abandoned and
 /// never written). So every
 /// output array must outlive the Ticket, and must not be read or written until it has
 /// completed. Destroying (or reset()ting) the Executor first abandons the results: the
-/// Ticket then never writes, and wait()/poll() throw Error(GPU_EXECUTOR_UNKNOWN_TICKET).
-/// Moving the Executor is fine. A Ticket is not itself thread-safe; the Executor is.
+/// Ticket then never writes (outputs in registered host memory are written all the same,
+/// before the destruction returns), and wait()/poll() throw
+/// Error(GPU_EXECUTOR_UNKNOWN_TICKET). Moving the Executor is fine. A Ticket is not itself
+/// thread-safe; the Executor is.
 class Ticket {
 public:
     /// An empty ticket (as a moved-from one): waiting on it throws
@@ -1654,8 +1677,10 @@ public:
 
     /// Submits raw C tasks without waiting (gpu_executor_submit_batch_async). Inputs are
     /// copied before this returns (reuse or free them at once); outputs are written when
-    /// the returned Ticket completes, so they must outlive it. Several tickets may be in
-    /// flight and complete in any order.
+    /// the returned Ticket completes, so they must outlive it. Inputs in registered host
+    /// memory (register_host_memory) are the exception: the GPU reads them in place while
+    /// the batch runs, so they must stay unchanged until the Ticket completes. Several
+    /// tickets may be in flight and complete in any order.
     [[nodiscard]] Ticket submit_async(const gpu_task_t *tasks, std::size_t count) {
         gpu_ticket_t id = 0;
         detail::check(gpu_executor_submit_batch_async(get(), tasks, count, &id));
@@ -1758,6 +1783,59 @@ public:
         return op;
     }
 
+    /// Registers `bytes` bytes of host memory at `ptr` (gpu_executor_register_host_memory),
+    /// so that the GPU reads and writes the arrays lying wholly inside it in place: every
+    /// later batch's host input or output there (not a reduction's one-element result) is
+    /// moved by DMA straight from or to it, with no copy through the executor's staging.
+    /// Worth it for arrays many batches reuse (registering pins the pages, about the cost
+    /// of one copy); tasks stay as they are. HostRegistration does the same for a scope.
+    ///
+    /// The memory must be readable and writable, need not be aligned, and must stay
+    /// allocated until unregister_host_memory(ptr) or the Executor's destruction returned;
+    /// registered ranges may not overlap. An output there is written while its batch runs
+    /// (it holds its results once submit() returned or the Ticket completed), and inputs
+    /// there are read in place, by submit_async() too: do not write such an input or read
+    /// such an output while a batch using it is in flight.
+    ///
+    /// Throws Error(GPU_EXECUTOR_INVALID_ARGUMENT) for 0 bytes or a range overlapping one
+    /// registered already (nothing registered), NULL_POINTER (ptr, or an empty Executor),
+    /// SIZE_OVERFLOW (the range wraps), UNSUPPORTED where the device cannot import host
+    /// memory (a backend other than Vulkan, a driver without VK_EXT_external_memory_host,
+    /// or GPU_EXECUTOR_HOST_IMPORT=0; batches still run, copying), GPU_ERROR or
+    /// OUT_OF_MEMORY when the driver refuses it. Thread-safe.
+    void register_host_memory(const void *ptr, std::size_t bytes) {
+        detail::check(
+            gpu_executor_register_host_memory(get(), ptr, static_cast<uint64_t>(bytes)));
+    }
+
+    /// Registers a lasting, writable contiguous range (an lvalue std::vector, std::array
+    /// or C array, or a std::span of non-const elements): all its elements' bytes. An
+    /// empty range is Error(GPU_EXECUTOR_INVALID_ARGUMENT), before calling the library. A
+    /// std::vector must then keep its size (no reallocation) until it is unregistered.
+    template <typename R, typename = std::enable_if_t<detail::output_range<R>>>
+    void register_host_memory(R &&range) {
+        register_host_memory(std::data(range),
+                             detail::registered_bytes(range, "register_host_memory"));
+    }
+
+    /// Unregisters the host memory registered at `ptr`, the same pointer given to
+    /// register_host_memory (gpu_executor_unregister_host_memory). Blocks until the GPU
+    /// has finished every batch submitted before (on any thread): once it returns the
+    /// memory may be freed, and outputs there hold their results. Later batches copy
+    /// arrays there through staging again. Throws Error(GPU_EXECUTOR_INVALID_ARGUMENT)
+    /// when no registered range starts at `ptr`, NULL_POINTER (ptr, or an empty
+    /// Executor), POISONED. Thread-safe.
+    void unregister_host_memory(const void *ptr) {
+        detail::check(gpu_executor_unregister_host_memory(get(), ptr));
+    }
+
+    /// Unregisters the range registered with register_host_memory(range) (only its start
+    /// is compared).
+    template <typename R, typename = std::enable_if_t<detail::range_of<R>::value>>
+    void unregister_host_memory(R &&range) {
+        unregister_host_memory(static_cast<const void *>(std::data(range)));
+    }
+
     /// `a + b` into a new vector.
     std::vector<float> add(const std::vector<float> &a, const std::vector<float> &b) {
         std::vector<float> out(a.size());
@@ -1834,6 +1912,7 @@ private:
     template <typename>
     friend class Buffer;
     friend class Recording;
+    friend class HostRegistration;
 
     static std::string copy_c_string(const char *chars, std::size_t capacity) {
         std::size_t length = 0;
@@ -1887,6 +1966,135 @@ private:
 static_assert(!std::is_copy_constructible<Executor>::value, "Executor is move-only");
 static_assert(std::is_nothrow_move_constructible<Executor>::value, "Executor moves");
 static_assert(std::is_nothrow_move_assignable<Executor>::value, "Executor moves");
+
+/// Host memory registered with an Executor for this object's lifetime
+/// (Executor::register_host_memory on construction, unregister_host_memory in the
+/// destructor, which never throws). Move-only; a moved-from HostRegistration is empty.
+///
+///   std::vector<float> a(n), b(n), out(n);
+///   gpu_executor::HostRegistration pinned(exec, out);   // or (exec, ptr, bytes)
+///   exec.submit(a, b, out);                 // the GPU writes `out` in place
+///
+/// The memory must outlive this object (or its Executor, whichever goes first), and a
+/// registered std::vector must keep its size until then. The destructor (and reset())
+/// blocks until the GPU has finished the batches submitted before, as
+/// Executor::unregister_host_memory does; errors are ignored there (unregister() reports
+/// them). It shares its Executor's handle cell, as a Buffer does: once the Executor is
+/// destroyed (or reset()), which releases every registration, this object has nothing
+/// left to do. Moving the Executor is fine; after Executor::release() the caller's handle
+/// must outlive this object. Construction, assignment, unregister(), reset(), release()
+/// and destruction must not overlap any other use of the object, and the Executor must
+/// not be destroyed meanwhile on another thread.
+class HostRegistration {
+public:
+    /// An empty registration (as a moved-from one).
+    HostRegistration() noexcept = default;
+
+    /// Registers `bytes` bytes at `ptr` with `exec`; errors as
+    /// Executor::register_host_memory (nothing registered, the exception propagates).
+    HostRegistration(Executor &exec, const void *ptr, std::size_t bytes) : exec_(exec.live_) {
+        exec.register_host_memory(ptr, bytes);
+        ptr_ = ptr;
+        bytes_ = bytes;
+    }
+
+    /// Registers a lasting, writable contiguous range (an lvalue std::vector, std::array or
+    /// C array, or a std::span of non-const elements): all its elements' bytes. An empty
+    /// range is Error(GPU_EXECUTOR_INVALID_ARGUMENT).
+    template <typename R, typename = std::enable_if_t<detail::output_range<R>>>
+    HostRegistration(Executor &exec, R &&range)
+        : HostRegistration(exec, std::data(range),
+                           detail::registered_bytes(range, "HostRegistration")) {}
+
+    ~HostRegistration() { reset(); }
+
+    HostRegistration(const HostRegistration &) = delete;
+    HostRegistration &operator=(const HostRegistration &) = delete;
+
+    HostRegistration(HostRegistration &&other) noexcept
+        : exec_(std::move(other.exec_)),
+          ptr_(std::exchange(other.ptr_, nullptr)),
+          bytes_(std::exchange(other.bytes_, 0)) {}
+
+    /// Unregisters this object's own memory first, if any.
+    HostRegistration &operator=(HostRegistration &&other) noexcept {
+        if (this != &other) {
+            reset();
+            exec_ = std::move(other.exec_);
+            ptr_ = std::exchange(other.ptr_, nullptr);
+            bytes_ = std::exchange(other.bytes_, 0);
+        }
+        return *this;
+    }
+
+    /// Unregisters now, if anything is registered (errors ignored: the registration is
+    /// dropped either way), and leaves this object empty. Blocks as
+    /// Executor::unregister_host_memory does.
+    void reset() noexcept {
+        gpu_executor_t *exec = executor();
+        if (ptr_ != nullptr && exec != nullptr) {
+            (void)gpu_executor_unregister_host_memory(exec, ptr_);
+        }
+        exec_.reset();
+        ptr_ = nullptr;
+        bytes_ = 0;
+    }
+
+    /// Unregisters now and leaves this object empty, throwing what the library reports
+    /// (POISONED, or INVALID_ARGUMENT when the memory was unregistered behind this object's
+    /// back, through Executor::unregister_host_memory); on error this object is unchanged.
+    /// Throws Error(GPU_EXECUTOR_NULL_POINTER) for an empty HostRegistration. Once the
+    /// Executor is destroyed there is nothing left to unregister: this only empties it.
+    void unregister() {
+        if (ptr_ == nullptr) {
+            throw Error(GPU_EXECUTOR_NULL_POINTER,
+                        "HostRegistration::unregister: empty gpu_executor::HostRegistration "
+                        "(default-constructed, moved from, reset, released or unregistered)");
+        }
+        gpu_executor_t *exec = executor();
+        if (exec != nullptr) {
+            detail::check(gpu_executor_unregister_host_memory(exec, ptr_));
+        }
+        exec_.reset();
+        ptr_ = nullptr;
+        bytes_ = 0;
+    }
+
+    /// Gives up the registration without unregistering: the caller unregisters the
+    /// returned pointer with Executor::unregister_host_memory (or lets the Executor's
+    /// destruction release it). NULL when empty.
+    const void *release() noexcept {
+        exec_.reset();
+        bytes_ = 0;
+        return std::exchange(ptr_, nullptr);
+    }
+
+    /// Whether this object holds a registration (false when empty, moved from, reset,
+    /// released or unregistered; still true after its Executor was destroyed).
+    explicit operator bool() const noexcept { return ptr_ != nullptr; }
+
+    /// The registered memory's start (NULL when empty).
+    const void *data() const noexcept { return ptr_; }
+    /// Its size in bytes, as given (0 when empty).
+    std::size_t size() const noexcept { return bytes_; }
+    /// The executor handle the memory is registered with (not owned); NULL when empty or
+    /// when the Executor was destroyed.
+    gpu_executor_t *executor() const noexcept { return exec_ ? *exec_ : nullptr; }
+
+private:
+    // The Executor's handle cell (NULL inside once it is destroyed); empty when this
+    // object holds no registration.
+    std::shared_ptr<gpu_executor_t *> exec_;
+    const void *ptr_ = nullptr;
+    std::size_t bytes_ = 0;
+};
+
+static_assert(!std::is_copy_constructible<HostRegistration>::value,
+              "HostRegistration is move-only");
+static_assert(std::is_nothrow_move_constructible<HostRegistration>::value,
+              "HostRegistration moves");
+static_assert(std::is_nothrow_move_assignable<HostRegistration>::value,
+              "HostRegistration moves");
 
 /// A resident buffer of `size()` elements of T (float, int32_t or uint32_t) on the GPU,
 /// owned by an Executor (gpu_buffer_create). Move-only; a moved-from Buffer is empty. The

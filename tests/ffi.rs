@@ -321,7 +321,7 @@ fn bad_options_are_rejected() {
 
 #[test]
 fn status_strings_and_version() {
-    for code in 0..=17 {
+    for code in 0..=26 {
         let text = unsafe { CStr::from_ptr(gpu_executor_status_str(code)) };
         assert!(!text.to_bytes().is_empty());
         assert_ne!(text.to_bytes(), b"unknown status code", "code {code}");

@@ -13,10 +13,14 @@ use crate::{Task, TaskInputs};
 /// waiting for the GPU. On success `*ticket` identifies the batch.
 ///
 /// - `tasks`: as for `gpu_executor_submit_batch`. The task array and every input array are
-///   read during the call only: they may be reused or freed as soon as it returns.
+///   read during the call only: they may be reused or freed as soon as it returns. Inputs
+///   in registered host memory (`gpu_executor_register_host_memory`) are the exception:
+///   the GPU reads them in place, so they must stay unchanged until the ticket completes.
 /// - Each task's output must stay valid, and must not be read or written by the caller,
 ///   until the ticket completes through `gpu_executor_wait` or `gpu_executor_poll`, which
-///   write the results into it. Destroying the executor first abandons the results.
+///   write the results into it (an output in registered host memory is written by the GPU
+///   in place). Destroying the executor first abandons the results (registered outputs
+///   are written all the same, before the destruction returns).
 /// - `ticket`: receives the ticket (never 0); untouched on failure.
 ///
 /// Errors: as `gpu_executor_submit_batch` (all checked before anything is submitted), plus

@@ -107,7 +107,7 @@ static_assert(ge::supports(GPU_OP_FMA, GPU_DTYPE_U32) && !ge::supports(GPU_OP_AB
 void test_names_and_options() {
     // Every status the header defines has its own name.
     std::vector<std::string> names;
-    for (int32_t s = 0; s <= GPU_EXECUTOR_OVER_BUDGET; ++s) {
+    for (int32_t s = 0; s <= GPU_EXECUTOR_UNSUPPORTED; ++s) {
         const std::string name = ge::status_name(static_cast<ge::Status>(s));
         CHECK(name != "GPU_EXECUTOR_UNKNOWN_STATUS");
         for (const std::string &other : names) CHECK(other != name);
@@ -117,7 +117,8 @@ void test_names_and_options() {
     CHECK(names[GPU_EXECUTOR_INVALID_KERNEL] == "GPU_EXECUTOR_INVALID_KERNEL");
     CHECK(names[GPU_EXECUTOR_DEPENDENCY] == "GPU_EXECUTOR_DEPENDENCY");
     CHECK(names[GPU_EXECUTOR_OVER_BUDGET] == "GPU_EXECUTOR_OVER_BUDGET");
-    CHECK(std::string(ge::status_name(static_cast<ge::Status>(26))) == "GPU_EXECUTOR_UNKNOWN_STATUS");
+    CHECK(names[GPU_EXECUTOR_UNSUPPORTED] == "GPU_EXECUTOR_UNSUPPORTED");
+    CHECK(std::string(ge::status_name(static_cast<ge::Status>(27))) == "GPU_EXECUTOR_UNKNOWN_STATUS");
 
     using namespace std::chrono;
     ge::Options options;

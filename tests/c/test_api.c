@@ -21,7 +21,7 @@ int main(void) {
   CHECK(gpu_executor_version() == version); /* static string */
 
   /* Every known status code has its own non-empty description. */
-  for (code = GPU_EXECUTOR_OK; code <= GPU_EXECUTOR_OVER_BUDGET; code++) {
+  for (code = GPU_EXECUTOR_OK; code <= GPU_EXECUTOR_UNSUPPORTED; code++) {
     const char *text = gpu_executor_status_str(code);
     int32_t other;
     if (!CHECK(text != NULL && text[0] != '\0' &&
@@ -35,7 +35,7 @@ int main(void) {
   }
   CHECK(strcmp(gpu_executor_status_str(9999), "unknown status code") == 0);
   CHECK(strcmp(gpu_executor_status_str(-1), "unknown status code") == 0);
-  CHECK(strcmp(gpu_executor_status_str(GPU_EXECUTOR_OVER_BUDGET + 1), "unknown status code") == 0);
+  CHECK(strcmp(gpu_executor_status_str(GPU_EXECUTOR_UNSUPPORTED + 1), "unknown status code") == 0);
   CHECK(strcmp(gpu_executor_status_str(INT32_MIN), "unknown status code") == 0);
   CHECK(strcmp(gpu_executor_status_str(GPU_EXECUTOR_OK), "ok") == 0);
 
@@ -52,6 +52,7 @@ int main(void) {
   CHECK_EQ(GPU_EXECUTOR_INVALID_BUFFER, 20);
   CHECK_EQ(GPU_EXECUTOR_DEPENDENCY, 24);
   CHECK_EQ(GPU_EXECUTOR_OVER_BUDGET, 25);
+  CHECK_EQ(GPU_EXECUTOR_UNSUPPORTED, 26);
   CHECK_EQ(GPU_OP_VECTOR_ADD, 1);
 
   /* Defaults, as documented in the header. */

@@ -140,6 +140,39 @@ def _unsigned(value: Any, name: str, bits: int) -> int:
     return value
 
 
+def _host_memory(array: Any, writable: bool) -> Tuple[Any, int, int]:
+    """``(keep, address, nbytes)`` of the memory of ``array`` (a NumPy array or another object
+    with the buffer protocol, C-contiguous; ``writable`` when it must be writable): ``keep``
+    is the object to hold while the memory is registered (the array itself, or a
+    ``memoryview`` of the object, which also stops a ``bytearray`` from being resized)."""
+    if isinstance(array, np.ndarray):
+        keep: Any = array
+        contiguous, readonly = array.flags.c_contiguous, not array.flags.writeable
+        nbytes = array.nbytes
+    else:
+        try:
+            keep = memoryview(array)
+        except TypeError:
+            raise TypeError(
+                "array must be a numpy.ndarray or another object with the buffer protocol, "
+                f"got {type(array).__name__}"
+            ) from None
+        contiguous, readonly, nbytes = keep.c_contiguous, keep.readonly, keep.nbytes
+    if not contiguous:
+        raise ValueError(
+            f"array is not C-contiguous (shape {getattr(keep, 'shape', None)}, "
+            f"strides {getattr(keep, 'strides', None)})"
+        )
+    if writable and readonly:
+        raise ValueError("array is read-only: registered memory must be writable")
+    if isinstance(keep, np.ndarray):
+        address = keep.ctypes.data
+    else:
+        # A temporary one-dimensional byte view of the same memory, for its address.
+        address = np.frombuffer(keep, np.uint8).ctypes.data
+    return keep, int(address), int(nbytes)
+
+
 #: ``gpu_executor_wait``'s "no limit".
 _NO_LIMIT = 2**64 - 1
 #: Long waits are made of waits this long, so that Ctrl-C (signal handlers run between
@@ -465,6 +498,12 @@ class Executor(_ffi.HandleOwner):
         # Calls in progress: close() waits for them to return before destroying the handle.
         self._users = 0
         self._idle = threading.Condition(threading.Lock())
+        # Registered host memory: its address -> the object that owns it, held until it is
+        # unregistered or, after close(), until gpu_executor_destroy has returned (the GPU may
+        # use the memory until then). The lock serialises registrations with each other and
+        # with close()'s release of these references.
+        self._registered: Dict[int, Any] = {}
+        self._registration_lock = threading.Lock()
         lib = _ffi.library()
         self._lib = lib
         options = lib.gpu_executor_options_default()
@@ -508,7 +547,8 @@ class Executor(_ffi.HandleOwner):
 
         Waits for calls running on other threads to return first. Tickets still pending are
         abandoned: their outputs are never written, and waiting on them raises
-        ``ValueError``.
+        ``ValueError``. Host memory still registered is unregistered (the library does it,
+        once the GPU is done with it); only then are the references to its objects dropped.
         """
         with self._idle:
             handle, self._handle = self._handle, None
@@ -516,6 +556,9 @@ class Executor(_ffi.HandleOwner):
                 self._idle.wait()
         if handle is not None:
             self._lib.gpu_executor_destroy(handle)
+        # Not before: until gpu_executor_destroy returned, the GPU may read or write them.
+        with self._registration_lock:
+            self._registered.clear()
 
     @property
     def closed(self) -> bool:
@@ -603,7 +646,9 @@ class Executor(_ffi.HandleOwner):
         Every input array is copied before this returns: it may be changed or dropped
         right away. Each ``out`` is written when the ticket completes
         (:meth:`Ticket.wait` or :meth:`Ticket.poll` returning ``True``); until then do not
-        read or write it. The ticket keeps every ``out`` (and this executor) alive until it
+        read or write it. Arrays in registered host memory (:meth:`register_host_memory`)
+        are the exception: the GPU reads and writes them in place while the batch runs, so
+        leave its inputs there unchanged too until the ticket completes. The ticket keeps every ``out`` (and this executor) alive until it
         completes. Several tickets may be in flight at once and complete in any order.
         Arguments are checked as by :meth:`submit`, and a rejected batch raises here,
         before anything runs. A :class:`Recording` is submitted as by
@@ -700,6 +745,61 @@ class Executor(_ffi.HandleOwner):
         if isinstance(source, (int, np.integer)) and not isinstance(source, bool):
             return Buffer(self, source, "float32" if dtype is None else dtype)
         return Buffer.from_numpy(self, source, dtype)
+
+    def register_host_memory(self, array: Any) -> None:
+        """Registers the memory of ``array`` with the executor
+        (``gpu_executor_register_host_memory``), so that the GPU reads and writes the arrays
+        lying wholly inside it in place: every later batch's host input or output there (not
+        a reduction's one-element result) moves by DMA straight from or to it, with no copy
+        through the executor's staging memory. Worth it for arrays that many batches reuse
+        (registering pins the pages, which costs about one copy); tasks stay as they are.
+
+        ``array``: a NumPy array (any dtype or shape) or another object with the buffer
+        protocol (``bytearray``, ``array.array``, ``memoryview``, ...), C-contiguous and
+        writable (else ``ValueError``; ``TypeError`` for an object without the buffer
+        protocol). Its ``nbytes`` bytes from its first element are registered; a view
+        registers what it views. Registered ranges may not overlap. The executor keeps a
+        reference to ``array`` until :meth:`unregister_host_memory` or :meth:`close`, so its
+        memory stays allocated while registered (a ``bytearray`` cannot be resized then).
+
+        While registered, an output there is written by the GPU while its batch runs (it
+        holds the results once :meth:`submit` returns or the ticket completes), and inputs
+        there are read in place, by :meth:`submit_async` too (not copied before it returns):
+        do not write an input or read an output there while a batch using it is in flight.
+
+        Raises :class:`GpuExecutorError` with ``INVALID_ARGUMENT`` when ``array`` is empty or
+        overlaps memory registered already (nothing registered), ``UNSUPPORTED`` when the
+        device cannot import host memory (a backend other than Vulkan, a driver without
+        ``VK_EXT_external_memory_host``, or ``GPU_EXECUTOR_HOST_IMPORT=0`` in the
+        environment; batches still run, copying), ``GPU_ERROR`` or ``OUT_OF_MEMORY`` when
+        the driver refuses it. :meth:`stats` counts ``registered_host_regions``,
+        ``registered_host_bytes`` and ``registered_host_operands`` (task operands moved in
+        place so far).
+        """
+        keep, address, nbytes = _host_memory(array, writable=True)
+        with self._registration_lock:
+            self._call("gpu_executor_register_host_memory", address, nbytes)
+            self._registered[address] = keep
+
+    def unregister_host_memory(self, array: Any) -> None:
+        """Unregisters the host memory registered at ``array``'s first element
+        (``gpu_executor_unregister_host_memory``: the array given to
+        :meth:`register_host_memory`, or any array starting at the same address) and drops
+        the executor's reference to the object registered there.
+
+        Blocks until the GPU has finished every batch submitted before, on any thread: once
+        it returns, the memory may be freed or reused, and outputs there hold their results.
+        Batches submitted afterwards copy arrays there through staging again.
+
+        Raises :class:`GpuExecutorError` with ``INVALID_ARGUMENT`` when no registered memory
+        starts there (never registered, unregistered already, or a view starting inside a
+        registered range); ``TypeError`` or ``ValueError`` as :meth:`register_host_memory`
+        (a read-only array is fine here).
+        """
+        _, address, _ = _host_memory(array, writable=False)
+        with self._registration_lock:
+            self._call("gpu_executor_unregister_host_memory", address)
+            self._registered.pop(address, None)
 
     def add(self, a: Any, b: Any) -> np.ndarray:
         """Returns ``a + b`` computed on the GPU, as a new ``float32`` array.

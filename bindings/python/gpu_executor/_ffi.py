@@ -67,6 +67,7 @@ class Status(enum.IntEnum):
     TYPE_MISMATCH = 23
     DEPENDENCY = 24
     OVER_BUDGET = 25
+    UNSUPPORTED = 26
 
 
 class LogLevel(enum.IntEnum):
@@ -289,6 +290,10 @@ class gpu_executor_stats_t(Structure):
         ("padding_bytes", c_uint64),
         ("bucket_refinements", c_uint64),
         ("bucket_coarsenings", c_uint64),
+        # Appended with host memory registration.
+        ("registered_host_regions", c_uint64),
+        ("registered_host_bytes", c_uint64),
+        ("registered_host_operands", c_uint64),
     ]
 
 
@@ -452,6 +457,8 @@ _PROTOTYPES = {
         [c_uint32, POINTER(gpu_adapter_info_t), c_size_t, POINTER(c_size_t)],
     ),
     "gpu_executor_drop_ticket": (c_int32, [ExecutorHandle, gpu_ticket_t]),
+    "gpu_executor_register_host_memory": (c_int32, [ExecutorHandle, c_void_p, c_uint64]),
+    "gpu_executor_unregister_host_memory": (c_int32, [ExecutorHandle, c_void_p]),
 }
 
 
