@@ -177,7 +177,14 @@ impl Staged {
         let s = self.scalars;
         Ok(match self.kernel.dispatch {
             Dispatch::PerElement { per_invocation, .. } => {
-                let units = words(self.plan.used.div_ceil(u64::from(per_invocation)))?;
+                // Up to the last piece's last element: a whole-array kernel's count is its
+                // task's length, not the length padded to a multiple of four.
+                let end = self
+                    .plan
+                    .pieces
+                    .last()
+                    .map_or(self.plan.used, |p| p.slab_offset + p.len as u64);
+                let units = words(end.div_ceil(u64::from(per_invocation)))?;
                 [units, s[0], s[1], s[2], s[3], 0, 0, 0]
             }
             Dispatch::PerBlock => [words(self.blocks.len() as u64)?, 0, 0, 0, 0, 0, 0, 0],

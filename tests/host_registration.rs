@@ -468,3 +468,119 @@ fn an_array_straddling_two_registrations_is_copied() {
     assert_eq!(stats(exec).registered_host_operands, 1);
     destroy(exec);
 }
+
+/// out = a * a * s + b, element-wise (as in tests/user_kernels.rs).
+const POLY: &str = "
+struct Params { count: u32, s: f32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(64)
+fn poly(@builtin(global_invocation_id) gid: vec3<u32>,
+        @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * 64u;
+    if (i < params.count) {
+        out[i] = a[i] * a[i] * params.s + b[i];
+    }
+}
+";
+
+/// out[i] = a[n - 1 - i], whole-array.
+const REVERSE: &str = "
+struct Params { count: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(128)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>,
+        @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * 128u;
+    if (i < params.count) {
+        out[i] = a[params.count - 1u - i];
+    }
+}
+";
+
+fn user_kernel(
+    exec: *mut gpu_executor_t,
+    source: &str,
+    entry: &str,
+    inputs: u32,
+    elementwise: bool,
+) -> u32 {
+    let source = std::ffi::CString::new(source).expect("no NUL");
+    let entry = std::ffi::CString::new(entry).expect("no NUL");
+    let mut desc = gpu_kernel_desc_default();
+    desc.source = source.as_ptr();
+    desc.entry_point = entry.as_ptr();
+    desc.num_inputs = inputs;
+    desc.params_size = 4 * (inputs - 1);
+    desc.elementwise = u32::from(elementwise);
+    let mut op = 0;
+    let status = unsafe { gpu_executor_register_kernel(exec, &desc, &mut op) };
+    assert_eq!(status, S::GPU_EXECUTOR_OK, "{}", last_error());
+    op
+}
+
+#[test]
+fn user_kernels_read_and_write_registered_memory() {
+    let exec = create(ptr::null());
+    let poly = user_kernel(exec, POLY, "poly", 2, true);
+    let reverse = user_kernel(exec, REVERSE, "main", 1, false);
+    let mut rng = Rng::new(31);
+    let n = 30_001;
+    let mut memory = rng.vec(4 * n);
+    let run = |memory: &mut [f32], registered: bool| -> (Vec<u32>, Vec<u32>) {
+        memory[2 * n..].fill(f32::NAN);
+        if registered {
+            assert_eq!(
+                register(exec, memory),
+                S::GPU_EXECUTOR_OK,
+                "{}",
+                last_error()
+            );
+        }
+        let (inputs, outputs) = memory.split_at_mut(2 * n);
+        let (a, b) = inputs.split_at(n);
+        let (poly_out, reverse_out) = outputs.split_at_mut(n);
+        let mut t0 = op_task(gpu_op_t::GPU_OP_VECTOR_ADD, &[a, b], poly_out, n);
+        t0.op = poly;
+        t0.params[0] = u64::from(1.5f32.to_bits());
+        let mut t1 = op_task(gpu_op_t::GPU_OP_VECTOR_ADD, &[a], reverse_out, n);
+        t1.op = reverse;
+        assert_eq!(
+            submit(exec, &[t0, t1]),
+            S::GPU_EXECUTOR_OK,
+            "{}",
+            last_error()
+        );
+        if registered {
+            assert_eq!(unregister(exec, memory), S::GPU_EXECUTOR_OK);
+        }
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
+        (bits(&memory[2 * n..3 * n]), bits(&memory[3 * n..]))
+    };
+    let copied = run(&mut memory, false);
+    let in_place = run(&mut memory, true);
+    assert!(copied == in_place, "registered and copied arrays disagree");
+    let reversed: Vec<u32> = memory[..n].iter().rev().map(|x| x.to_bits()).collect();
+    assert_eq!(in_place.1, reversed);
+    let want: Vec<f32> = memory[..n]
+        .iter()
+        .zip(&memory[n..2 * n])
+        .map(|(a, b)| a * a * 1.5 + b)
+        .collect();
+    let got: Vec<f32> = in_place.0.iter().map(|&x| f32::from_bits(x)).collect();
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert!(
+            (g - w).abs() <= 1e-4 * w.abs().max(1.0),
+            "poly[{i}]: {g} vs {w}"
+        );
+    }
+    // Poly's three arrays and reverse's two.
+    assert_eq!(stats(exec).registered_host_operands, 5);
+    destroy(exec);
+}

@@ -386,3 +386,33 @@ fn op_codes_belong_to_their_executor_and_tasks_are_checked() {
     assert!(back.iter().all(|&v| v == 0));
     unsafe { gpu_executor_destroy(exec) };
 }
+
+#[test]
+fn a_whole_array_kernel_sees_its_task_length_as_the_count() {
+    // The count is the task's length, not the length padded to a multiple of four that the
+    // slab reserves: REVERSE reads a[count - 1 - i], so a padded count would read padding.
+    let exec = create(ptr::null());
+    let (status, reverse) = register(exec, REVERSE, "main", |d| {
+        d.dtype = gpu_dtype_t::GPU_DTYPE_U32 as u32;
+        d.elementwise = 0;
+    });
+    assert_eq!(status, S::GPU_EXECUTOR_OK, "{}", last_error());
+    let mut rng = Rng::new(77);
+    for n in [1usize, 2, 3, 5, 4999, 4097] {
+        let ints: Vec<u32> = (0..n).map(|_| rng.next_u64() as u32 | 1).collect();
+        let mut back = vec![0u32; n];
+        let t = gpu_task_t {
+            op: reverse,
+            flags: gpu_dtype_t::GPU_DTYPE_U32 as u32,
+            inputs: [ints.as_ptr().cast(), ptr::null(), ptr::null(), ptr::null()],
+            output: back.as_mut_ptr().cast(),
+            length: n,
+            params: [0; 4],
+        };
+        let status = unsafe { gpu_executor_submit_batch(exec, &t, 1) };
+        assert_eq!(status, S::GPU_EXECUTOR_OK, "{}", last_error());
+        let want: Vec<u32> = ints.iter().rev().copied().collect();
+        assert_eq!(back, want, "length {n}");
+    }
+    unsafe { gpu_executor_destroy(exec) };
+}
