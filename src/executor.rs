@@ -920,13 +920,7 @@ impl Executor {
     /// The bytes must be mapped, readable and writable memory of this process and stay so
     /// until `unregister_host_memory(address)` returned or the executor is dropped.
     pub unsafe fn register_host_memory(&self, address: usize, len: usize) -> Result<()> {
-        self.gpu.check_not_lost()?;
-        let import = self.gpu.host_import.as_ref().ok_or_else(|| {
-            Error::new(
-                ErrorKind::Unsupported,
-                "this device cannot import host memory (no VK_EXT_external_memory_host); batches copy through staging instead",
-            )
-        })?;
+        // The caller's mistakes first, whatever the device.
         if len == 0 {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
@@ -936,6 +930,13 @@ impl Executor {
         let end = address
             .checked_add(len)
             .ok_or_else(|| Error::new(ErrorKind::SizeOverflow, "address + bytes wraps around"))?;
+        self.gpu.check_not_lost()?;
+        let import = self.gpu.host_import.as_ref().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unsupported,
+                "this device cannot import host memory (no VK_EXT_external_memory_host); batches copy through staging instead",
+            )
+        })?;
         let align = import.alignment() as usize;
         let base = address - address % align;
         let top = end

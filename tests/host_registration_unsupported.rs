@@ -26,9 +26,14 @@ fn registering_on_a_device_without_the_extension_is_unsupported() {
         "{}",
         last_error()
     );
-    // A NULL pointer is still the caller's error first.
+    // The caller's mistakes are reported as such whatever the device.
     let status = unsafe { gpu_executor_register_host_memory(exec, ptr::null(), 40_000) };
     assert_eq!(status, S::GPU_EXECUTOR_NULL_POINTER);
+    let status = unsafe { gpu_executor_register_host_memory(exec, case.a.as_ptr().cast(), 0) };
+    assert_eq!(status, S::GPU_EXECUTOR_INVALID_ARGUMENT);
+    let near_end = (usize::MAX - 15) as *const std::ffi::c_void;
+    let status = unsafe { gpu_executor_register_host_memory(exec, near_end, 64) };
+    assert_eq!(status, S::GPU_EXECUTOR_SIZE_OVERFLOW);
     let status = unsafe { gpu_executor_unregister_host_memory(exec, case.a.as_ptr().cast()) };
     assert_eq!(status, S::GPU_EXECUTOR_INVALID_ARGUMENT);
     assert_eq!(

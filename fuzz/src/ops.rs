@@ -138,7 +138,80 @@ impl Session<'_, '_> {
         let handle = self.handle_or_null(e);
         let batch = Batch::decode(&mut self.input, FULL);
         let extra = self.extra(e);
+        // Now and then the batch's memory (all of it or a window, so some arrays straddle
+        // its ends) is registered first: the same oracle holds, whether the GPU moves the
+        // arrays in place or through staging.
+        let registered = if !handle.is_null() && extra.is_empty() && self.input.one_in(4) {
+            self.register_window(handle, &batch)
+        } else {
+            None
+        };
         sync_batch(handle, &batch, &extra);
+        if let Some(start) = registered {
+            // SAFETY: a live handle; the pointer is only compared.
+            let status = unsafe { gpu_executor_unregister_host_memory(handle, start) };
+            check::status("gpu_executor_unregister_host_memory", status, true, &[]);
+            // SAFETY: as above.
+            let again = unsafe { gpu_executor_unregister_host_memory(handle, start) };
+            check::status(
+                "gpu_executor_unregister_host_memory(again)",
+                again,
+                false,
+                &[S::GPU_EXECUTOR_INVALID_ARGUMENT],
+            );
+        }
+    }
+
+    /// Registers a window of `batch`'s arena with `handle`; the window's start when it was
+    /// registered. An empty window is `INVALID_ARGUMENT`, a device that cannot import host
+    /// memory `UNSUPPORTED`; registering the same window twice is `INVALID_ARGUMENT`.
+    fn register_window(
+        &mut self,
+        handle: *mut gpu_executor_t,
+        batch: &Batch,
+    ) -> Option<*const std::ffi::c_void> {
+        let words = batch.arena.len();
+        let (from, to) = match self.input.u8() % 4 {
+            0 => (0, words),
+            1 => (self.input.range(0, words), words),
+            2 => (0, self.input.range(0, words)),
+            _ => {
+                let from = self.input.range(0, words);
+                (from, self.input.range(from, words))
+            }
+        };
+        let start = batch
+            .arena
+            .as_ptr()
+            .wrapping_add(from)
+            .cast::<std::ffi::c_void>();
+        let bytes = ((to - from) * 4) as u64;
+        // SAFETY: a live handle; the window lies in the arena, which outlives the
+        // registration (unregistered by the caller before the batch is dropped).
+        let status = unsafe { gpu_executor_register_host_memory(handle, start, bytes) };
+        let allowed = if bytes == 0 {
+            [S::GPU_EXECUTOR_INVALID_ARGUMENT]
+        } else {
+            [S::GPU_EXECUTOR_UNSUPPORTED]
+        };
+        check::status(
+            "gpu_executor_register_host_memory",
+            status,
+            bytes > 0,
+            &allowed,
+        );
+        if status != S::GPU_EXECUTOR_OK {
+            return None;
+        }
+        // SAFETY: as above.
+        let again = unsafe { gpu_executor_register_host_memory(handle, start, bytes) };
+        check::status(
+            "gpu_executor_register_host_memory(overlap)",
+            again,
+            false,
+            &[S::GPU_EXECUTOR_INVALID_ARGUMENT],
+        );
+        Some(start)
     }
 
     pub(crate) fn op_submit_async(&mut self) {
