@@ -190,18 +190,14 @@ impl Gpu {
         };
         // Where the adapter offers it, the device can import caller memory
         // (`register_host_memory`); if opening it so fails, it opens as wgpu would.
-        let with_import = match host_import_wanted() {
-            true => crate::host_memory::open_with_import(&adapter, &desc),
-            false => None,
-        };
-        let opened = match with_import {
-            Some(Ok(opened)) => Some(opened),
-            Some(Err(why)) => {
-                log!(Level::Warn, "{why}; host memory cannot be registered");
-                None
-            }
-            None => None,
-        };
+        let with_import = host_import_wanted()
+            .then(|| crate::host_memory::open_with_import(&adapter, &desc))
+            .flatten();
+        let opened = with_import.and_then(|opened| {
+            opened
+                .map_err(|why| log!(Level::Warn, "{why}; host memory cannot be registered"))
+                .ok()
+        });
         let (device, queue) = match opened {
             Some(opened) => opened,
             None => pollster::block_on(adapter.request_device(&desc)).map_err(|e| {

@@ -902,17 +902,11 @@ impl Executor {
         self.submit(&mut task)
     }
 
-    /// Whether host memory can be registered (`register_host_memory`): the device was
-    /// opened with `VK_EXT_external_memory_host`.
-    pub fn can_register_host_memory(&self) -> bool {
-        self.gpu.host_import.is_some()
-    }
-
     /// Registers `len` bytes of host memory at `address`: from now on every host operand
     /// of a batch that lies wholly inside them is read and written by the GPU in place
     /// (DMA from and to the caller's array), with no copy through staging. Registered
     /// ranges may not overlap. `Unsupported` when the device cannot import host memory
-    /// (see `can_register_host_memory`); `InvalidArgument` for an empty or overlapping
+    /// (no `VK_EXT_external_memory_host`); `InvalidArgument` for an empty or overlapping
     /// range or one larger than the device's largest buffer; the driver's refusal as
     /// `Gpu` or `OutOfMemory`.
     ///
@@ -997,9 +991,7 @@ impl Executor {
             while registration.in_use() {
                 std::thread::sleep(std::time::Duration::from_micros(50));
             }
-            if let Some(buffer) = registration.buffer() {
-                buffer.destroy();
-            }
+            registration.buffer().destroy();
         }
         // A lost device has nothing left to wait for; its memory is freed all the same.
         let _ = self.gpu.device.poll(wgpu::PollType::Wait {

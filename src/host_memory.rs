@@ -184,19 +184,16 @@ impl HostMemory {
                 .ok_or_else(|| free(Error::new(ErrorKind::Gpu, "mapping returned null")))?;
             (buffer, memory, requirements.size, ptr)
         };
-        // SAFETY: wgpu takes ownership of the buffer and its memory (freed once the GPU no
-        // longer uses the buffer); the buffer was created with the usages declared here.
+        use wgpu::BufferUsages as U;
+        // SAFETY: the buffer was created above with transfer usages, bound to `memory`
+        // (`allocated` bytes), never submitted.
         let buffer = unsafe {
-            let hal_buffer =
-                wgpu::hal::vulkan::Buffer::from_raw_managed(raw_buffer, memory, 0, allocated);
-            device.create_buffer_from_hal::<Vulkan>(
-                hal_buffer,
-                &wgpu::BufferDescriptor {
-                    label: Some(label),
-                    size,
-                    usage: wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                },
+            adopt(
+                device,
+                (raw_buffer, memory, allocated),
+                size,
+                U::COPY_SRC | U::COPY_DST,
+                label,
             )
         };
         Ok(HostBuffer { buffer, ptr, len })
@@ -233,6 +230,35 @@ impl HostBuffer {
     pub fn bytes_mut(&mut self) -> &mut [u8] {
         // SAFETY: as for `bytes`, and `&mut self` makes this the only view.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+/// Hands a raw buffer and its memory (`(buffer, memory, bytes of memory)`) to wgpu as a
+/// `size`-byte buffer with `usage`: wgpu destroys both once the buffer is dropped or
+/// destroyed and the GPU no longer uses it.
+///
+/// # Safety
+/// The buffer and memory belong to `device`, the buffer is bound to the memory at offset 0,
+/// was created with the Vulkan usages matching `usage`, and nothing else owns either.
+unsafe fn adopt(
+    device: &wgpu::Device,
+    (buffer, memory, allocated): (vk::Buffer, vk::DeviceMemory, u64),
+    size: u64,
+    usage: wgpu::BufferUsages,
+    label: &str,
+) -> wgpu::Buffer {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let hal_buffer = wgpu::hal::vulkan::Buffer::from_raw_managed(buffer, memory, 0, allocated);
+        device.create_buffer_from_hal::<Vulkan>(
+            hal_buffer,
+            &wgpu::BufferDescriptor {
+                label: Some(label),
+                size,
+                usage,
+                mapped_at_creation: false,
+            },
+        )
     }
 }
 
@@ -447,24 +473,11 @@ impl HostImport {
             }
             (buffer, memory)
         };
-        // SAFETY: wgpu takes ownership of the buffer and its memory (freed once destroyed
-        // and the GPU no longer uses it); the buffer was created with the usages declared.
-        let buffer = unsafe {
-            let hal_buffer =
-                wgpu::hal::vulkan::Buffer::from_raw_managed(raw_buffer, memory, 0, len);
-            device.create_buffer_from_hal::<Vulkan>(
-                hal_buffer,
-                &wgpu::BufferDescriptor {
-                    label: Some(label),
-                    size: len,
-                    usage: wgpu::BufferUsages::COPY_SRC
-                        | wgpu::BufferUsages::COPY_DST
-                        | wgpu::BufferUsages::STORAGE,
-                    mapped_at_creation: false,
-                },
-            )
-        };
-        Ok(buffer)
+        use wgpu::BufferUsages as U;
+        // SAFETY: the buffer was created above with transfer and storage usages, bound to
+        // the imported `memory` (`len` bytes), never submitted.
+        let usage = U::COPY_SRC | U::COPY_DST | U::STORAGE;
+        Ok(unsafe { adopt(device, (raw_buffer, memory, len), len, usage, label) })
     }
 }
 

@@ -33,7 +33,9 @@ pub struct Registration {
     pub end: usize,
     /// The imported range, widened to the driver's alignment: where the GPU buffer starts.
     base: usize,
-    /// One view per element type, in `ElemType::ALL` order, over one arena.
+    /// The imported buffer.
+    arena: Arc<Arena>,
+    /// One view per element type, in `ElemType::ALL` order, over `arena`.
     views: Vec<Arc<ResidentBuffer>>,
 }
 
@@ -65,13 +67,14 @@ impl Registration {
             start,
             end,
             base,
+            arena,
             views,
         }
     }
 
     /// The imported GPU buffer.
-    pub fn buffer(&self) -> Option<&wgpu::Buffer> {
-        self.views.first().map(|view| &view.memory.arena.buffer)
+    pub fn buffer(&self) -> &wgpu::Buffer {
+        &self.arena.buffer
     }
 
     /// Whether a batch still holds one of its regions (a batch being launched, or a

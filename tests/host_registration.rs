@@ -9,7 +9,10 @@ mod common;
 use std::ffi::c_void;
 use std::ptr;
 
-use common::c_api::{create, destroy, last_error, stats, submit, submit_async, wait};
+use common::c_api::{
+    create, destroy, last_error, register_kernel, stats, submit, submit_async, wait,
+};
+use common::kernels::{POLY, REVERSE};
 use common::{assert_matches, Rng};
 use gpu_executor::ffi::*;
 
@@ -469,67 +472,20 @@ fn an_array_straddling_two_registrations_is_copied() {
     destroy(exec);
 }
 
-/// out = a * a * s + b, element-wise (as in tests/user_kernels.rs).
-const POLY: &str = "
-struct Params { count: u32, s: f32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-
-@compute @workgroup_size(64)
-fn poly(@builtin(global_invocation_id) gid: vec3<u32>,
-        @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * 64u;
-    if (i < params.count) {
-        out[i] = a[i] * a[i] * params.s + b[i];
-    }
-}
-";
-
-/// out[i] = a[n - 1 - i], whole-array.
-const REVERSE: &str = "
-struct Params { count: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-
-@compute @workgroup_size(128)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>,
-        @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * 128u;
-    if (i < params.count) {
-        out[i] = a[params.count - 1u - i];
-    }
-}
-";
-
-fn user_kernel(
-    exec: *mut gpu_executor_t,
-    source: &str,
-    entry: &str,
-    inputs: u32,
-    elementwise: bool,
-) -> u32 {
-    let source = std::ffi::CString::new(source).expect("no NUL");
-    let entry = std::ffi::CString::new(entry).expect("no NUL");
-    let mut desc = gpu_kernel_desc_default();
-    desc.source = source.as_ptr();
-    desc.entry_point = entry.as_ptr();
-    desc.num_inputs = inputs;
-    desc.params_size = 4 * (inputs - 1);
-    desc.elementwise = u32::from(elementwise);
-    let mut op = 0;
-    let status = unsafe { gpu_executor_register_kernel(exec, &desc, &mut op) };
-    assert_eq!(status, S::GPU_EXECUTOR_OK, "{}", last_error());
-    op
-}
-
 #[test]
 fn user_kernels_read_and_write_registered_memory() {
     let exec = create(ptr::null());
-    let poly = user_kernel(exec, POLY, "poly", 2, true);
-    let reverse = user_kernel(exec, REVERSE, "main", 1, false);
+    let (status, poly) = register_kernel(exec, POLY, "poly", |d| {
+        d.num_inputs = 2;
+        d.params_size = 4;
+    });
+    assert_eq!(status, S::GPU_EXECUTOR_OK, "{}", last_error());
+    // Whole-array, over the arrays' bits as u32.
+    let (status, reverse) = register_kernel(exec, REVERSE, "main", |d| {
+        d.dtype = gpu_dtype_t::GPU_DTYPE_U32 as u32;
+        d.elementwise = 0;
+    });
+    assert_eq!(status, S::GPU_EXECUTOR_OK, "{}", last_error());
     let mut rng = Rng::new(31);
     let n = 30_001;
     let mut memory = rng.vec(4 * n);
@@ -551,6 +507,7 @@ fn user_kernels_read_and_write_registered_memory() {
         t0.params[0] = u64::from(1.5f32.to_bits());
         let mut t1 = op_task(gpu_op_t::GPU_OP_VECTOR_ADD, &[a], reverse_out, n);
         t1.op = reverse;
+        t1.flags = gpu_dtype_t::GPU_DTYPE_U32 as u32;
         assert_eq!(
             submit(exec, &[t0, t1]),
             S::GPU_EXECUTOR_OK,

@@ -4,66 +4,14 @@
 
 mod common;
 
-use std::ffi::CString;
 use std::ptr;
 
-use common::c_api::{create, last_error, stats};
+use common::c_api::{create, last_error, register_kernel as register, stats};
+use common::kernels::{POLY, REVERSE};
 use common::Rng;
 use gpu_executor::ffi::*;
 
 use gpu_executor_status_t as S;
-
-/// out = a * a * s + b, element-wise, one element per invocation.
-const POLY: &str = "
-struct Params { count: u32, s: f32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-
-@compute @workgroup_size(64)
-fn poly(@builtin(global_invocation_id) gid: vec3<u32>,
-        @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * 64u;
-    if (i < params.count) {
-        out[i] = a[i] * a[i] * params.s + b[i];
-    }
-}
-";
-
-/// out[i] = a[n - 1 - i]: needs the whole array, so it is registered whole-array.
-const REVERSE: &str = "
-struct Params { count: u32 }
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> a: array<u32>;
-@group(0) @binding(3) var<storage, read_write> out: array<u32>;
-
-@compute @workgroup_size(128)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>,
-        @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = gid.x + gid.y * groups.x * 128u;
-    if (i < params.count) {
-        out[i] = a[params.count - 1u - i];
-    }
-}
-";
-
-fn register(
-    exec: *mut gpu_executor_t,
-    source: &str,
-    entry: &str,
-    edit: impl FnOnce(&mut gpu_kernel_desc_t),
-) -> (S, u32) {
-    let source = CString::new(source).expect("no NUL");
-    let entry = CString::new(entry).expect("no NUL");
-    let mut desc = gpu_kernel_desc_default();
-    desc.source = source.as_ptr();
-    desc.entry_point = entry.as_ptr();
-    edit(&mut desc);
-    let mut op = 0;
-    let status = unsafe { gpu_executor_register_kernel(exec, &desc, &mut op) };
-    (status, op)
-}
 
 #[test]
 fn a_user_kernel_runs_mixed_with_built_ins_and_is_cached_per_bucket() {

@@ -194,6 +194,25 @@ pub mod c_api {
             .collect()
     }
 
+    /// Registers a kernel whose descriptor `edit` fills in beyond the source and entry point;
+    /// the status and the op code.
+    pub fn register_kernel(
+        exec: *mut gpu_executor_t,
+        source: &str,
+        entry: &str,
+        edit: impl FnOnce(&mut gpu_kernel_desc_t),
+    ) -> (gpu_executor_status_t, u32) {
+        let source = std::ffi::CString::new(source).expect("no NUL");
+        let entry = std::ffi::CString::new(entry).expect("no NUL");
+        let mut desc = gpu_kernel_desc_default();
+        desc.source = source.as_ptr();
+        desc.entry_point = entry.as_ptr();
+        edit(&mut desc);
+        let mut op = 0;
+        let status = unsafe { gpu_executor_register_kernel(exec, &desc, &mut op) };
+        (status, op)
+    }
+
     /// A valid `out = a + b` task over the given arrays.
     pub fn task(a: &[f32], b: &[f32], out: &mut [f32]) -> gpu_task_t {
         gpu_task_t {
@@ -238,4 +257,42 @@ pub mod address_space {
         };
         assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) }, 0);
     }
+}
+
+/// WGSL kernels the user-kernel tests register.
+pub mod kernels {
+    /// out = a * a * s + b, element-wise, one element per invocation.
+    pub const POLY: &str = "
+struct Params { count: u32, s: f32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(64)
+fn poly(@builtin(global_invocation_id) gid: vec3<u32>,
+        @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * 64u;
+    if (i < params.count) {
+        out[i] = a[i] * a[i] * params.s + b[i];
+    }
+}
+";
+
+    /// out[i] = a[n - 1 - i]: needs the whole array, so it is registered whole-array.
+    pub const REVERSE: &str = "
+struct Params { count: u32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> a: array<u32>;
+@group(0) @binding(3) var<storage, read_write> out: array<u32>;
+
+@compute @workgroup_size(128)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>,
+        @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * 128u;
+    if (i < params.count) {
+        out[i] = a[params.count - 1u - i];
+    }
+}
+";
 }
